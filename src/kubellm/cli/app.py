@@ -44,11 +44,22 @@ def _root(
 _state: dict[str, bool] = {"debug": False}
 
 
-def _register_all() -> None:
-    # One line per command group; each module keeps its imports light.
-    from kubellm.cli import catalog, plan, spec
+# Command groups in the order `kubellm --help` lists them. Each module keeps its imports light.
+COMMAND_MODULES = (
+    "plan", "spec", "catalog", "render", "lint", "apply", "doctor", "up", "sim", "gateway", "bench",
+)
 
-    for module in (plan, catalog, spec):
+
+def _register_all() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"kubellm.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"kubellm.cli.{name}":
+                continue  # that command group is not part of this build yet
+            raise
         module.register(app)
 
 
