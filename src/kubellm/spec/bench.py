@@ -1,0 +1,531 @@
+"""Benchmark results contract and the latency-metric definitions, written down once.
+
+``kubellm bench`` measures a server in real time; the simulator reports the same metrics in virtual
+time. Both import the pure functions below, so a TTFT means the same thing everywhere:
+
+- **TTFT** (time to first token): from the request's start to the first chunk that carries non-empty
+  content (a role-only or empty first chunk does not count). In open-loop runs the start is the
+  *scheduled* arrival time, so client lag is never hidden (no coordinated omission).
+- **E2E**: from the start to the last content chunk (or to the end of the response when it carried none).
+- **TPOT** (time per output token, first token excluded): ``(E2E − TTFT) / (output tokens − 1)``,
+  one value per request; requests with fewer than two output tokens have none.
+- **ITL** (inter-token latency): every gap between consecutive content chunks, pooled over all
+  requests. With one token per chunk ITL and TPOT agree; with multi-token chunks they do not (see
+  research/bench_perf.md §A.1 for how other tools name these).
+- Output tokens come from the server's ``usage`` when it sends one, else from a local tokenizer,
+  else from the number of content chunks; every point says which (``token_source``).
+- Percentiles interpolate linearly between closest ranks (numpy's default "linear" method).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from kubellm.spec.base import StrictModel
+
+RESULTS_SCHEMA_VERSION = 1
+# Relative width of one latency histogram bucket: percentiles read from merged histograms are within 1 %.
+HISTOGRAM_GROWTH = 1.01
+
+LatencyMetric = Literal["ttft", "tpot", "itl", "e2e"]
+StatName = Literal["mean", "p50", "p90", "p95", "p99"]
+
+
+class TokenSource(StrEnum):
+    """Where the output token counts of a point came from."""
+
+    USAGE = "usage"
+    TOKENIZER = "tokenizer"
+    CHUNKS = "chunks"
+    MIXED = "mixed"
+    NONE = "none"
+
+
+# --------------------------------------------------------------------------------------------------
+# Pure metric functions (shared with the simulator)
+# --------------------------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0–100) of ``values`` by linear interpolation between closest ranks.
+
+    Matches ``numpy.percentile(values, q)`` (method "linear"). An empty sequence gives ``nan``.
+    """
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile q must be within 0..100, got {q}")
+    n = len(values)
+    if n == 0:
+        return math.nan
+    ordered = sorted(values)
+    rank = (n - 1) * q / 100.0
+    low = math.floor(rank)
+    high = min(low + 1, n - 1)
+    frac = rank - low
+    return float(ordered[low] + (ordered[high] - ordered[low]) * frac)
+
+
+def ttft_s(start_s: float, content_times_s: Sequence[float]) -> float | None:
+    """Time to first token: first non-empty content chunk minus the start; None without content."""
+    return content_times_s[0] - start_s if content_times_s else None
+
+
+def e2e_s(start_s: float, content_times_s: Sequence[float], end_s: float) -> float:
+    """End-to-end latency: last content chunk minus the start (response end when no content came)."""
+    return (content_times_s[-1] if content_times_s else end_s) - start_s
+
+
+def tpot_s(e2e: float, ttft: float | None, output_tokens: int) -> float | None:
+    """Time per output token after the first: ``(E2E − TTFT) / (output tokens − 1)``; None below 2 tokens."""
+    if ttft is None or output_tokens < 2:
+        return None
+    return (e2e - ttft) / (output_tokens - 1)
+
+
+def itl_gaps_s(content_times_s: Sequence[float]) -> list[float]:
+    """Inter-token latencies of one request: every gap between consecutive content chunks."""
+    return [content_times_s[i] - content_times_s[i - 1] for i in range(1, len(content_times_s))]
+
+
+def histogram_bucket(value_ms: float) -> int:
+    """Log-bucket index of a latency (1 % wide buckets); values ≤ 1 µs share bucket -1."""
+    if value_ms <= 0.001:
+        return -1
+    return math.floor(math.log(value_ms / 0.001) / math.log(HISTOGRAM_GROWTH))
+
+
+def bucket_value_ms(bucket: int) -> float:
+    """Representative latency (geometric middle) of a histogram bucket."""
+    if bucket < 0:
+        return 0.0
+    return float(0.001 * HISTOGRAM_GROWTH ** (bucket + 0.5))
+
+
+# --------------------------------------------------------------------------------------------------
+# Results models
+# --------------------------------------------------------------------------------------------------
+
+
+class LatencyStats(StrictModel):
+    """Summary of one latency distribution, milliseconds (``null`` when there were no samples)."""
+
+    mean: float | None = Field(default=None, description="Arithmetic mean, ms.")
+    p50: float | None = Field(default=None, description="Median, ms.")
+    p90: float | None = Field(default=None, description="90th percentile, ms.")
+    p95: float | None = Field(default=None, description="95th percentile, ms.")
+    p99: float | None = Field(default=None, description="99th percentile, ms.")
+    count: int = Field(default=0, ge=0, description="Number of samples the statistics were computed from.")
+
+    def stat(self, name: StatName) -> float | None:
+        """The named statistic (mean, p50, p90, p95, p99)."""
+        value: float | None = getattr(self, name)
+        return value
+
+
+def latency_stats_ms(values_s: Sequence[float]) -> LatencyStats:
+    """LatencyStats (in ms) of samples given in seconds."""
+    if not values_s:
+        return LatencyStats()
+    ordered = sorted(values_s)
+    ms = [v * 1000.0 for v in ordered]
+    return LatencyStats(
+        mean=round(math.fsum(ms) / len(ms), 4),
+        p50=round(percentile(ms, 50), 4),
+        p90=round(percentile(ms, 90), 4),
+        p95=round(percentile(ms, 95), 4),
+        p99=round(percentile(ms, 99), 4),
+        count=len(ms),
+    )
+
+
+def histogram_ms(values_s: Iterable[float]) -> dict[int, int]:
+    """Log-bucketed counts of samples given in seconds (mergeable across pods)."""
+    counts: dict[int, int] = {}
+    for v in values_s:
+        b = histogram_bucket(v * 1000.0)
+        counts[b] = counts.get(b, 0) + 1
+    return counts
+
+
+def stats_from_histogram(hist: dict[int, int], mean_ms: float | None) -> LatencyStats:
+    """LatencyStats read from a histogram (percentiles within one bucket, 1 %); the mean is given."""
+    total = sum(hist.values())
+    if total == 0:
+        return LatencyStats()
+    ordered = sorted(hist.items())
+
+    def at(q: float) -> float:
+        target = (total - 1) * q / 100.0
+        seen = 0
+        for bucket, count in ordered:
+            seen += count
+            if seen - 1 >= target:
+                return round(bucket_value_ms(bucket), 4)
+        return round(bucket_value_ms(ordered[-1][0]), 4)
+
+    return LatencyStats(mean=mean_ms, p50=at(50), p90=at(90), p95=at(95), p99=at(99), count=total)
+
+
+class SloTarget(StrictModel):
+    """One latency objective, e.g. ``ttft_p95=500ms``."""
+
+    metric: LatencyMetric = Field(
+        description="Latency metric the objective is about: ttft, tpot, itl or e2e."
+    )
+    stat: StatName = Field(
+        default="p95", description="Statistic compared with the limit: mean, p50, p90, p95, p99."
+    )
+    limit_ms: float = Field(gt=0, description="Largest acceptable value of the statistic, milliseconds.")
+
+    @property
+    def label(self) -> str:
+        """``ttft_p95=500ms`` form, as given on the command line."""
+        return f"{self.metric}_{self.stat}={self.limit_ms:g}ms"
+
+
+class Goodput(StrictModel):
+    """Requests that met every per-request SLO (TTFT, TPOT, E2E limits; ITL uses each request's worst gap)."""
+
+    good_requests: int = Field(ge=0, description="Completed requests meeting every SLO limit.")
+    requests_per_s: float = Field(ge=0, description="Good requests per second of the measurement window.")
+    fraction: float = Field(
+        ge=0, le=1, description="Good requests over all attempts in the window (errors count as misses)."
+    )
+
+
+class BenchPoint(StrictModel):
+    """Measurements at one load level (a fixed concurrency or a fixed arrival rate)."""
+
+    concurrency: int | None = Field(default=None, ge=1, description="Closed loop: requests kept in flight.")
+    rate: float | None = Field(default=None, gt=0, description="Open loop: requests started per second.")
+    arrival: Literal["poisson", "constant"] | None = Field(
+        default=None, description="Open loop: arrival process (Poisson or evenly spaced)."
+    )
+    duration_s: float = Field(ge=0, description="Length of the measurement window (after warm-up), seconds.")
+    requests: int = Field(ge=0, description="Requests that completed successfully and started in the window.")
+    errors: dict[str, int] = Field(
+        default_factory=dict,
+        description="Failed requests by type (connect, http_401, http_5xx, malformed_sse…).",
+    )
+    error_samples: list[str] = Field(
+        default_factory=list, description="The first few error messages, verbatim, for the summary."
+    )
+    in_flight: float = Field(
+        ge=0, description="Mean number of requests actually in flight during the window."
+    )
+    requests_per_s: float = Field(ge=0, description="Successful requests completed per second of the window.")
+    output_tokens_per_s: float = Field(ge=0, description="Output tokens per second of the window.")
+    total_tokens_per_s: float = Field(ge=0, description="Prompt plus output tokens per second of the window.")
+    input_tokens_mean: float | None = Field(default=None, description="Mean prompt tokens per request.")
+    output_tokens_mean: float | None = Field(default=None, description="Mean output tokens per request.")
+    ttft_ms: LatencyStats = Field(description="Time to first non-empty content chunk, ms.")
+    tpot_ms: LatencyStats = Field(description="(E2E − TTFT)/(output tokens − 1) per request, ms.")
+    itl_ms: LatencyStats = Field(description="Gaps between content chunks, pooled over requests, ms.")
+    e2e_ms: LatencyStats = Field(description="Start to last content chunk, ms.")
+    goodput: Goodput | None = Field(
+        default=None, description="Requests meeting the SLOs (when SLOs were given)."
+    )
+    slo_met: bool | None = Field(
+        default=None, description="Whether the point's statistics meet every SLO and errors stay under 1 %."
+    )
+    token_source: TokenSource = Field(
+        description="Where output token counts came from: usage, tokenizer, chunks."
+    )
+    schedule_lag_ms: LatencyStats | None = Field(
+        default=None, description="Open loop: how far actual sends fell behind the schedule, ms."
+    )
+    histograms: dict[str, dict[int, int]] = Field(
+        default_factory=dict,
+        description="Per metric, 1 %-wide log-bucket counts of the latencies (lets `bench merge` combine pods).",
+    )
+
+    @property
+    def load(self) -> float:
+        """The load level: concurrency or rate."""
+        return float(self.concurrency if self.concurrency is not None else (self.rate or 0.0))
+
+    @property
+    def error_count(self) -> int:
+        """All failed requests of the point."""
+        return sum(self.errors.values())
+
+
+class Knee(StrictModel):
+    """Where latency stops being acceptable, and the settings derived from it."""
+
+    mode: Literal["concurrency", "rate"] = Field(description="Load unit of the points: concurrency or rate.")
+    slo_max_load: float | None = Field(
+        default=None,
+        description="Highest load level whose point met every SLO (null: none did, or no SLO given).",
+    )
+    saturation_load: float | None = Field(
+        default=None,
+        description="Load after which more load stopped buying throughput (gain below the threshold) while "
+        "latency rose; null when throughput never plateaued.",
+    )
+    knee_load: float | None = Field(
+        default=None, description="The knee: the lower of slo_max_load and saturation_load."
+    )
+    recommended_max_concurrency: int | None = Field(
+        default=None, description="Per-replica concurrency to plan for: requests in flight at the knee."
+    )
+    autoscaling_target: float | None = Field(
+        default=None,
+        description="Per-replica in-flight requests to scale out at: 80 % of the recommended maximum.",
+    )
+    reason: str = Field(default="", description="How the knee was found, in words.")
+
+
+class BenchConfig(StrictModel):
+    """Everything that defines a run; stored with the results and shipped to in-cluster pods."""
+
+    url: str = Field(description="Server base URL, with or without /v1.")
+    model: str = Field(description="Model name sent in each request.")
+    api: Literal["chat", "completions"] = Field(default="chat", description="OpenAI API used.")
+    concurrency: list[int] = Field(
+        default_factory=list, description="Closed-loop levels (empty in open loop)."
+    )
+    rate: list[float] = Field(default_factory=list, description="Open-loop arrival rates, requests/s.")
+    arrival: Literal["poisson", "constant"] = Field(
+        default="poisson", description="Open-loop arrival process."
+    )
+    sweep: bool = Field(
+        default=False, description="Double the load until an SLO breaks or throughput plateaus."
+    )
+    sweep_max: float = Field(default=1024, gt=0, description="Highest load level a sweep tries.")
+    plateau_gain: float = Field(
+        default=0.10, ge=0, description="Relative throughput gain below which a doubling counts as a plateau."
+    )
+    duration_s: float | None = Field(default=None, gt=0, description="Measurement window per level, seconds.")
+    requests: int | None = Field(
+        default=None, ge=1, description="Requests per level (instead of a duration)."
+    )
+    warmup_s: float = Field(default=0.0, ge=0, description="Seconds of load before each window, discarded.")
+    timeout_s: float = Field(default=600.0, gt=0, description="Per-request timeout, seconds.")
+    slo: list[SloTarget] = Field(default_factory=list, description="Latency objectives.")
+    input_tokens: int = Field(
+        default=256, ge=1, description="Mean prompt length in tokens (synthetic workload)."
+    )
+    output_tokens: int = Field(
+        default=128, ge=1, description="Mean output length in tokens (synthetic workload)."
+    )
+    length_dist: Literal["fixed", "uniform", "normal", "lognormal"] = Field(
+        default="fixed", description="Distribution of synthetic lengths around the means."
+    )
+    length_spread: float = Field(
+        default=0.25,
+        ge=0,
+        description="Relative spread: half-width (uniform), stdev/mean (normal, lognormal).",
+    )
+    shared_prefix: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Fraction of each prompt that is a prefix shared by all requests.",
+    )
+    dataset: str | None = Field(default=None, description="ShareGPT-format JSON file to draw prompts from.")
+    tokenizer: str | None = Field(
+        default=None, description="Local tokenizer.json used to size and count tokens."
+    )
+    ignore_eos: bool = Field(
+        default=True, description="Ask the server to generate exactly max_tokens (vLLM)."
+    )
+    api_key_env: str | None = Field(
+        default=None, description="Environment variable holding the API key (the key itself is never stored)."
+    )
+    verify_tls: bool = Field(default=True, description="Verify the server's TLS certificate.")
+    seed: int = Field(default=0, description="Seed of every random choice (lengths, prompts, arrivals).")
+    prompts: int = Field(default=512, ge=1, description="Distinct request bodies built before the run.")
+
+
+class BenchMetadata(StrictModel):
+    """Where, when and how the results were measured."""
+
+    kubellm_version: str = Field(description="Version of kubellm that measured.")
+    started_at: str = Field(description="UTC start time, ISO 8601.")
+    finished_at: str | None = Field(default=None, description="UTC end time, ISO 8601.")
+    host: str = Field(default="", description="Host name of the client machine (or pod).")
+    config: BenchConfig = Field(description="The run's configuration.")
+    token_source_note: str = Field(default="", description="How output tokens were counted, in words.")
+    pods: int = Field(
+        default=1, ge=1, description="Client processes whose results were merged into this file."
+    )
+
+
+class BenchResults(StrictModel):
+    """The ``results.json`` of ``kubellm bench`` (documented in docs/bench.md)."""
+
+    schema_version: int = Field(default=RESULTS_SCHEMA_VERSION, description="Version of this results format.")
+    metadata: BenchMetadata = Field(description="Where, when and how the results were measured.")
+    points: list[BenchPoint] = Field(
+        default_factory=list, description="One entry per load level, in run order."
+    )
+    knee: Knee | None = Field(default=None, description="The knee and the settings derived from it.")
+    aborted: str | None = Field(
+        default=None,
+        description="Why the run stopped early (unreachable server, auth, all requests failing…).",
+    )
+    stop_reason: str = Field(default="", description="Why the sweep or the level list ended.")
+
+
+# --------------------------------------------------------------------------------------------------
+# From per-request records to a point (the simulator builds RequestRecords in virtual time)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """Raw timings of one request, seconds on one monotonic clock."""
+
+    start_s: float
+    sent_s: float
+    end_s: float = 0.0
+    content_times_s: list[float] = field(default_factory=list)
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
+    token_source: TokenSource = TokenSource.CHUNKS
+    error: str | None = None
+    error_message: str = ""
+
+
+def _slo_value(
+    metric: LatencyMetric, ttft: float | None, tpot: float | None, itl_max: float | None, e2e: float
+) -> float | None:
+    if metric == "ttft":
+        return ttft
+    if metric == "tpot":
+        return tpot
+    if metric == "itl":
+        return itl_max
+    return e2e
+
+
+def summarize_point(
+    records: Sequence[RequestRecord],
+    window_start_s: float,
+    window_end_s: float,
+    slo: Sequence[SloTarget] = (),
+    *,
+    concurrency: int | None = None,
+    rate: float | None = None,
+    arrival: Literal["poisson", "constant"] | None = None,
+    max_error_samples: int = 5,
+) -> BenchPoint:
+    """Reduce the records of one load level to a BenchPoint.
+
+    Latencies cover requests that started inside ``[window_start_s, window_end_s]`` (including those
+    that finished after it); throughput counts completions inside the window; ``in_flight`` is the
+    time average of overlapping requests.
+    """
+    span = max(window_end_s - window_start_s, 1e-9)
+    ttfts: list[float] = []
+    tpots: list[float] = []
+    itls: list[float] = []
+    e2es: list[float] = []
+    lags: list[float] = []
+    errors: dict[str, int] = {}
+    samples: list[str] = []
+    busy = 0.0
+    done_in_window = 0
+    out_in_window = 0
+    total_in_window = 0
+    in_tok: list[int] = []
+    out_tok: list[int] = []
+    sources: set[TokenSource] = set()
+    good = 0
+    attempts = 0
+    for r in records:
+        end = r.end_s if r.end_s else window_end_s
+        busy += max(0.0, min(end, window_end_s) - max(r.start_s, window_start_s))
+        if not window_start_s <= r.start_s <= window_end_s:
+            continue
+        attempts += 1
+        if rate is not None:
+            lags.append(max(0.0, r.sent_s - r.start_s))
+        if r.error is not None:
+            errors[r.error] = errors.get(r.error, 0) + 1
+            if len(samples) < max_error_samples and r.error_message not in samples:
+                samples.append(r.error_message)
+            continue
+        ttft = ttft_s(r.start_s, r.content_times_s)
+        e2e = e2e_s(r.start_s, r.content_times_s, r.end_s)
+        n_out = r.output_tokens if r.output_tokens is not None else len(r.content_times_s)
+        tpot = tpot_s(e2e, ttft, n_out)
+        gaps = itl_gaps_s(r.content_times_s)
+        if ttft is not None:
+            ttfts.append(ttft)
+        if tpot is not None:
+            tpots.append(tpot)
+        itls.extend(gaps)
+        e2es.append(e2e)
+        sources.add(r.token_source)
+        out_tok.append(n_out)
+        if r.prompt_tokens is not None:
+            in_tok.append(r.prompt_tokens)
+        if r.end_s <= window_end_s:
+            done_in_window += 1
+            out_in_window += n_out
+            total_in_window += n_out + (r.prompt_tokens or 0)
+        if slo:
+            itl_max = max(gaps) if gaps else None
+            ok = True
+            for target in slo:
+                value = _slo_value(target.metric, ttft, tpot, itl_max, e2e)
+                if value is not None and value * 1000.0 > target.limit_ms:
+                    ok = False
+                    break
+            good += ok
+    source = TokenSource.NONE if not sources else sources.pop() if len(sources) == 1 else TokenSource.MIXED
+    point = BenchPoint(
+        concurrency=concurrency,
+        rate=rate,
+        arrival=arrival,
+        duration_s=round(span, 4),
+        requests=len(e2es),
+        errors=errors,
+        error_samples=samples,
+        in_flight=round(busy / span, 3),
+        requests_per_s=round(done_in_window / span, 3),
+        output_tokens_per_s=round(out_in_window / span, 3),
+        total_tokens_per_s=round(total_in_window / span, 3),
+        input_tokens_mean=round(sum(in_tok) / len(in_tok), 2) if in_tok else None,
+        output_tokens_mean=round(sum(out_tok) / len(out_tok), 2) if out_tok else None,
+        ttft_ms=latency_stats_ms(ttfts),
+        tpot_ms=latency_stats_ms(tpots),
+        itl_ms=latency_stats_ms(itls),
+        e2e_ms=latency_stats_ms(e2es),
+        token_source=source,
+        schedule_lag_ms=latency_stats_ms(lags) if rate is not None else None,
+        histograms={
+            "ttft": histogram_ms(ttfts),
+            "tpot": histogram_ms(tpots),
+            "itl": histogram_ms(itls),
+            "e2e": histogram_ms(e2es),
+        },
+    )
+    if slo:
+        point.goodput = Goodput(
+            good_requests=good,
+            requests_per_s=round(good / span, 3),
+            fraction=round(good / attempts, 4) if attempts else 0.0,
+        )
+        point.slo_met = point_meets_slo(point, slo)
+    return point
+
+
+def point_meets_slo(point: BenchPoint, slo: Sequence[SloTarget], max_error_fraction: float = 0.01) -> bool:
+    """Whether every SLO statistic of ``point`` is within its limit and errors stay at most 1 %."""
+    attempts = point.requests + point.error_count
+    if attempts == 0 or point.error_count > max_error_fraction * attempts:
+        return False
+    for target in slo:
+        stats: LatencyStats = getattr(point, f"{target.metric}_ms")
+        value = stats.stat(target.stat)
+        if value is not None and value > target.limit_ms:
+            return False
+    return True
