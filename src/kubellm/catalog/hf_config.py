@@ -16,7 +16,18 @@ from kubellm.catalog.model import ModelArch
 from kubellm.errors import CatalogError
 
 # Families whose MLP is up → activation → down (two matrices) rather than gated (three).
-_PLAIN_MLP_TYPES = {"gptj", "gpt_neox", "falcon", "bloom", "gpt_bigcode", "starcoder2", "gpt2", "phi", "opt", "mpt"}
+_PLAIN_MLP_TYPES = {
+    "gptj",
+    "gpt_neox",
+    "falcon",
+    "bloom",
+    "gpt_bigcode",
+    "starcoder2",
+    "gpt2",
+    "phi",
+    "opt",
+    "mpt",
+}
 # Families that keep the checkpoint's embeddings tied unless told otherwise.
 _TIED_BY_DEFAULT = {"gemma", "gemma2", "gemma3", "gemma3_text", "bloom", "gpt_bigcode", "t5", "qwen3"}
 
@@ -38,7 +49,9 @@ def _require(cfg: dict[str, Any], source: str, *keys: str) -> int:
             "give the model's complete config.json from its Hugging Face repository",
         )
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise CatalogError(f"{source}: '{keys[0]}' must be a positive integer, got {value!r}", "fix config.json")
+        raise CatalogError(
+            f"{source}: '{keys[0]}' must be a positive integer, got {value!r}", "fix config.json"
+        )
     return int(value)
 
 
@@ -109,7 +122,9 @@ def _quantization(cfg: dict[str, Any]) -> str | None:
     return method or None
 
 
-def arch_from_config(config: dict[str, Any], name: str, source: str = "config.json", **facts: Any) -> ModelArch:
+def arch_from_config(
+    config: dict[str, Any], name: str, source: str = "config.json", **facts: Any
+) -> ModelArch:
     """Build a ModelArch from a config.json mapping; ``facts`` carry catalog fields (license, aliases…)."""
     if not isinstance(config, dict):
         raise CatalogError(f"{source}: config.json must be a JSON object", "give the model's config.json")
@@ -130,7 +145,9 @@ def arch_from_config(config: dict[str, Any], name: str, source: str = "config.js
         )
     head_dim = int(_pick(cfg, "head_dim", "kv_channels", "d_kv") or hidden // heads)
     intermediate = int(_pick(cfg, "intermediate_size", "ffn_hidden_size", "n_inner", "d_ff") or 4 * hidden)
-    max_pos = int(_pick(cfg, "max_position_embeddings", "n_positions", "seq_length", "max_sequence_length") or 2048)
+    max_pos = int(
+        _pick(cfg, "max_position_embeddings", "n_positions", "seq_length", "max_sequence_length") or 2048
+    )
     window, sliding_layers = _sliding(cfg, layers)
     gated = model_type not in _PLAIN_MLP_TYPES
     if encoder_decoder:
@@ -159,7 +176,9 @@ def arch_from_config(config: dict[str, Any], name: str, source: str = "config.js
         dtype=dtype,
         quantization=facts.pop("quantization", None) or _quantization(cfg),
         num_experts=experts,
-        experts_per_token=int(_pick(cfg, "num_experts_per_tok", "experts_per_token", "moe_topk") or 0) if experts else 0,
+        experts_per_token=int(_pick(cfg, "num_experts_per_tok", "experts_per_token", "moe_topk") or 0)
+        if experts
+        else 0,
         moe_intermediate_size=int(cfg.get("moe_intermediate_size") or 0),
         num_shared_experts=int(_pick(cfg, "n_shared_experts", "num_shared_experts") or 0),
         first_dense_layers=int(cfg.get("first_k_dense_replace") or 0),
@@ -183,6 +202,8 @@ def load_config_file(path: str | Path) -> ModelArch:
     except FileNotFoundError:
         raise CatalogError(f"{path}: no such file", "give the path of the model's config.json") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"{path}: not valid JSON ({exc})", "give the model's config.json as downloaded") from None
+        raise CatalogError(
+            f"{path}: not valid JSON ({exc})", "give the model's config.json as downloaded"
+        ) from None
     name = p.parent.name if p.name == "config.json" and p.parent.name else p.stem
     return arch_from_config(data, name=name or "custom-model", source=str(path), hf_id=name or "custom-model")

@@ -17,8 +17,17 @@ from kubellm.catalog.model import ModelArch
 from kubellm.errors import CatalogError
 
 _MODEL_FACTS = (
-    "hf_id", "family", "license", "commercial_use", "license_note", "tasks", "engines",
-    "source_url", "notes", "quantization", "params",
+    "hf_id",
+    "family",
+    "license",
+    "commercial_use",
+    "license_note",
+    "tasks",
+    "engines",
+    "source_url",
+    "notes",
+    "quantization",
+    "params",
 )
 
 
@@ -60,7 +69,10 @@ def _gpu_from_row(row: dict[str, Any]) -> GpuSpec:
         architecture=row["architecture"],
         nvlink_gbs=row.get("nvlink_gbs"),
         pcie=row.get("pcie", ""),
-        mig_profiles=tuple(MigProfile(p["name"], float(p["memory_gib"]), int(p["max_count"])) for p in row.get("mig_profiles", [])),
+        mig_profiles=tuple(
+            MigProfile(p["name"], float(p["memory_gib"]), int(p["max_count"]))
+            for p in row.get("mig_profiles", [])
+        ),
         usd_per_hour=row.get("usd_per_hour"),
         price_basis=row.get("price_basis", ""),
         product_labels=tuple(row.get("product_labels", ())),
@@ -137,10 +149,14 @@ def default_catalog() -> Catalog:
     return Catalog(models, gpus)
 
 
-def resolve_model(name: str | None, config_path: str | Path | None, catalog: Catalog | None = None) -> ModelArch:
+def resolve_model(
+    name: str | None, config_path: str | Path | None, catalog: Catalog | None = None
+) -> ModelArch:
     """A model from a config.json path when given, else from the catalog by name."""
     if config_path:
         return load_config_file(config_path)
     if not name:
-        raise CatalogError("no model given", "pass --model NAME (see `kubellm models`) or --model-config PATH")
+        raise CatalogError(
+            "no model given", "pass --model NAME (see `kubellm models`) or --model-config PATH"
+        )
     return (catalog or default_catalog()).model(name)

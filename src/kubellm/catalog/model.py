@@ -108,7 +108,11 @@ class ModelArch:
         h = self.hidden_size
         if self.is_mla:
             q_dim = self.num_attention_heads * (self.qk_nope_head_dim + self.qk_rope_head_dim)
-            q = h * self.q_lora_rank + self.q_lora_rank + self.q_lora_rank * q_dim if self.q_lora_rank else h * q_dim
+            q = (
+                h * self.q_lora_rank + self.q_lora_rank + self.q_lora_rank * q_dim
+                if self.q_lora_rank
+                else h * q_dim
+            )
             kv_a = h * (self.kv_lora_rank + self.qk_rope_head_dim) + self.kv_lora_rank
             kv_b = self.kv_lora_rank * self.num_attention_heads * (self.qk_nope_head_dim + self.v_head_dim)
             o = self.num_attention_heads * self.v_head_dim * h
@@ -144,7 +148,9 @@ class ModelArch:
         total += embed + lm_head + h
         active += embed + lm_head + h
         if self.encoder_decoder:  # an encoder stack as deep as the decoder, plus cross-attention
-            encoder_and_cross = self.num_layers * (2 * attn + self._mlp_params(self.intermediate_size) + 3 * h)
+            encoder_and_cross = self.num_layers * (
+                2 * attn + self._mlp_params(self.intermediate_size) + 3 * h
+            )
             total += encoder_and_cross
             active += encoder_and_cross
         return total, active, embed + lm_head

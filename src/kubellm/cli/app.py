@@ -34,7 +34,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
 ) -> None:
     """kubellm: LLM serving on Kubernetes, planned, checked and measured."""
@@ -46,7 +48,17 @@ _state: dict[str, bool] = {"debug": False}
 
 # Command groups in the order `kubellm --help` lists them. Each module keeps its imports light.
 COMMAND_MODULES = (
-    "plan", "spec", "catalog", "render", "lint", "apply", "doctor", "up", "sim", "gateway", "bench",
+    "plan",
+    "spec",
+    "catalog",
+    "render",
+    "lint",
+    "apply",
+    "doctor",
+    "up",
+    "sim",
+    "gateway",
+    "bench",
 )
 
 

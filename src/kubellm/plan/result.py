@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from kubellm.spec import LLMService
 
@@ -28,10 +28,16 @@ class MemoryBreakdown(_Out):
     total_gib: float = Field(description="Total memory of one GPU (or MIG slice) as torch reports it.")
     budget_gib: float = Field(description="gpu_memory_utilization × total: what the engine may use.")
     weights_gib: float = Field(description="Weights held by one GPU (tensor-parallel shard).")
-    activation_gib: float = Field(description="Peak activation memory of the profiling step (incl. the sampler).")
+    activation_gib: float = Field(
+        description="Peak activation memory of the profiling step (incl. the sampler)."
+    )
     non_torch_gib: float = Field(description="CUDA context, NCCL and allocator memory outside torch.")
-    cuda_graph_gib: float = Field(description="CUDA-graph memory, captured after the KV cache (outside the budget).")
-    kv_cache_gib: float = Field(description="Memory left for the KV cache: budget − weights − activation − non-torch.")
+    cuda_graph_gib: float = Field(
+        description="CUDA-graph memory, captured after the KV cache (outside the budget)."
+    )
+    kv_cache_gib: float = Field(
+        description="Memory left for the KV cache: budget − weights − activation − non-torch."
+    )
     headroom_gib: float = Field(description="total − budget − CUDA graphs: what is left free on the GPU.")
 
 
@@ -68,33 +74,49 @@ class PodResources(_Out):
     cpu: int = Field(description="CPU cores requested per engine pod.")
     memory_gib: int = Field(description="Host memory per pod: enough to load and shard the weights.")
     shm_gib: float = Field(description="/dev/shm (memory-backed emptyDir) size; NCCL needs it when TP > 1.")
-    ephemeral_storage_gib: int = Field(description="Ephemeral storage per pod (caches, logs; weights when no PVC).")
-    gpu_resource: str = Field(description="Extended resource name, 'nvidia.com/gpu' or 'nvidia.com/mig-<profile>'.")
+    ephemeral_storage_gib: int = Field(
+        description="Ephemeral storage per pod (caches, logs; weights when no PVC)."
+    )
+    gpu_resource: str = Field(
+        description="Extended resource name, 'nvidia.com/gpu' or 'nvidia.com/mig-<profile>'."
+    )
     gpu_count: int = Field(description="GPUs (or MIG slices) per pod.")
     model_cache_gib: int = Field(description="Size of the model cache volume.")
 
 
 class Probes(_Out):
-    startup_budget_s: int = Field(description="Seconds the startup probe allows for download, load and warm-up.")
+    startup_budget_s: int = Field(
+        description="Seconds the startup probe allows for download, load and warm-up."
+    )
     download_s: int = Field(description="Estimated download time of the weights (0 with a warm cache).")
-    load_s: int = Field(description="Estimated load time of the weights into GPU memory, incl. graph capture.")
+    load_s: int = Field(
+        description="Estimated load time of the weights into GPU memory, incl. graph capture."
+    )
     readiness_path: str = Field(description="HTTP path that answers once the model is loaded.")
     liveness_path: str = Field(description="HTTP path the liveness probe checks.")
 
 
 class Performance(_Out):
     decode_ms_per_step: float = Field(description="One decode step at batch 1 with 1,024 tokens of context.")
-    decode_ms_by_batch: dict[int, float] = Field(description="Decode step time (ms) by batch size, context 1,024.")
+    decode_ms_by_batch: dict[int, float] = Field(
+        description="Decode step time (ms) by batch size, context 1,024."
+    )
     prefill_tokens_per_s: float = Field(description="Prefill throughput of one replica.")
     concurrency: int = Field(description="The concurrency the throughput figures are for.")
     itl_ms: float = Field(description="Inter-token latency at that concurrency.")
-    output_tokens_per_s: float = Field(description="Output tokens per second of one replica at that concurrency.")
+    output_tokens_per_s: float = Field(
+        description="Output tokens per second of one replica at that concurrency."
+    )
     ttft_ms: float = Field(description="Time to first token for a 1,024-token prompt on an idle replica.")
 
 
 class Cost(_Out):
-    usd_per_hour: float | None = Field(description="Price of one replica's GPUs per hour (None when unknown).")
-    usd_per_million_output_tokens: float | None = Field(description="Cost of a million output tokens at the planned load.")
+    usd_per_hour: float | None = Field(
+        description="Price of one replica's GPUs per hour (None when unknown)."
+    )
+    usd_per_million_output_tokens: float | None = Field(
+        description="Cost of a million output tokens at the planned load."
+    )
     price_basis: str = Field(description="Where the price comes from.")
 
 
@@ -117,8 +139,13 @@ class Plan(_Out):
     cost: Cost
     decisions: list[Decision]
     warnings: list[str]
-    suggestion: Decision | None = Field(default=None, description="The cheapest change that fits, when fits is false.")
-    spec: LLMService = Field(description="The spec this plan was made for (with defaults filled in).", exclude=True)
+    suggestion: Decision | None = Field(
+        default=None, description="The cheapest change that fits, when fits is false."
+    )
+    spec: LLMService = Field(
+        description="The spec this plan was made for (with defaults filled in).", exclude=True
+    )
+    _performance_model: Any = PrivateAttr(default=None)
 
     def to_json_dict(self) -> dict[str, Any]:
         """The plan as plain JSON data (the spec left out)."""

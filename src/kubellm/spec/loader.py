@@ -87,7 +87,9 @@ def format_validation_error(exc: ValidationError, model: type[BaseModel], source
         lines.append(f"{path}: {message}{got}" + (f" — {hint}" if hint else ""))
         first_fix = first_fix or hint
     what = f"{source}: invalid spec\n  " + "\n  ".join(lines)
-    return SpecError(what, "fix the fields listed above (`kubellm schema` prints every field with its meaning)")
+    return SpecError(
+        what, "fix the fields listed above (`kubellm schema` prints every field with its meaning)"
+    )
 
 
 def _known_fields(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:

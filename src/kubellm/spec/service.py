@@ -14,8 +14,8 @@ from pydantic import Field, field_validator, model_validator
 
 from kubellm.spec.base import StrictModel
 
-API_VERSION = "kubellm.dev/v1alpha1"
-KIND = "LLMService"
+API_VERSION: Literal["kubellm.dev/v1alpha1"] = "kubellm.dev/v1alpha1"
+KIND: Literal["LLMService"] = "LLMService"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -43,9 +43,13 @@ class GpuSharing(StrEnum):
 class Metadata(StrictModel):
     """Names and labels of the service's objects."""
 
-    name: str = Field(description="Name of the service; prefix of every rendered object (a DNS label, ≤ 40 characters).")
+    name: str = Field(
+        description="Name of the service; prefix of every rendered object (a DNS label, ≤ 40 characters)."
+    )
     namespace: str = Field(default="llm", description="Kubernetes namespace the service is deployed into.")
-    labels: dict[str, str] = Field(default_factory=dict, description="Extra labels put on every rendered object.")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Extra labels put on every rendered object."
+    )
 
     @field_validator("name", "namespace")
     @classmethod
@@ -117,7 +121,9 @@ class ModelSection(StrictModel):
         if not value.strip():
             raise ValueError("must name the weights, e.g. 'hf://meta-llama/Llama-3.1-8B-Instruct'")
         if value.startswith("hf://") and value.count("/") < 3:
-            raise ValueError("an hf:// source needs 'hf://<org>/<name>', e.g. 'hf://Qwen/Qwen2.5-7B-Instruct'")
+            raise ValueError(
+                "an hf:// source needs 'hf://<org>/<name>', e.g. 'hf://Qwen/Qwen2.5-7B-Instruct'"
+            )
         return value
 
     @property
@@ -137,7 +143,9 @@ class ModelSection(StrictModel):
 class EngineSection(StrictModel):
     """The serving engine and how it is started."""
 
-    name: EngineName = Field(default=EngineName.VLLM, description="Serving engine: vllm, sglang, tgi, trtllm or llamacpp.")
+    name: EngineName = Field(
+        default=EngineName.VLLM, description="Serving engine: vllm, sglang, tgi, trtllm or llamacpp."
+    )
     image: str | None = Field(
         default=None,
         description="Container image, pinned by tag or digest; defaults to the tested tag of the engine.",
@@ -147,7 +155,9 @@ class EngineSection(StrictModel):
         description="Extra engine arguments appended after the planned ones (planned ones win on conflict only "
         "when they are safety-relevant; kubellm warns).",
     )
-    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables for the engine container.")
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Extra environment variables for the engine container."
+    )
 
     @field_validator("image")
     @classmethod
@@ -192,9 +202,13 @@ class GpuSection(StrictModel):
         default=None, description="RuntimeClass for GPU pods ('nvidia' where the GPU Operator installs one)."
     )
     nodes: int = Field(
-        default=1, ge=1, description="Nodes per replica (pipeline parallel across nodes with LeaderWorkerSet when > 1)."
+        default=1,
+        ge=1,
+        description="Nodes per replica (pipeline parallel across nodes with LeaderWorkerSet when > 1).",
     )
-    gpus_per_node: int = Field(default=8, ge=1, description="GPUs each node of this type has (for multi-node planning).")
+    gpus_per_node: int = Field(
+        default=8, ge=1, description="GPUs each node of this type has (for multi-node planning)."
+    )
 
     @model_validator(mode="after")
     def _mig_needs_profile(self) -> GpuSection:
@@ -209,7 +223,9 @@ class Slo(StrictModel):
     """Latency objectives a replica is sized and load-tested against."""
 
     ttft_p95_ms: float = Field(default=1000.0, gt=0, description="95th percentile time to first token, ms.")
-    itl_p95_ms: float = Field(default=100.0, gt=0, description="95th percentile gap between output tokens, ms.")
+    itl_p95_ms: float = Field(
+        default=100.0, gt=0, description="95th percentile gap between output tokens, ms."
+    )
 
 
 class ServingSection(StrictModel):
@@ -222,13 +238,17 @@ class ServingSection(StrictModel):
         "at least target_concurrency requests fit in the KV cache.",
     )
     target_concurrency: int = Field(
-        default=16, ge=1, description="Concurrent requests one replica must hold (sizes KV cache and throughput estimate)."
+        default=16,
+        ge=1,
+        description="Concurrent requests one replica must hold (sizes KV cache and throughput estimate).",
     )
     max_num_seqs: int | None = Field(
         default=None, ge=1, description="Engine cap on running sequences; unset = the engine's default."
     )
     max_num_batched_tokens: int | None = Field(
-        default=None, ge=16, description="Tokens per engine step (prefill chunk); unset = the engine's default."
+        default=None,
+        ge=16,
+        description="Tokens per engine step (prefill chunk); unset = the engine's default.",
     )
     kv_cache_dtype: Literal["auto", "fp8", "fp8_e4m3", "fp8_e5m2"] = Field(
         default="auto", description="KV cache dtype; fp8 halves KV memory (Ada/Hopper or newer)."
@@ -240,8 +260,12 @@ class ServingSection(StrictModel):
 class ScalingSection(StrictModel):
     """Replica count and autoscaling."""
 
-    min_replicas: int = Field(default=1, ge=0, description="Fewest replicas; 0 needs scale_to_zero and the gateway.")
-    max_replicas: int = Field(default=2, ge=1, description="Most replicas; autoscaling is rendered when above min_replicas.")
+    min_replicas: int = Field(
+        default=1, ge=0, description="Fewest replicas; 0 needs scale_to_zero and the gateway."
+    )
+    max_replicas: int = Field(
+        default=2, ge=1, description="Most replicas; autoscaling is rendered when above min_replicas."
+    )
     autoscaler: Literal["hpa", "keda"] = Field(
         default="keda",
         description="hpa (autoscaling/v2 + Prometheus Adapter) or keda (ScaledObject with a Prometheus trigger).",
@@ -256,13 +280,20 @@ class ScalingSection(StrictModel):
         gt=0,
         description="Per-replica target of the metric (e.g. 4 waiting requests); 'kubellm tune' sets it from a benchmark.",
     )
-    scale_to_zero: bool = Field(default=False, description="Allow zero replicas when idle (the gateway holds requests).")
-    scale_up_stabilization_s: int | None = Field(
-        default=None, ge=0, description="Scale-up stabilization window; unset = derived from the planned startup time."
+    scale_to_zero: bool = Field(
+        default=False, description="Allow zero replicas when idle (the gateway holds requests)."
     )
-    scale_down_stabilization_s: int = Field(default=600, ge=0, description="Scale-down stabilization window, seconds.")
+    scale_up_stabilization_s: int | None = Field(
+        default=None,
+        ge=0,
+        description="Scale-up stabilization window; unset = derived from the planned startup time.",
+    )
+    scale_down_stabilization_s: int = Field(
+        default=600, ge=0, description="Scale-down stabilization window, seconds."
+    )
     off_hours_cron: str | None = Field(
-        default=None, description="KEDA cron window with min_replicas kept warm, e.g. '0 8 * * 1-5' to '0 20 * * 1-5' start."
+        default=None,
+        description="KEDA cron window with min_replicas kept warm, e.g. '0 8 * * 1-5' to '0 20 * * 1-5' start.",
     )
 
     @model_validator(mode="after")
@@ -280,14 +311,22 @@ class StorageSection(StrictModel):
     """Where model weights are cached."""
 
     model_cache: Literal["pvc", "hostPath", "none"] = Field(
-        default="pvc", description="pvc (shared cache + prefetch Job), hostPath (node-local), or none (download per pod)."
+        default="pvc",
+        description="pvc (shared cache + prefetch Job), hostPath (node-local), or none (download per pod).",
     )
-    size_gib: int | None = Field(default=None, ge=1, description="Cache volume size; unset = weights × 1.5 rounded up.")
-    storage_class: str | None = Field(default=None, description="StorageClass of the cache PVC; unset = cluster default.")
+    size_gib: int | None = Field(
+        default=None, ge=1, description="Cache volume size; unset = weights × 1.5 rounded up."
+    )
+    storage_class: str | None = Field(
+        default=None, description="StorageClass of the cache PVC; unset = cluster default."
+    )
     access_mode: Literal["ReadWriteMany", "ReadWriteOnce", "ReadOnlyMany"] = Field(
-        default="ReadWriteMany", description="Access mode of the cache PVC; ReadWriteOnce pins replicas to one node."
+        default="ReadWriteMany",
+        description="Access mode of the cache PVC; ReadWriteOnce pins replicas to one node.",
     )
-    host_path: str = Field(default="/var/lib/kubellm/models", description="Node directory used when model_cache is hostPath.")
+    host_path: str = Field(
+        default="/var/lib/kubellm/models", description="Node directory used when model_cache is hostPath."
+    )
 
 
 class Toleration(StrictModel):
@@ -345,22 +384,36 @@ class SecuritySection(StrictModel):
 class GatewaySection(StrictModel):
     """The OpenAI-compatible gateway in front of the engines."""
 
-    enabled: bool = Field(default=True, description="Render and run the kubellm gateway in front of the engines.")
-    replicas: int = Field(default=2, ge=1, description="Gateway replicas.")
-    routing: Literal["round-robin", "least-outstanding", "power-of-two", "prefix-affinity", "session-affinity"] = Field(
-        default="least-outstanding", description="How requests are spread over engine replicas."
+    enabled: bool = Field(
+        default=True, description="Render and run the kubellm gateway in front of the engines."
     )
-    requests_per_minute: int | None = Field(default=None, ge=1, description="Per-key request limit; unset = none.")
-    tokens_per_minute: int | None = Field(default=None, ge=1, description="Per-key token limit; unset = none.")
-    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
+    replicas: int = Field(default=2, ge=1, description="Gateway replicas.")
+    routing: Literal[
+        "round-robin", "least-outstanding", "power-of-two", "prefix-affinity", "session-affinity"
+    ] = Field(default="least-outstanding", description="How requests are spread over engine replicas.")
+    requests_per_minute: int | None = Field(
+        default=None, ge=1, description="Per-key request limit; unset = none."
+    )
+    tokens_per_minute: int | None = Field(
+        default=None, ge=1, description="Per-key token limit; unset = none."
+    )
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Largest request body accepted."
+    )
     max_tokens_cap: int | None = Field(default=None, ge=1, description="Upper bound applied to 'max_tokens'.")
     cold_start_timeout_s: float = Field(
         default=600.0, gt=0, description="How long requests are held while the pool scales from zero."
     )
-    host: str | None = Field(default=None, description="Public host name; renders an Ingress/HTTPRoute with TLS when set.")
+    host: str | None = Field(
+        default=None, description="Public host name; renders an Ingress/HTTPRoute with TLS when set."
+    )
     tls_secret: str | None = Field(default=None, description="TLS Secret for the host.")
-    cert_manager_issuer: str | None = Field(default=None, description="cert-manager ClusterIssuer that issues the TLS Secret.")
-    ingress: Literal["ingress", "httproute"] = Field(default="ingress", description="Ingress or Gateway API HTTPRoute.")
+    cert_manager_issuer: str | None = Field(
+        default=None, description="cert-manager ClusterIssuer that issues the TLS Secret."
+    )
+    ingress: Literal["ingress", "httproute"] = Field(
+        default="ingress", description="Ingress or Gateway API HTTPRoute."
+    )
     gateway_ref: str | None = Field(
         default=None, description="Gateway API parent 'namespace/name' for ingress: httproute."
     )
@@ -372,7 +425,9 @@ class ObservabilitySection(StrictModel):
     service_monitor: bool = Field(default=True, description="Render a ServiceMonitor (Prometheus Operator).")
     alerts: bool = Field(default=True, description="Render a PrometheusRule with the LLM serving alerts.")
     dashboard: bool = Field(default=True, description="Render a Grafana dashboard ConfigMap.")
-    log_requests: bool = Field(default=False, description="Log each request in the engine (off: costly and leaks prompts).")
+    log_requests: bool = Field(
+        default=False, description="Log each request in the engine (off: costly and leaks prompts)."
+    )
 
 
 class LLMService(StrictModel):
@@ -387,10 +442,14 @@ class LLMService(StrictModel):
     serving: ServingSection = Field(default_factory=ServingSection, description="Context, batching, SLOs.")
     scaling: ScalingSection = Field(default_factory=ScalingSection, description="Replicas and autoscaling.")
     storage: StorageSection = Field(default_factory=StorageSection, description="Model cache.")
-    placement: PlacementSection = Field(default_factory=PlacementSection, description="Node selection and spread.")
+    placement: PlacementSection = Field(
+        default_factory=PlacementSection, description="Node selection and spread."
+    )
     security: SecuritySection = Field(default_factory=SecuritySection, description="Secrets and exposure.")
     gateway: GatewaySection = Field(default_factory=GatewaySection, description="The gateway in front.")
-    observability: ObservabilitySection = Field(default_factory=ObservabilitySection, description="Monitoring.")
+    observability: ObservabilitySection = Field(
+        default_factory=ObservabilitySection, description="Monitoring."
+    )
 
     @model_validator(mode="after")
     def _cross_section(self) -> LLMService:

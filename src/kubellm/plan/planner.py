@@ -1,0 +1,638 @@
+"""plan(spec) → Plan: memory, parallelism, KV capacity, performance, cost and resources, with reasons."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from kubellm.catalog import Catalog, GpuSpec, ModelArch, default_catalog, resolve_model
+from kubellm.catalog.model import QUANT_BYTES
+from kubellm.errors import PlanError
+from kubellm.plan import memory as mem
+from kubellm.plan.engine_args import engine_args
+from kubellm.plan.performance import PerformanceModel
+from kubellm.plan.resources import pod_resources, probes
+from kubellm.plan.result import (
+    Cost,
+    Decision,
+    EngineSettings,
+    KvCache,
+    MemoryBreakdown,
+    Parallelism,
+    Performance,
+    Plan,
+)
+from kubellm.spec import LLMService
+from kubellm.spec.service import GpuSharing
+
+GIB = mem.GIB
+DECODE_BATCHES = (1, 8, 32, 128, 256)
+PERF_CONTEXT = 1024  # the context of the H200 decode measurements
+MIN_AUTO_CONTEXT = 2048  # an automatically chosen context below this is not a useful service
+AUTO_CONTEXTS = tuple(2**k for k in range(11, 21))  # 2K … 1M
+UNKNOWN_USD_PER_GIB_HOUR = 0.155  # H100 list price per GiB, for GPUs without a known price
+ROUTINE_CONCURRENCY = 4  # requests of the chosen context the auto choice keeps room for (at least)
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """The settings one memory evaluation is made for."""
+
+    tp: int
+    pp: int
+    dtype: str
+    quantization: str | None
+    kv_dtype: str
+    max_model_len: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Memory:
+    weights: float
+    activation: float
+    non_torch: float
+    graphs: float
+    kv: float
+    bytes_per_token: float
+    blocks: int
+
+
+def _weights_total(model: ModelArch, spec: LLMService, dtype: str, quant: str | None) -> float:
+    if spec.model.weights_gib:
+        return spec.model.weights_gib * GIB
+    return float(model.weights_bytes_for(dtype, quant))
+
+
+def _kv_dtype_bytes(kv_dtype: str, dtype: str) -> float:
+    if kv_dtype.startswith("fp8"):
+        return 1.0
+    return 4.0 if dtype == "float32" else 2.0
+
+
+def _memory(
+    model: ModelArch, gpu: GpuSpec, spec: LLMService, layout: _Layout, seqs: int, mnbt: int, generation: str
+) -> _Memory:
+    weights = _weights_total(model, spec, layout.dtype, layout.quantization) / (layout.tp * layout.pp)
+    max_len = layout.max_model_len or model.max_position_embeddings
+    activation = mem.activation_peak_bytes(model, seqs, mnbt, max_len, generation)
+    non_torch = mem.non_torch_bytes(layout.tp, gpu, generation)
+    graphs = mem.cuda_graph_bytes(model, seqs)
+    budget = spec.gpu.memory_utilization * gpu.memory_gib * GIB
+    kv = budget - weights - activation - non_torch
+    bpt = mem.kv_page_bytes_per_token(
+        model, layout.tp, layout.pp, _kv_dtype_bytes(layout.kv_dtype, layout.dtype), generation
+    )
+    return _Memory(weights, activation, non_torch, graphs, kv, bpt, mem.kv_blocks(kv, bpt))
+
+
+def gib(value: float) -> str:
+    return f"{value / GIB:.2f} GiB"
+
+
+def valid_tps(model: ModelArch, limit: int) -> list[int]:
+    """TP sizes vLLM accepts: they divide the attention heads, and the KV heads split or replicate evenly."""
+    out = []
+    for tp in range(1, limit + 1):
+        if model.num_attention_heads % tp:
+            continue
+        if not model.is_mla and model.num_kv_heads % tp and tp % model.num_kv_heads:
+            continue
+        out.append(tp)
+    return out
+
+
+def _sliced_gpu(gpu: GpuSpec, spec: LLMService) -> GpuSpec:
+    """A MIG slice as a GPU of its own: its memory, and compute/bandwidth in proportion."""
+    if spec.gpu.sharing != GpuSharing.MIG or not spec.gpu.mig_profile:
+        return gpu
+    profile = gpu.mig_profile(spec.gpu.mig_profile)
+    if profile is None:
+        names = ", ".join(p.name for p in gpu.mig_profiles) or "none (this GPU has no MIG)"
+        raise PlanError(
+            f"gpu.mig_profile {spec.gpu.mig_profile!r} does not exist on {gpu.name}",
+            f"pick one of: {names}",
+        )
+    share = profile.compute_slices / 7
+    mem_share = profile.memory_gib / gpu.memory_gib
+    return dataclasses.replace(
+        gpu,
+        name=f"{gpu.name} MIG {profile.name}",
+        memory_gib=profile.memory_gib,
+        bandwidth_tbs=gpu.bandwidth_tbs * mem_share,
+        bf16_tflops=gpu.bf16_tflops * share if gpu.bf16_tflops else None,
+        fp16_tflops=gpu.fp16_tflops * share,
+        fp8_tflops=gpu.fp8_tflops * share if gpu.fp8_tflops else None,
+        nvlink_gbs=None,
+        usd_per_hour=gpu.usd_per_hour * share if gpu.usd_per_hour else None,
+    )
+
+
+def _auto_context(model: ModelArch, blocks: int, mnbt: int, target: int) -> int:
+    """The longest power-of-two context ≤ native that keeps room for a few requests."""
+    native = model.max_position_embeddings
+    want = min(target, ROUTINE_CONCURRENCY)
+    best = 0
+    for ctx in (*AUTO_CONTEXTS, native):
+        if ctx > native:
+            continue
+        if mem.max_concurrency(model, blocks, ctx, mnbt) >= want:
+            best = max(best, ctx)
+    return best
+
+
+class _Planner:
+    def __init__(
+        self, spec: LLMService, model: ModelArch, gpu: GpuSpec, catalog: Catalog, generation: str
+    ) -> None:
+        self.spec = spec
+        self.model = model
+        self.physical_gpu = gpu
+        self.gpu = _sliced_gpu(gpu, spec)
+        self.catalog = catalog
+        self.generation = generation
+        self.decisions: list[Decision] = []
+        self.warnings: list[str] = []
+
+    def decide(self, what: str, why: str) -> None:
+        self.decisions.append(Decision(what=what, why=why))
+
+    # ---- dtype, quantization, KV dtype ---------------------------------------------------------
+    def dtype(self) -> str:
+        requested = self.spec.model.dtype
+        dtype = self.model.dtype if requested == "auto" else requested
+        if dtype == "bfloat16" and not self.gpu.supports_bf16:
+            self.decide(
+                "dtype=float16",
+                f"{self.physical_gpu.name} (compute capability {self.gpu.compute_capability}) has no bfloat16; "
+                "vLLM fails with 'Bfloat16 is only supported on GPUs with compute capability of at least 8.0'",
+            )
+            return "float16"
+        return dtype
+
+    def quantization(self) -> str | None:
+        requested = self.spec.model.quantization
+        checkpoint = self.model.quantization
+        if requested == "none":
+            if checkpoint:
+                self.decide(
+                    f"quantization={checkpoint} (checkpoint)", f"the checkpoint is stored as {checkpoint}"
+                )
+            return None
+        if requested == "fp8" and not self.gpu.supports_fp8:
+            self.warnings.append(
+                f"fp8 on {self.physical_gpu.name} (compute capability {self.gpu.compute_capability}) runs weight-only "
+                "(FP8 Marlin): memory halves, speed does not improve"
+            )
+        if requested not in QUANT_BYTES:
+            raise PlanError(
+                f"quantization {requested!r} is not planned", f"use one of {', '.join(QUANT_BYTES)}"
+            )
+        return requested
+
+    # ---- layout search ---------------------------------------------------------------------------
+    def candidate_tps(self) -> list[int]:
+        if self.spec.gpu.sharing != GpuSharing.EXCLUSIVE:
+            return [1]
+        return valid_tps(self.model, self.spec.gpu.gpus_per_node)
+
+    def fixed_tp(self) -> int | None:
+        count = self.spec.gpu.count
+        if count is None:
+            return None
+        nodes = self.spec.gpu.nodes
+        if count % nodes:
+            raise PlanError(
+                f"gpu.count {count} is not a multiple of gpu.nodes {nodes}",
+                "give a count divisible by the nodes",
+            )
+        tp = count // nodes
+        if self.spec.gpu.sharing != GpuSharing.EXCLUSIVE and count != 1:
+            raise PlanError(
+                f"gpu.count {count} with sharing {self.spec.gpu.sharing.value}",
+                "a shared GPU (MIG slice, time-slicing, MPS) serves one replica on one device: set gpu.count 1",
+            )
+        valid = valid_tps(self.model, max(tp, 64))
+        if tp not in valid:
+            raise PlanError(
+                f"--tp/gpu.count {tp} does not divide {self.model.name}'s {self.model.num_attention_heads} attention heads "
+                f"({self.model.num_kv_heads} KV heads)",
+                f"use a tensor-parallel size of {', '.join(map(str, [v for v in valid if v <= 16]))}",
+            )
+        return tp
+
+    def run(self) -> Plan:
+        spec = self.spec
+        dtype = self.dtype()
+        quant = self.quantization()
+        kv_dtype = spec.serving.kv_cache_dtype
+        defaults = mem.engine_defaults(self.gpu.memory_gib, self.physical_gpu.name)
+        seqs = spec.serving.max_num_seqs or defaults.max_num_seqs
+        mnbt = spec.serving.max_num_batched_tokens or defaults.max_num_batched_tokens
+        if spec.serving.max_model_len and spec.serving.max_model_len > self.model.max_position_embeddings:
+            self.warnings.append(
+                f"max_model_len {spec.serving.max_model_len} exceeds {self.model.name}'s native "
+                f"{self.model.max_position_embeddings}; vLLM refuses it without rope scaling"
+            )
+        pp = spec.gpu.nodes
+        fixed = self.fixed_tp()
+        tps = [fixed] if fixed else self.candidate_tps()
+        chosen: tuple[int, _Memory, int] | None = None
+        first: tuple[int, _Memory, int] | None = None
+        for tp in tps:
+            layout = _Layout(tp, pp, dtype, quant, kv_dtype, spec.serving.max_model_len)
+            m = _memory(self.model, self.gpu, spec, layout, seqs, mnbt, self.generation)
+            ctx = self._context(m, mnbt)
+            first = first or (tp, m, ctx)
+            if self._fits(m, ctx, mnbt):
+                chosen = (tp, m, ctx)
+                break
+        assert first is not None
+        tp, m, ctx = chosen or first
+        fits = chosen is not None
+        self._explain_layout(tp, fixed, m, ctx, fits, mnbt, seqs, defaults)
+        return self._assemble(fits, tp, pp, m, ctx, dtype, quant, kv_dtype, seqs, mnbt)
+
+    def _context(self, m: _Memory, mnbt: int) -> int:
+        if self.spec.serving.max_model_len:
+            return self.spec.serving.max_model_len
+        return _auto_context(self.model, m.blocks, mnbt, self.spec.serving.target_concurrency)
+
+    def _fits(self, m: _Memory, ctx: int, mnbt: int) -> bool:
+        if m.kv <= 0 or ctx <= 0:
+            return False
+        if not self.spec.serving.max_model_len and ctx < min(
+            MIN_AUTO_CONTEXT, self.model.max_position_embeddings
+        ):
+            return False
+        return mem.max_concurrency(self.model, m.blocks, ctx, mnbt) >= 1.0
+
+    def _explain_layout(
+        self,
+        tp: int,
+        fixed: int | None,
+        m: _Memory,
+        ctx: int,
+        fits: bool,
+        mnbt: int,
+        seqs: int,
+        defaults: mem.EngineDefaults,
+    ) -> None:
+        per_gpu = f"{self.gpu.memory_gib:.2f} GiB × {self.spec.gpu.memory_utilization:.2f}"
+        if fixed:
+            self.decide(f"tensor_parallel={tp}", "set by the spec (gpu.count) or --tp")
+        elif fits:
+            smaller = [t for t in self.candidate_tps() if t < tp]
+            why = "the smallest tensor-parallel size that fits" + (
+                f" (TP {', '.join(map(str, smaller))} leave no room for one {ctx}-token request)"
+                if smaller
+                else ""
+            )
+            self.decide(
+                f"tensor_parallel={tp}",
+                why + f"; valid sizes divide the {self.model.num_attention_heads} heads",
+            )
+        self.decide(
+            f"kv_cache={gib(m.kv)} per GPU",
+            f"budget {per_gpu} − weights {gib(m.weights)} − activation peak {gib(m.activation)} − non-torch "
+            f"{gib(m.non_torch)} (vLLM's accounting; CUDA graphs {gib(m.graphs)} come on top of the budget)",
+        )
+        bpt = int(m.bytes_per_token)
+        kind = self.model.attention_kind
+        self.decide(
+            f"kv_bytes_per_token={bpt}",
+            f"{kind}: {self.model.num_layers} layers × {self._kv_heads_text(tp)} "
+            + ("(latent replicated on every TP rank)" if self.model.is_mla else ""),
+        )
+        if self.spec.serving.max_model_len:
+            self.decide(f"max_model_len={ctx}", "set by the spec or --max-model-len")
+        elif ctx:
+            native = self.model.max_position_embeddings
+            self.decide(
+                f"max_model_len={ctx}",
+                f"the longest context ≤ the native {native} that keeps room for "
+                f"{min(self.spec.serving.target_concurrency, ROUTINE_CONCURRENCY)} full-length requests",
+            )
+        if not self.spec.serving.max_num_seqs:
+            self.decide(
+                f"max_num_seqs={seqs}, max_num_batched_tokens={mnbt}",
+                f"vLLM's defaults for {self.physical_gpu.name} ({defaults.max_num_seqs} seqs / "
+                f"{defaults.max_num_batched_tokens} tokens); the sampler's dummy batch of {seqs} sequences sets most "
+                f"of the {gib(m.activation)} activation peak",
+            )
+        headroom = (1 - self.spec.gpu.memory_utilization) * self.gpu.memory_gib * GIB - m.graphs
+        if headroom < 0:
+            self.warnings.append(
+                f"gpu_memory_utilization {self.spec.gpu.memory_utilization} leaves {gib(headroom + m.graphs)} outside the "
+                f"budget but CUDA graphs need ~{gib(m.graphs)}: expect CUDA OOM after 'KV cache allocated'; lower it"
+            )
+        if (
+            self.spec.gpu.sharing in (GpuSharing.TIME_SLICING, GpuSharing.MPS)
+            and self.spec.gpu.memory_utilization > 0.5
+        ):
+            self.warnings.append(
+                f"gpu.sharing {self.spec.gpu.sharing.value}: every pod on the GPU claims memory_utilization × total; "
+                "with two pods at 0.9 the second fails at start ('Free memory on device … is less than desired') — "
+                "set memory_utilization ≤ 0.9 / pods per GPU"
+            )
+
+    def _kv_heads_text(self, tp: int) -> str:
+        m = self.model
+        if m.is_mla:
+            return f"({m.kv_lora_rank} + {m.qk_rope_head_dim}) latent × 2 bytes "
+        per_rank = max(1, m.num_kv_heads // tp)
+        replicated = " (replicated: TP > KV heads)" if tp > m.num_kv_heads else ""
+        return f"2 × {per_rank} KV heads{replicated} × {m.head_dim} head_dim × bytes "
+
+    # ---- assembly ----------------------------------------------------------------------------------
+    def _assemble(
+        self, fits: bool, tp: int, pp: int, m: _Memory, ctx: int, dtype: str, quant: str | None, kv_dtype: str,
+        seqs: int, mnbt: int,
+    ) -> Plan:  # fmt: skip
+        spec, model, gpu = self.spec, self.model, self.gpu
+        engine = spec.engine.name.value
+        gpus = tp * pp
+        concurrency_at_ctx = mem.max_concurrency(model, m.blocks, ctx, mnbt) if ctx else 0.0
+        settings = EngineSettings(
+            engine=engine,
+            max_model_len=ctx,
+            gpu_memory_utilization=spec.gpu.memory_utilization,
+            max_num_seqs=seqs,
+            max_num_batched_tokens=mnbt,
+            dtype="auto" if dtype == model.dtype else dtype,
+            quantization=quant,
+            kv_cache_dtype=kv_dtype,
+            block_size=mem.BLOCK_SIZE,
+        )
+        parallelism = Parallelism(
+            tensor_parallel=tp, pipeline_parallel=pp, gpus_per_replica=gpus, nodes_per_replica=pp
+        )
+        weights_total = _weights_total(model, spec, dtype, quant)
+        perf_model = PerformanceModel(model, gpu, tp, m.weights, m.bytes_per_token / model.num_layers * model.num_layers,
+                                      "fp8" if quant == "fp8" and gpu.supports_fp8 else dtype, pp)  # fmt: skip
+        performance = self._performance(perf_model, m, ctx, seqs)
+        cost = self._cost(gpus, performance.output_tokens_per_s)
+        mig = spec.gpu.sharing == GpuSharing.MIG and spec.gpu.mig_profile
+        gpu_resource = f"nvidia.com/mig-{spec.gpu.mig_profile}" if mig else "nvidia.com/gpu"
+        cached = spec.storage.model_cache != "none"
+        resources = pod_resources(
+            weights_bytes_per_pod=weights_total / pp,
+            weights_bytes_total=weights_total,
+            gpus_per_pod=tp,
+            tp=tp,
+            gpu_resource=gpu_resource,
+            cached=cached,
+            cache_size_gib=spec.storage.size_gib,
+        )
+        probe = probes(engine=engine, weights_bytes_per_pod=weights_total / pp, downloads_at_start=not cached)
+        self.decide(
+            f"startup_probe_budget={probe.startup_budget_s}s",
+            f"load {probe.load_s}s"
+            + (
+                f" + download {probe.download_s}s"
+                if probe.download_s
+                else " (weights prefetched to the cache)"
+            )
+            + " × 1.5 margin, at least 300 s: a shorter budget kills the pod mid-load",
+        )
+        if tp > 1:
+            self.decide(
+                f"shm={resources.shm_gib:g}GiB",
+                "NCCL needs a memory-backed /dev/shm when TP > 1 (the 64 MiB default fails)",
+            )
+        suggestion = None if fits else self._suggest()
+        plan = Plan(
+            fits=fits,
+            model=model.name,
+            gpu=gpu.name,
+            memory=MemoryBreakdown(
+                total_gib=round(gpu.memory_gib, 2),
+                budget_gib=round(spec.gpu.memory_utilization * gpu.memory_gib, 2),
+                weights_gib=round(m.weights / GIB, 2),
+                activation_gib=round(m.activation / GIB, 2),
+                non_torch_gib=round(m.non_torch / GIB, 2),
+                cuda_graph_gib=round(m.graphs / GIB, 2),
+                kv_cache_gib=round(m.kv / GIB, 2),
+                headroom_gib=round(
+                    ((1 - spec.gpu.memory_utilization) * gpu.memory_gib * GIB - m.graphs) / GIB, 2
+                ),
+            ),
+            kv_cache=KvCache(
+                bytes_per_token=int(m.bytes_per_token),
+                bytes_per_token_model=model.kv_bytes_per_token(1, _kv_dtype_bytes(kv_dtype, dtype)),
+                block_size=mem.BLOCK_SIZE,
+                blocks=m.blocks,
+                tokens=m.blocks * mem.BLOCK_SIZE,
+                max_concurrency=round(concurrency_at_ctx, 2),
+                max_model_len=ctx,
+            ),
+            parallelism=parallelism,
+            settings=settings,
+            engine_args=engine_args(settings, parallelism, spec.serving.prefix_caching),
+            resources=resources,
+            probes=probe,
+            performance=performance,
+            cost=cost,
+            decisions=self.decisions,
+            warnings=self.warnings,
+            suggestion=suggestion,
+            spec=spec,
+        )
+        plan._performance_model = perf_model
+        return plan
+
+    def _performance(self, perf: PerformanceModel, m: _Memory, ctx: int, seqs: int) -> Performance:
+        by_batch = {b: round(perf.decode_step_ms(b, PERF_CONTEXT), 3) for b in DECODE_BATCHES}
+        per_request = PERF_CONTEXT + 256
+        kv_room = (m.blocks * mem.BLOCK_SIZE) // per_request if m.blocks else 0
+        concurrency = max(1, min(self.spec.serving.target_concurrency, seqs, kv_room or 1))
+        if concurrency < self.spec.serving.target_concurrency:
+            self.warnings.append(
+                f"target concurrency {self.spec.serving.target_concurrency} is above what one replica holds "
+                f"({concurrency} requests of {per_request} tokens): add replicas or GPUs"
+            )
+        itl, tokens_per_s = perf.steady_state(concurrency)
+        return Performance(
+            decode_ms_per_step=by_batch[1],
+            decode_ms_by_batch=by_batch,
+            prefill_tokens_per_s=round(perf.prefill_tokens_per_s(), 1),
+            concurrency=concurrency,
+            itl_ms=round(itl, 3),
+            output_tokens_per_s=round(tokens_per_s, 1),
+            ttft_ms=round(perf.prefill_ms(PERF_CONTEXT) + perf.decode_step_ms(1, PERF_CONTEXT), 2),
+        )
+
+    def _cost(self, gpus: int, tokens_per_s: float) -> Cost:
+        price = self.gpu.usd_per_hour
+        if price is None:
+            return Cost(
+                usd_per_hour=None,
+                usd_per_million_output_tokens=None,
+                price_basis="no price known for this GPU",
+            )
+        per_hour = price * gpus
+        per_million = per_hour / (tokens_per_s * 3600) * 1e6 if tokens_per_s > 0 else None
+        return Cost(
+            usd_per_hour=round(per_hour, 3),
+            usd_per_million_output_tokens=round(per_million, 4) if per_million is not None else None,
+            price_basis=self.physical_gpu.price_basis or "catalog price",
+        )
+
+    # ---- what would fit ----------------------------------------------------------------------------
+    def _suggest(self) -> Decision | None:
+        """The cheapest change that fits: same GPU type first, then fewest GPU-dollars, then the least quality loss."""
+        options: list[tuple[bool, float, int, str, str]] = []
+        spec = self.spec
+        price = self.gpu.usd_per_hour or self.gpu.memory_gib * UNKNOWN_USD_PER_GIB_HOUR
+
+        def attempt(
+            label: str, why: str, quality_rank: int, gpu: GpuSpec | None = None, **changes: object
+        ) -> None:
+            data = spec.model_dump(mode="python")
+            for path, value in changes.items():
+                section, field = path.split("__")
+                data[section][field] = value
+            candidate = LLMService.model_validate(data)
+            target_gpu = gpu or self.physical_gpu
+            try:
+                result = _Planner(candidate, self.model, target_gpu, self.catalog, self.generation)._probe()
+            except PlanError:
+                return
+            if result is None:
+                return
+            gpus, ctx = result
+            unit = (
+                (target_gpu.usd_per_hour or target_gpu.memory_gib * UNKNOWN_USD_PER_GIB_HOUR)
+                if gpu
+                else price
+            )
+            options.append(
+                (
+                    gpu is not None,
+                    unit * gpus,
+                    quality_rank,
+                    label,
+                    f"{why}; fits with max_model_len {ctx} on {gpus} GPU(s)",
+                )
+            )
+
+        exclusive = spec.gpu.sharing == GpuSharing.EXCLUSIVE
+        current_tp = spec.gpu.count or 1
+        if exclusive:
+            for tp in valid_tps(self.model, spec.gpu.gpus_per_node):
+                if tp > current_tp:
+                    attempt(f"tensor_parallel={tp}", f"shard the weights over {tp} GPUs", 0, gpu__count=tp)
+                    break
+        if self.gpu.supports_fp8 or self.gpu.supports_bf16:
+            if spec.model.quantization == "none" and not self.model.quantization:
+                attempt(
+                    "quantization=fp8", "fp8 weights halve the weight memory", 1, model__quantization="fp8"
+                )
+                if exclusive:
+                    for tp in valid_tps(self.model, spec.gpu.gpus_per_node):
+                        if tp > current_tp:
+                            attempt(f"tensor_parallel={tp} with quantization=fp8", "shard and halve the weights", 1,
+                                    gpu__count=tp, model__quantization="fp8")  # fmt: skip
+                            break
+            if spec.serving.kv_cache_dtype == "auto":
+                attempt(
+                    "kv_cache_dtype=fp8",
+                    "an fp8 KV cache holds twice the tokens",
+                    1,
+                    serving__kv_cache_dtype="fp8",
+                )
+        if spec.serving.max_model_len:
+            for ctx in sorted((c for c in AUTO_CONTEXTS if c < spec.serving.max_model_len), reverse=True):
+                before = len(options)
+                attempt(
+                    f"max_model_len={ctx}",
+                    f"a shorter context ({ctx} tokens) needs fewer KV blocks",
+                    2,
+                    serving__max_model_len=ctx,
+                )
+                if len(options) > before:
+                    break
+        for other in sorted(self.catalog.gpus, key=lambda g: g.memory_gib):
+            if other.memory_gib > self.physical_gpu.memory_gib and spec.gpu.sharing == GpuSharing.EXCLUSIVE:
+                before = len(options)
+                attempt(f"gpu={other.name}", f"a GPU with {other.memory_gib:.0f} GiB", 0, gpu=other,
+                        gpu__count=spec.gpu.count, gpu__type=other.name)  # fmt: skip
+                if len(options) > before:
+                    break
+        if not options:
+            return None
+        # Same GPU type first (no new node pool), then GPU-dollars, then least quality loss.
+        options.sort(key=lambda o: (o[0], o[1], o[2]))
+        _, _, _, label, why = options[0]
+        alternatives = [o[3] for o in options[1:4]]
+        if alternatives:
+            why += f" (also possible: {', '.join(alternatives)})"
+        return Decision(what=label, why=why)
+
+    def _probe(self) -> tuple[int, int] | None:
+        """(GPUs per replica, context) if this spec fits, else None — without building a Plan."""
+        dtype = self.dtype()
+        quant = self.quantization()
+        defaults = mem.engine_defaults(self.gpu.memory_gib, self.physical_gpu.name)
+        seqs = self.spec.serving.max_num_seqs or defaults.max_num_seqs
+        mnbt = self.spec.serving.max_num_batched_tokens or defaults.max_num_batched_tokens
+        fixed = self.fixed_tp()
+        for tp in [fixed] if fixed else self.candidate_tps():
+            layout = _Layout(
+                tp,
+                self.spec.gpu.nodes,
+                dtype,
+                quant,
+                self.spec.serving.kv_cache_dtype,
+                self.spec.serving.max_model_len,
+            )
+            m = _memory(self.model, self.gpu, self.spec, layout, seqs, mnbt, self.generation)
+            ctx = self._context(m, mnbt)
+            if self._fits(m, ctx, mnbt):
+                return tp * self.spec.gpu.nodes, ctx
+        return None
+
+
+def resolve_gpu(spec: LLMService, catalog: Catalog) -> GpuSpec:
+    return catalog.gpu(spec.gpu.type)
+
+
+def plan(
+    spec: LLMService,
+    catalog: Catalog | None = None,
+    *,
+    model: ModelArch | None = None,
+    gpu: GpuSpec | None = None,
+    generation: str = "v1",
+) -> Plan:
+    """Plan one replica of ``spec``: pure, deterministic, fast.
+
+    ``model``/``gpu`` override the catalog lookups (a parsed config.json, a custom GPU).
+    ``generation`` 'v0' follows the older vLLM V0 memory profiling (for validating against old logs).
+    """
+    catalog = catalog or default_catalog()
+    arch = model or resolve_model(spec.model.planning_name, spec.model.config, catalog)
+    device = gpu or resolve_gpu(spec, catalog)
+    engine = spec.engine.name.value
+    if arch.engines and engine not in arch.engines:
+        raise PlanError(
+            f"engine {engine} cannot serve {arch.name}",
+            f"use one of: {', '.join(arch.engines)} (engine.name in the spec)",
+        )
+    return _Planner(spec, arch, device, catalog, generation).run()
+
+
+def performance_model_for(plan_obj: object) -> PerformanceModel:
+    """Rebuild the performance model of a Plan (for plans that crossed a process boundary)."""
+    assert isinstance(plan_obj, Plan)
+    arch = resolve_model(plan_obj.spec.model.planning_name, plan_obj.spec.model.config)
+    device = _sliced_gpu(default_catalog().gpu(plan_obj.spec.gpu.type), plan_obj.spec)
+    dtype = arch.dtype if plan_obj.settings.dtype == "auto" else plan_obj.settings.dtype
+    return PerformanceModel(
+        arch,
+        device,
+        plan_obj.parallelism.tensor_parallel,
+        plan_obj.memory.weights_gib * GIB,
+        float(plan_obj.kv_cache.bytes_per_token),
+        dtype,
+        plan_obj.parallelism.pipeline_parallel,
+    )
