@@ -154,7 +154,7 @@ def _print_models(models: list[ModelArch]) -> None:
             m.attention_kind + (" +SWA" if m.num_sliding_layers else ""),
             f"{m.kv_bytes_per_token() / 1024:.0f} KiB",
             f"{m.max_position_embeddings:,}",
-            m.license,
+            _short_license(m.license),
             "yes" if m.commercial_use else "no",
             ",".join(m.engines),
         )
@@ -184,30 +184,36 @@ def _print_gpus(gpus: list[GpuSpec]) -> None:
     Console().print(table)
 
 
+def _short_license(license_text: str) -> str:
+    return license_text.split(" (")[0]
+
+
 def _print_recommendations(rows: list[dict[str, Any]], header: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    fitting = [r for r in rows if r["fits"]]
     table = Table(title=header, title_justify="left")
-    for column in ("model", "fits", "params", "weights", "setup", "max concurrency", "license", "why"):
+    for column in ("model", "params", "setup", "weights", "KV cache", "requests", "license", "commercial"):
         table.add_column(column, overflow="fold")
-    for r in rows:
+    for r in fitting:
         table.add_row(
             r["model"],
-            "yes" if r["fits"] else "no",
             _b(r["params_b"]),
+            f"TP {r['tensor_parallel']}" + (f" {r['quantization']}" if r["quantization"] else ""),
             f"{r['weights_gib']:.1f} GiB",
-            f"TP {r['tensor_parallel']}" + (f", {r['quantization']}" if r["quantization"] else ""),
-            f"{r['max_concurrency']:.1f}",
-            r["license"] + ("" if r["commercial_use"] else " (non-commercial)"),
-            r["why"],
+            f"{r['kv_tokens']:,} tok",
+            f"{r['max_concurrency']:.1f} × {r['max_model_len']:,}",
+            _short_license(r["license"]),
+            "yes" if r["commercial_use"] else "no",
         )
     console = Console()
     console.print(table)
-    if not any(r["fits"] for r in rows):
-        console.print(
-            "No catalog model fits; try --context with a shorter length, more --gpus or a bigger GPU."
-        )
+    for r in rows:
+        if not r["fits"]:
+            console.print(f"  does not fit: {r['model']}: {r['why']}", highlight=False)
+    if not fitting:
+        console.print("No catalog model fits; try a shorter --context, more --gpus or a bigger GPU.")
 
 
 def register(app: typer.Typer) -> None:

@@ -20,7 +20,8 @@ from kubellm.spec import LLMService
 DEFAULT_CONTEXT = 8192
 GIB = 2**30
 
-Planner = Callable[[LLMService], Plan]
+# (spec, model, gpu) -> Plan; the default is kubellm.plan.plan with the catalog objects passed through.
+Planner = Callable[[LLMService, ModelArch, GpuSpec], Plan]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +67,10 @@ class Recommendation:
         }
 
 
-def _default_planner() -> Planner:
-    from kubellm.plan import plan  # the package's entry point; imported late to avoid a cycle
+def _plan_with(spec: LLMService, model: ModelArch, gpu: GpuSpec) -> Plan:
+    from kubellm.plan.planner import plan  # imported late: kubellm.plan imports this package's siblings
 
-    planner: Planner = plan
-    return planner
+    return plan(spec, model=model, gpu=gpu)
 
 
 def _spec(
@@ -160,7 +160,7 @@ def assess(
             False,
             f"weights alone ({smallest:.1f} GiB) exceed {where} ({gpus * gpu.memory_gib:.1f} GiB)",
         )
-    run = planner or _default_planner()
+    run = planner or _plan_with
     tries: list[str] = ["none"]
     if gpu.supports_fp8 and model.quantization is None:
         tries.append("fp8")
@@ -168,7 +168,7 @@ def assess(
     last: Recommendation | None = None
     for quantization in tries:
         try:
-            p = run(_spec(model, gpu, gpus, length, quantization, engine))
+            p = run(_spec(model, gpu, gpus, length, quantization, engine), model, gpu)
         except UsageError as exc:  # e.g. a GPU count that does not divide the attention heads
             return Recommendation(model, gpu.name, False, exc.what)
         quant = None if quantization == "none" else quantization
@@ -177,7 +177,7 @@ def assess(
         if quantization == "none":
             native_gib = p.memory.weights_gib
         reason = p.suggestion.why if p.suggestion else "not enough memory left for one request's KV cache"
-        last = _assessment(p, model, gpu, quant, f"does not fit: {reason}")
+        last = _assessment(p, model, gpu, quant, reason)
     assert last is not None
     return last
 
@@ -196,7 +196,7 @@ def recommend(
 
     With ``include_rejected`` the models that do not fit follow, each with its reason.
     """
-    run = planner or _default_planner()
+    run = planner or _plan_with
     found = [assess(m, gpu, gpus=gpus, context=context, engine=engine, planner=run) for m in models]
     fitting = sorted(
         (r for r in found if r.fits),
