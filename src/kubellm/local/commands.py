@@ -1,0 +1,155 @@
+"""Command lines of the local processes (engines and gateway) and the gateway's config: pure functions.
+
+Engines and the gateway are separate programs that talk over HTTP, as on a cluster: `kubellm up`
+only builds their command lines, starts them and waits for them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from kubellm.local.engines import LocalEngine, is_gguf
+from kubellm.local.ports import LOOPBACK
+from kubellm.local.processes import ProcessSpec
+from kubellm.plan.result import Plan
+from kubellm.spec import LLMService
+from kubellm.spec.gateway import (
+    AdmissionConfig,
+    GatewayConfig,
+    HealthCheckConfig,
+    ListenConfig,
+    PoolConfig,
+    StaticBackends,
+)
+
+# The path each engine answers 200 on once its model is loaded.
+HEALTH_PATHS: dict[LocalEngine, str] = {
+    LocalEngine.VLLM: "/health",
+    LocalEngine.SIM: "/health",
+    LocalEngine.LLAMACPP: "/v1/models",  # llama-cpp-python's server has no /health route
+}
+
+# llama.cpp contexts are per process and allocated up front: cap what a local run reserves.
+LLAMA_CPP_MAX_CTX = 8192
+
+
+def kubellm_command() -> list[str]:
+    """How to run the kubellm CLI with the interpreter that runs us (works without the console script)."""
+    if importlib.util.find_spec("kubellm.__main__") is not None:
+        return [sys.executable, "-m", "kubellm"]
+    return [
+        sys.executable,
+        "-c",
+        "import sys; sys.argv[0] = 'kubellm'; from kubellm.cli.app import main; main()",
+    ]
+
+
+def served_name(spec: LLMService) -> str:
+    """The model name clients send: ``model.served_name``, else the GGUF file's stem, else the source id."""
+    if spec.model.served_name:
+        return spec.model.served_name
+    if is_gguf(spec) and "://" not in spec.model.source:
+        return Path(spec.model.source).stem
+    return spec.model.source_id
+
+
+def gguf_path(spec: LLMService, base_dir: Path) -> Path:
+    """The GGUF file of a local source, relative paths taken from the spec file's folder."""
+    path = Path(os.path.expanduser(spec.model.source))
+    return path if path.is_absolute() else (base_dir / path).resolve()
+
+
+def context_length(spec: LLMService, plan: Plan | None) -> int | None:
+    """The context to serve: the planned one, else the spec's, else the engine's default (None)."""
+    if plan is not None:
+        return plan.settings.max_model_len
+    return spec.serving.max_model_len
+
+
+def sim_process(spec: LLMService, index: int, port: int) -> ProcessSpec:
+    """A simulator replica standing in for the planned engine on the planned GPU."""
+    argv = [
+        *kubellm_command(), "sim",
+        "--model", spec.model.planning_name,
+        "--gpu", spec.gpu.type,
+        "--host", LOOPBACK,
+        "--port", str(port),
+        "--served-name", served_name(spec),
+        "--seed", str(index),
+    ]  # fmt: skip
+    if spec.serving.max_model_len is not None:
+        argv += ["--max-model-len", str(spec.serving.max_model_len)]
+    return ProcessSpec(name=f"engine-{index}", argv=argv)
+
+
+def llamacpp_process(
+    spec: LLMService, index: int, port: int, model_path: Path, plan: Plan | None, n_threads: int | None = None
+) -> ProcessSpec:
+    """A llama-cpp-python server replica for a GGUF file; replicas share the CPU cores (``n_threads`` each)."""
+    n_ctx = min(context_length(spec, plan) or 2048, LLAMA_CPP_MAX_CTX)
+    threads = n_threads or max(1, os.cpu_count() or 1)
+    argv = [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(model_path),
+        "--model_alias", served_name(spec),
+        "--host", LOOPBACK,
+        "--port", str(port),
+        "--n_ctx", str(n_ctx),
+        "--n_threads", str(threads),
+        *spec.engine.extra_args,
+    ]  # fmt: skip
+    return ProcessSpec(name=f"engine-{index}", argv=argv, env=dict(spec.engine.env))
+
+
+def vllm_process(spec: LLMService, index: int, port: int, plan: Plan, gpu_ids: list[int]) -> ProcessSpec:
+    """A `vllm serve` replica with the planned arguments, pinned to its GPUs."""
+    argv = [
+        "vllm", "serve", spec.model.source_id,
+        "--host", LOOPBACK,
+        "--port", str(port),
+        "--served-model-name", served_name(spec),
+    ]  # fmt: skip
+    if spec.model.revision:
+        argv += ["--revision", spec.model.revision]
+    argv += [*plan.engine_args, *spec.engine.extra_args]
+    env = {"CUDA_VISIBLE_DEVICES": ",".join(str(g) for g in gpu_ids), **spec.engine.env}
+    return ProcessSpec(name=f"engine-{index}", argv=argv, env=env)
+
+
+def gateway_config(
+    spec: LLMService,
+    backend_urls: list[str],
+    port: int,
+    engine: LocalEngine,
+    api_keys_file: Path | None,
+) -> GatewayConfig:
+    """The gateway in front of the local replicas, with the spec's routing, limits and keys."""
+    gw = spec.gateway
+    return GatewayConfig(
+        listen=ListenConfig(host=LOOPBACK, port=port),
+        pools=[
+            PoolConfig(
+                name=served_name(spec),
+                backends=StaticBackends(urls=backend_urls),
+                routing=gw.routing,
+                cold_start_timeout_s=gw.cold_start_timeout_s,
+            )
+        ],
+        admission=AdmissionConfig(
+            api_keys_file=str(api_keys_file) if api_keys_file else None,
+            requests_per_minute=gw.requests_per_minute,
+            tokens_per_minute=gw.tokens_per_minute,
+            max_body_bytes=gw.max_body_bytes,
+            max_tokens_cap=gw.max_tokens_cap,
+        ),
+        health_checks=HealthCheckConfig(path=HEALTH_PATHS[engine], interval_s=2.0),
+        cold_start_timeout_s=gw.cold_start_timeout_s,
+    )
+
+
+def gateway_process(config_path: Path) -> ProcessSpec:
+    """The kubellm gateway reading its config file."""
+    return ProcessSpec(name="gateway", argv=[*kubellm_command(), "gateway", "--config", str(config_path)])
