@@ -29,6 +29,7 @@ FORWARD_BYTES_PER_TOKEN_HIDDEN = 2.0
 # the gated MLP's intermediate tensors plus a few hidden-size buffers, 16-bit each
 # (reproduces vllm#10517: 20,000 and 29,000 tokens on an RTX 3090).
 V0_BYTES_PER_TOKEN = (6, 6)  # × intermediate_size, × hidden_size
+V0_CHUNKED_ABOVE = 32768
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,9 @@ def activation_peak_bytes(
 ) -> float:
     """Peak activation memory of the engine's profiling step on one GPU."""
     if generation == "v0":
-        tokens = max(max_model_len, max_num_batched_tokens)
+        # V0 turned chunked prefill on by itself above 32K context; the profile then ran one chunk.
+        chunked = max_model_len > V0_CHUNKED_ABOVE
+        tokens = max_num_batched_tokens if chunked else max(max_model_len, max_num_batched_tokens)
         per_i, per_h = V0_BYTES_PER_TOKEN
         intermediate = (
             model.moe_intermediate_size * max(1, model.experts_per_token)

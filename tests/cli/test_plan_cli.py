@@ -1,0 +1,109 @@
+"""`kubellm plan`, `schema` and `init` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kubellm.cli.app import app
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "kubellm", *args], capture_output=True, text=True, timeout=60
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_plan_json_has_the_contract_keys() -> None:
+    code, out, _ = run("plan", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "h100", "--json")
+    assert code == 0
+    data = json.loads(out)  # stdout holds only JSON
+    assert data["fits"] is True
+    for key in (
+        "total_gib",
+        "weights_gib",
+        "activation_gib",
+        "non_torch_gib",
+        "cuda_graph_gib",
+        "kv_cache_gib",
+    ):
+        assert key in data["memory"]
+    for key in ("bytes_per_token", "tokens", "max_concurrency"):
+        assert key in data["kv_cache"]
+    assert {"tensor_parallel", "pipeline_parallel", "gpus_per_replica"} <= set(data["parallelism"])
+    assert {"decode_ms_per_step", "prefill_tokens_per_s", "output_tokens_per_s"} <= set(data["performance"])
+    assert {"usd_per_hour", "usd_per_million_output_tokens"} <= set(data["cost"])
+    assert all({"what", "why"} <= set(d) for d in data["decisions"])
+    for flag in ("--max-model-len", "--gpu-memory-utilization", "--tensor-parallel-size"):
+        assert flag in data["engine_args"]
+
+
+def test_plan_text_says_why() -> None:
+    result = runner.invoke(app, ["plan", "--model", "Llama-3.3-70B-Instruct", "--gpu", "h100"])
+    assert result.exit_code == 0
+    assert "does not fit" in result.output
+    assert "Cheapest change that fits" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--model", "llama-9000", "--gpu", "h100"], "unknown model"),
+        (["--model", "Llama-3.1-8B", "--gpu", "h1000"], "unknown GPU"),
+        (["--model", "Llama-3.1-8B", "--gpu", "h100", "--tp", "3"], "does not divide"),
+        (["--model", "Llama-3.1-8B", "--gpu", "h100", "--tp", "0"], "--tp"),
+        (["--model", "Llama-3.1-8B", "--gpu", "h100", "--max-model-len", "-5"], "--max-model-len"),
+        (
+            ["--model", "Llama-3.1-8B", "--gpu", "h100", "--gpu-memory-utilization", "0"],
+            "--gpu-memory-utilization",
+        ),
+    ],
+)
+def test_bad_input_gives_one_line_and_no_traceback(args: list[str], needle: str) -> None:
+    code, out, err = run("plan", *args)
+    assert code == 2
+    assert needle in err
+    assert "Traceback" not in err
+
+
+def test_incomplete_config_json_names_the_missing_field(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"hidden_size": 4096, "num_attention_heads": 32, "vocab_size": 32000}))
+    code, _, err = run("plan", "--model-config", str(path), "--gpu", "l4")
+    assert code == 2
+    assert "num_hidden_layers" in err and "Traceback" not in err
+
+
+def test_custom_gpu_memory() -> None:
+    result = runner.invoke(app, ["plan", "--model", "Llama-3.1-8B", "--gpu-memory-gib", "48", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["memory"]["total_gib"] == 48
+
+
+def test_schema_is_json_schema_of_llmservice() -> None:
+    result = runner.invoke(app, ["schema"])
+    schema = json.loads(result.output)
+    assert schema["title"] == "LLMService"
+    assert "gpu" in schema["properties"]
+
+
+def test_init_writes_a_spec_that_plan_accepts(tmp_path: Path) -> None:
+    out = tmp_path / "spec.yaml"
+    result = runner.invoke(
+        app, ["init", "--model", "Llama-3.3-70B-Instruct", "--gpu", "h100", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert text.count("#") > 20  # commented
+    planned = runner.invoke(app, ["plan", str(out), "--json"])
+    data = json.loads(planned.output)
+    assert data["fits"] is True
+    assert data["parallelism"]["tensor_parallel"] >= 2
