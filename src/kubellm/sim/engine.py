@@ -1,0 +1,147 @@
+"""Real time: the engine core stepping on the asyncio event loop, tokens handed to waiting streams.
+
+Each step is scheduled, lasts its modelled duration × ``time_scale`` on the injected clock, then
+completes; tokens go to per-request handles that HTTP handlers await. When the process cannot keep
+up (CPU-bound at thousands of streams) steps simply end late, as an overloaded engine's would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from kubellm.sim.core import SimCore
+from kubellm.sim.metrics import EngineMetrics
+from kubellm.sim.scheduler import SimRequest
+
+
+@dataclass(eq=False, slots=True)
+class StreamHandle:
+    """A request's mailbox: tokens produced and not yet taken, and whether it is over."""
+
+    request: SimRequest
+    pending: int = 0
+    taken: int = 0
+    done: bool = False
+    waiter: asyncio.Future[None] | None = field(default=None)
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+class RealTimeEngine:
+    """Runs :class:`SimCore` steps on the running event loop."""
+
+    def __init__(
+        self,
+        core: SimCore,
+        *,
+        time_scale: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if time_scale <= 0:
+            raise ValueError("time_scale must be positive")
+        self.core = core
+        self.time_scale = time_scale
+        self.clock = clock
+        self.sleep = sleep
+        self.metrics = EngineMetrics(core.config.served_model_name, core.config.max_model_len)
+        self.steps = 0
+        self._handles: dict[str, StreamHandle] = {}
+        self._ids = itertools.count()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="sim-engine")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    # ---- requests --------------------------------------------------------------------------------
+    def submit(
+        self, prompt_tokens: int, max_tokens: int, *, token_ids: list[int] | None, ignore_eos: bool
+    ) -> StreamHandle:
+        core = self.core
+        hashes = core.prompt_block_hashes(token_ids) if token_ids is not None else []
+        req = core.new_request(
+            f"req-{next(self._ids)}",
+            prompt_tokens,
+            max_tokens,
+            self.clock(),
+            block_hashes=hashes,
+            ignore_eos=ignore_eos,
+        )
+        handle = StreamHandle(req)
+        self._handles[req.request_id] = handle
+        core.scheduler.add(req)
+        self._wake.set()
+        return handle
+
+    async def next_tokens(self, handle: StreamHandle) -> int:
+        """Wait for new tokens; returns how many (0 once the request is over)."""
+        while handle.pending == 0 and not handle.done:
+            handle.waiter = asyncio.get_running_loop().create_future()
+            await handle.waiter
+            handle.waiter = None
+        n = handle.pending
+        handle.pending = 0
+        handle.taken += n
+        return n
+
+    def abort(self, handle: StreamHandle) -> None:
+        """The client went away: free the request's place and blocks."""
+        if not handle.done:
+            handle.done = True
+            self.core.scheduler.abort(handle.request, self.clock())
+            self.metrics.observe_finished(handle.request)
+        self._handles.pop(handle.request.request_id, None)
+
+    def render_metrics(self) -> str:
+        return self.metrics.render(self.core.scheduler, self.core.pool)
+
+    # ---- the step loop -----------------------------------------------------------------------------
+    async def _run(self) -> None:
+        core = self.core
+        sched = core.scheduler
+        clock = self.clock
+        while True:
+            if not sched.has_work:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            start = clock()
+            step = sched.schedule(start)
+            if step.empty:  # cannot happen with a valid config; do not spin
+                await self.sleep(0.001)
+                continue
+            delay = start + core.step_s(step) * self.time_scale - clock()
+            await (self.sleep(delay) if delay > 0 else asyncio.sleep(0))
+            end = clock()
+            result = sched.complete(step, start, end)
+            self.steps += 1
+            self.metrics.observe_step(result)
+            handles = self._handles
+            for req in result.emitted:
+                handle = handles.get(req.request_id)
+                if handle is not None:
+                    handle.pending += 1
+                    handle._wake()
+            for req in result.finished:
+                handle = handles.pop(req.request_id, None)
+                if handle is not None:
+                    handle.done = True
+                    handle._wake()
