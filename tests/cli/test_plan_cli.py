@@ -68,7 +68,7 @@ def test_plan_text_says_why() -> None:
     ],
 )
 def test_bad_input_gives_one_line_and_no_traceback(args: list[str], needle: str) -> None:
-    code, out, err = run("plan", *args)
+    code, _out, err = run("plan", *args)
     assert code == 2
     assert needle in err
     assert "Traceback" not in err

@@ -119,7 +119,7 @@ def test_mig_slice_plans_against_the_slice_memory() -> None:
 
 
 def test_unknown_mig_profile_lists_valid_ones() -> None:
-    with pytest.raises(PlanError, match="3g.40gb"):
+    with pytest.raises(PlanError, match=r"3g\.40gb"):
         plan(service("Qwen2.5-7B-Instruct", "a100-80gb", gpu={"sharing": "mig", "mig_profile": "9g.99gb"}))
 
 
