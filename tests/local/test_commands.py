@@ -85,5 +85,5 @@ def test_llama_cpp_context_is_capped_for_a_local_run() -> None:
 def test_every_process_runs_with_this_interpreter() -> None:
     import sys
 
-    assert commands.sim_process(service(), 0, 9300).argv[0] == sys.executable
+    assert commands.sim_process(service(), Path("s.yaml"), 0, 9300).argv[0] == sys.executable
     assert commands.gateway_process(Path("g.yaml")).argv[0] == sys.executable

@@ -69,19 +69,15 @@ def context_length(spec: LLMService, plan: Plan | None) -> int | None:
     return spec.serving.max_model_len
 
 
-def sim_process(spec: LLMService, index: int, port: int) -> ProcessSpec:
-    """A simulator replica standing in for the planned engine on the planned GPU."""
+def sim_process(spec: LLMService, spec_file: Path, index: int, port: int) -> ProcessSpec:
+    """A simulator replica standing in for the planned engine: it plans ``spec_file`` (the same spec) itself."""
     argv = [
-        *kubellm_command(), "sim",
-        "--model", spec.model.planning_name,
-        "--gpu", spec.gpu.type,
+        *kubellm_command(), "sim", str(spec_file),
         "--host", LOOPBACK,
         "--port", str(port),
-        "--served-name", served_name(spec),
+        "--served-model-name", served_name(spec),
         "--seed", str(index),
     ]  # fmt: skip
-    if spec.serving.max_model_len is not None:
-        argv += ["--max-model-len", str(spec.serving.max_model_len)]
     return ProcessSpec(name=f"engine-{index}", argv=argv)
 
 

@@ -24,7 +24,7 @@ from kubellm.local.health import StartError, wait_until_healthy
 from kubellm.local.ports import LOOPBACK, ensure_port_free, free_port
 from kubellm.local.processes import Child, ProcessSpec, Supervisor, command_line, describe_exit
 from kubellm.plan.result import Plan
-from kubellm.spec import LLMService
+from kubellm.spec import LLMService, dump_spec
 
 # Longest wait for one engine when the plan gives no startup budget (vLLM without a plan never starts).
 DEFAULT_STARTUP_TIMEOUT_S = {LocalEngine.SIM: 60.0, LocalEngine.LLAMACPP: 300.0, LocalEngine.VLLM: 1800.0}
@@ -115,9 +115,15 @@ class LocalStack:
         except KubellmError as exc:
             if self.choice.engine == LocalEngine.VLLM:
                 raise
+            if self.choice.engine == LocalEngine.SIM:
+                raise UsageError(
+                    f"the simulator imitates a planned engine, and planning failed: {exc.what}",
+                    "set model.name to a catalog model (kubellm models) or model.config to its config.json; "
+                    + (exc.fix or ""),
+                ) from None
             self.plan_note = f"not planned ({exc.what}); engine defaults apply"
         if self.plan is not None:
-            if not self.plan.fits and self.choice.engine == LocalEngine.VLLM:
+            if not self.plan.fits and self.choice.engine in (LocalEngine.VLLM, LocalEngine.SIM):
                 fix = (
                     self.plan.suggestion.what
                     if self.plan.suggestion
@@ -147,7 +153,7 @@ class LocalStack:
     # ---------------------------------------------------------------- processes
     def _engine_spec(self, engine: LocalEngine, index: int, port: int, count: int) -> ProcessSpec:
         if engine == LocalEngine.SIM:
-            return commands.sim_process(self.spec, index, port)
+            return commands.sim_process(self.spec, self.run_dir / "spec.yaml", index, port)
         if engine == LocalEngine.LLAMACPP:
             path = commands.gguf_path(self.spec, self.options.spec_dir)
             if not path.is_file():
@@ -195,6 +201,7 @@ class LocalStack:
         choice = self.choice or self.decide()
         count = self.replica_count(choice.engine, len(self.env.gpus) if self.env is not None else 0)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "spec.yaml").write_text(dump_spec(self.spec), encoding="utf-8")
         health_path = commands.HEALTH_PATHS[choice.engine]
         urls: list[str] = []
         for index in range(count):
