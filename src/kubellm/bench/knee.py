@@ -74,6 +74,10 @@ def find_knee(
     if sat_point is None:
         reasons.append("throughput never plateaued")
 
+    if slo and slo_point is None:
+        return Knee(
+            mode=mode, reason="; ".join(reasons) + "; no level met the SLO, so nothing is recommended"
+        )
     candidates = [p for p in (slo_point, sat_point) if p is not None]
     knee_point = min(candidates, key=lambda p: p.load) if candidates else None
     if knee_point is None and not slo:

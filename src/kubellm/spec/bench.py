@@ -153,20 +153,26 @@ def histogram_ms(values_s: Iterable[float]) -> dict[int, int]:
 
 
 def stats_from_histogram(hist: dict[int, int], mean_ms: float | None) -> LatencyStats:
-    """LatencyStats read from a histogram (percentiles within one bucket, 1 %); the mean is given."""
+    """LatencyStats read from a histogram, interpolating like ``percentile`` between bucket values
+    (so within one bucket, 1 %, of the exact figures); the mean is given."""
     total = sum(hist.values())
     if total == 0:
         return LatencyStats()
     ordered = sorted(hist.items())
 
-    def at(q: float) -> float:
-        target = (total - 1) * q / 100.0
+    def value_at(index: int) -> float:
         seen = 0
         for bucket, count in ordered:
             seen += count
-            if seen - 1 >= target:
-                return round(bucket_value_ms(bucket), 4)
-        return round(bucket_value_ms(ordered[-1][0]), 4)
+            if index < seen:
+                return bucket_value_ms(bucket)
+        return bucket_value_ms(ordered[-1][0])
+
+    def at(q: float) -> float:
+        rank = (total - 1) * q / 100.0
+        low = math.floor(rank)
+        lo, hi = value_at(low), value_at(min(low + 1, total - 1))
+        return round(lo + (hi - lo) * (rank - low), 4)
 
     return LatencyStats(mean=mean_ms, p50=at(50), p90=at(90), p95=at(95), p99=at(99), count=total)
 
