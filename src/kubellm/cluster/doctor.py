@@ -1,0 +1,85 @@
+"""The doctor's pure core: a ClusterSnapshot (and hints) in, sorted findings out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubellm.cluster.containers import (
+    eviction,
+    log_findings,
+    oom_kills,
+    owner_problems,
+    probe_kills,
+    waiting_problems,
+)
+from kubellm.cluster.findings import Finding, sort_findings
+from kubellm.cluster.hints import DoctorHints
+from kubellm.cluster.objects import as_list, gpu_requests, name_of, namespace_of, pod_spec
+from kubellm.cluster.performance import check_performance
+from kubellm.cluster.readiness import check_readiness
+from kubellm.cluster.scheduling import pending_pods
+from kubellm.cluster.signatures import match_log
+from kubellm.cluster.snapshot import ClusterSnapshot
+
+
+def _workload_pods(snap: ClusterSnapshot, hints: DoctorHints) -> list[dict[str, Any]]:
+    """Pods in scope; without a namespace or service, the GPU pods and their neighbours outside system namespaces."""
+    system = ("kube-system", "gpu-operator", "nvidia-gpu-operator", "kube-public", "keda", "monitoring")
+    pods = [p for p in snap.pods if hints.in_scope(p)]
+    if hints.namespace or hints.service:
+        return pods
+    return [p for p in pods if namespace_of(p) not in system or gpu_requests(p)]
+
+
+def _max_num_seqs(pods: list[dict[str, Any]]) -> int | None:
+    for pod in pods:
+        for container in as_list(pod_spec(pod).get("containers")):
+            args = [
+                str(a)
+                for key in ("command", "args")
+                if isinstance(container.get(key), list)
+                for a in container[key]
+            ]
+            for i, arg in enumerate(args):
+                if arg.startswith("--max-num-seqs="):
+                    value = arg.split("=", 1)[1]
+                    return int(value) if value.isdigit() else None
+                if arg == "--max-num-seqs" and i + 1 < len(args) and args[i + 1].isdigit():
+                    return int(args[i + 1])
+    return None
+
+
+def _unattached_logs(snap: ClusterSnapshot) -> list[Finding]:
+    """Logs that belong to no pod in the snapshot (e.g. `doctor --logs FILE`, or a dump without pods.json)."""
+    known = {name_of(p) for p in snap.pods}
+    findings = []
+    for key, text in sorted(snap.logs.items()):
+        pod = key.partition("/")[2].partition("/")[0]
+        if pod not in known:
+            findings.extend(match_log(text, f"log/{pod}"))
+    return findings
+
+
+def diagnose(snap: ClusterSnapshot, hints: DoctorHints | None = None) -> list[Finding]:
+    """Every finding for the snapshot: cluster readiness, then each pod in scope, then performance."""
+    hints = hints or DoctorHints()
+    pods = _workload_pods(snap, hints)
+    findings: list[Finding] = [
+        *check_readiness(snap, hints),
+        *pending_pods(snap, pods),
+        *owner_problems(snap, hints),
+    ]
+    for pod in pods:
+        findings += oom_kills(pod, hints)
+        findings += eviction(pod)
+        findings += waiting_problems(snap, pod, hints)
+        findings += probe_kills(snap, pod, hints)
+        findings += log_findings(snap, pod)
+    findings += _unattached_logs(snap)
+    findings += check_performance(snap.metrics, hints, _max_num_seqs(pods))
+    return sort_findings(findings)
+
+
+def diagnose_log(text: str, name: str = "log") -> list[Finding]:
+    """Findings for a log alone (`kubellm doctor --logs FILE`)."""
+    return sort_findings(match_log(text, f"log/{name}"))

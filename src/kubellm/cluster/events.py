@@ -1,0 +1,43 @@
+"""Events, read the same way from core/v1 (kubectl get events) and events.k8s.io/v1 objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kubellm.cluster.objects import as_dict, dig, name_of, namespace_of
+from kubellm.cluster.snapshot import ClusterSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    kind: str
+    namespace: str
+    name: str
+    reason: str
+    message: str
+    count: int
+    type: str
+
+
+def view(event: dict[str, Any]) -> EventView:
+    target = as_dict(event.get("involvedObject") or event.get("regarding"))
+    count = event.get("count") or dig(event, "series", "count") or event.get("deprecatedCount") or 1
+    return EventView(
+        kind=str(target.get("kind", "")),
+        namespace=str(target.get("namespace") or namespace_of(event)),
+        name=str(target.get("name", "")),
+        reason=str(event.get("reason", "")),
+        message=str(event.get("message") or event.get("note") or ""),
+        count=int(count) if isinstance(count, int | float | str) and str(count).isdigit() else 1,
+        type=str(event.get("type", "")),
+    )
+
+
+def events_for(snap: ClusterSnapshot, kind: str, namespace: str, name: str) -> list[EventView]:
+    views = [view(e) for e in snap.events]
+    return [v for v in views if v.kind == kind and v.name == name and v.namespace in (namespace, "")]
+
+
+def pod_events(snap: ClusterSnapshot, pod: dict[str, Any]) -> list[EventView]:
+    return events_for(snap, "Pod", namespace_of(pod), name_of(pod))

@@ -1,0 +1,306 @@
+"""Cluster readiness: GPU nodes, device plugin and GPU Operator health, labels, driver, add-ons."""
+
+from __future__ import annotations
+
+from kubellm.cluster.driver import image_cuda, min_driver, node_driver
+from kubellm.cluster.findings import Finding
+from kubellm.cluster.hints import DoctorHints
+from kubellm.cluster.objects import (
+    as_list,
+    container_statuses,
+    dig,
+    gpu_requests,
+    labels_of,
+    name_of,
+    node_gpus,
+    node_ready,
+    pod_spec,
+    ref,
+)
+from kubellm.cluster.snapshot import ClusterSnapshot
+
+_GPU_LABEL_PREFIXES = ("nvidia.com/gpu.present", "nvidia.com/gpu.product", "nvidia.com/gpu.deploy")
+_CLOUD_GPU_LABELS = ("cloud.google.com/gke-accelerator", "k8s.amazonaws.com/accelerator", "accelerator")
+# GPU Operator / device plugin components: pod name fragment → (what it does, category)
+_COMPONENTS = {
+    "nvidia-driver-daemonset": ("installs the NVIDIA driver", "driver"),
+    "nvidia-container-toolkit": ("configures the NVIDIA container runtime", "runtime"),
+    "nvidia-device-plugin": ("advertises nvidia.com/gpu to the scheduler", "runtime"),
+    "nvidia-gpu-device-plugin": ("advertises nvidia.com/gpu to the scheduler", "runtime"),
+    "gpu-feature-discovery": ("labels GPU nodes (product, driver, MIG)", "runtime"),
+    "nvidia-dcgm-exporter": ("exports GPU metrics", "performance"),
+    "nvidia-mig-manager": ("applies MIG profiles", "runtime"),
+    "nvidia-operator-validator": ("validates the GPU stack on each node", "runtime"),
+}
+
+
+def gpu_nodes(snap: ClusterSnapshot) -> list[dict[str, object]]:
+    return [n for n in snap.nodes if any(node_gpus(n, "capacity").values()) or any(node_gpus(n).values())]
+
+
+def _labelled_gpu_node(node: dict[str, object]) -> bool:
+    labels = labels_of(node)
+    return any(k.startswith(_GPU_LABEL_PREFIXES) or k in _CLOUD_GPU_LABELS for k in labels)
+
+
+def check_gpu_nodes(snap: ClusterSnapshot, hints: DoctorHints) -> list[Finding]:
+    if not snap.nodes:
+        return []
+    findings: list[Finding] = []
+    nodes = gpu_nodes(snap)
+    if not nodes:
+        labelled = [n for n in snap.nodes if _labelled_gpu_node(n)]
+        if labelled:
+            findings.append(
+                Finding(
+                    "DOC101",
+                    "runtime",
+                    "error",
+                    ref(labelled[0]),
+                    f"{len(labelled)} node(s) carry GPU labels but none advertises nvidia.com/gpu in status.allocatable",
+                    "The NVIDIA device plugin is not running (or failing) on the GPU nodes, so the scheduler sees no GPUs.",
+                    "Install the GPU Operator (helm install gpu-operator nvidia/gpu-operator -n gpu-operator "
+                    "--create-namespace) or the device plugin, then check its pods: kubectl get pods -n gpu-operator.",
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    "DOC100",
+                    "scheduling",
+                    "error",
+                    "cluster",
+                    f"none of the {len(snap.nodes)} node(s) advertises nvidia.com/gpu or a MIG resource",
+                    "The cluster has no GPU nodes (or their device plugin never registered).",
+                    "Add a GPU node pool (or let the cluster autoscaler create one) and install the GPU Operator.",
+                )
+            )
+        return findings
+    for node in nodes:
+        capacity, allocatable = node_gpus(node, "capacity"), node_gpus(node)
+        for resource, count in capacity.items():
+            if allocatable.get(resource, 0) < count:
+                findings.append(
+                    Finding(
+                        "DOC102",
+                        "driver",
+                        "warning",
+                        ref(node),
+                        f"{resource}: capacity {count}, allocatable {allocatable.get(resource, 0)}",
+                        "The device plugin marked some GPUs unhealthy (usually Xid errors reported by the driver).",
+                        "Check `kubectl logs -n gpu-operator ds/nvidia-device-plugin-daemonset` and `nvidia-smi -q` on "
+                        "the node; drain and reboot it, or replace the GPU.",
+                    )
+                )
+        if not node_ready(node):
+            findings.append(
+                Finding(
+                    "DOC103",
+                    "scheduling",
+                    "warning",
+                    ref(node),
+                    "condition Ready is not True",
+                    "A GPU node is NotReady; its GPUs cannot take pods.",
+                    "kubectl describe node "
+                    + name_of(node)
+                    + " — fix the kubelet or container runtime, or replace the node.",
+                )
+            )
+        if "nvidia.com/gpu.product" not in labels_of(node):
+            findings.append(
+                Finding(
+                    "DOC104",
+                    "scheduling",
+                    "info",
+                    ref(node),
+                    "no nvidia.com/gpu.product label",
+                    "GPU feature discovery does not run on this node, so selectors on the GPU product match nothing.",
+                    "Enable GPU feature discovery (on by default in the GPU Operator: gfd.enabled=true).",
+                    "gpu.type",
+                )
+            )
+    return findings
+
+
+def check_components(snap: ClusterSnapshot) -> list[Finding]:
+    """GPU Operator / device plugin pods that are not running and ready."""
+    findings: list[Finding] = []
+    seen_dcgm = False
+    for pod in snap.pods:
+        name = name_of(pod)
+        component = next((c for c in _COMPONENTS if name.startswith(c)), None)
+        if component is None:
+            continue
+        seen_dcgm = seen_dcgm or component == "nvidia-dcgm-exporter"
+        role, category = _COMPONENTS[component]
+        phase = dig(pod, "status", "phase")
+        bad = [
+            f"{s.get('name')}: {dig(s, 'state', 'waiting', 'reason')} {dig(s, 'state', 'waiting', 'message') or ''}".strip()
+            for s in container_statuses(pod) + container_statuses(pod, init=True)
+            if dig(s, "state", "waiting", "reason") not in (None, "PodInitializing", "ContainerCreating")
+        ]
+        if phase in ("Running", "Succeeded") and not bad:
+            continue
+        findings.append(
+            Finding(
+                "DOC105",
+                "driver" if category == "driver" else "runtime",
+                "error",
+                ref(pod),
+                f"phase {phase}" + (f"; {'; '.join(bad)}" if bad else ""),
+                f"{component} ({role}) is not healthy on node {dig(pod, 'spec', 'nodeName') or '?'}.",
+                f"kubectl logs -n {dig(pod, 'metadata', 'namespace')} {name} --all-containers; for the GPU Operator the "
+                "nvidia-driver-daemonset and nvidia-container-toolkit pods must be healthy first.",
+            )
+        )
+    if snap.all_namespaces and gpu_nodes(snap) and not seen_dcgm:
+        findings.append(
+            Finding(
+                "DOC106",
+                "performance",
+                "info",
+                "cluster",
+                "no nvidia-dcgm-exporter pod in any namespace",
+                "Without the DCGM exporter there are no GPU utilization or memory metrics for dashboards and the doctor.",
+                "Enable it in the GPU Operator (dcgmExporter.enabled=true, serviceMonitor.enabled=true).",
+            )
+        )
+    return findings
+
+
+def _engine_images(snap: ClusterSnapshot, hints: DoctorHints) -> set[str]:
+    images = {hints.image} if hints.image else set()
+    for pod in snap.pods:
+        if hints.in_scope(pod) and gpu_requests(pod):
+            for container in as_list(pod_spec(pod).get("containers")):
+                if container.get("image"):
+                    images.add(str(container["image"]))
+    return images
+
+
+def check_driver(snap: ClusterSnapshot, hints: DoctorHints) -> list[Finding]:
+    findings: list[Finding] = []
+    for image in sorted(_engine_images(snap, hints)):
+        cuda = image_cuda(image)
+        needed = min_driver(cuda) if cuda else None
+        if cuda is None or needed is None:
+            continue
+        for node in gpu_nodes(snap):
+            have = node_driver(labels_of(node))
+            if have is not None and have < needed:
+                findings.append(
+                    Finding(
+                        "DOC107",
+                        "driver",
+                        "warning",
+                        ref(node),
+                        f"driver {have[0]}.{have[1]} (GFD label); image {image} is built for CUDA {cuda[0]}.{cuda[1]}, "
+                        f"whose minimum driver is {needed[0]}.{needed[1]}",
+                        "The node's NVIDIA driver is older than the engine image's CUDA toolkit; the engine may fail "
+                        "with 'CUDA driver version is insufficient for CUDA runtime version'.",
+                        f"Upgrade the node driver to ≥ {needed[0]} (GPU Operator driver.version) or pin an engine image "
+                        "built for an older CUDA.",
+                        "engine.image",
+                    )
+                )
+    return findings
+
+
+def check_runtime_class(snap: ClusterSnapshot, hints: DoctorHints) -> list[Finding]:
+    if snap.runtime_classes is None:
+        return []
+    known = {name_of(rc) for rc in snap.runtime_classes}
+    wanted: dict[str, str] = {}
+    if hints.runtime_class:
+        wanted[hints.runtime_class] = "the spec (gpu.runtime_class)"
+    for pod in snap.pods:
+        name = pod_spec(pod).get("runtimeClassName")
+        if name and hints.in_scope(pod):
+            wanted.setdefault(str(name), ref(pod))
+    return [
+        Finding(
+            "DOC108",
+            "runtime",
+            "error",
+            f"RuntimeClass/{name}",
+            f"asked for by {who}; RuntimeClasses present: " + (", ".join(sorted(known)) or "none"),
+            f"RuntimeClass {name!r} does not exist, so pods that name it are rejected.",
+            "Install the GPU Operator (it creates RuntimeClass 'nvidia') or set gpu.runtime_class to one that exists "
+            "(or leave it unset where nvidia is containerd's default runtime).",
+            "gpu.runtime_class",
+        )
+        for name, who in sorted(wanted.items())
+        if name not in known
+    ]
+
+
+def check_addons(snap: ClusterSnapshot, hints: DoctorHints) -> list[Finding]:
+    if snap.api_versions is None:
+        return []
+    groups = {v.split("/")[0] for v in snap.api_versions if "/" in v}
+    findings: list[Finding] = []
+    if hints.autoscaler == "keda" and "keda.sh" not in groups:
+        findings.append(
+            Finding(
+                "DOC109",
+                "runtime",
+                "error",
+                "cluster",
+                "API group keda.sh is not served (kubectl api-versions)",
+                "KEDA is not installed, so the ScaledObject that scales the engines cannot be created.",
+                "Install KEDA (helm install keda kedacore/keda -n keda --create-namespace) or set scaling.autoscaler: hpa.",
+                "scaling.autoscaler",
+            )
+        )
+    if (
+        hints.autoscaler == "hpa"
+        and "custom.metrics.k8s.io" not in groups
+        and "external.metrics.k8s.io" not in groups
+    ):
+        findings.append(
+            Finding(
+                "DOC110",
+                "runtime",
+                "error",
+                "cluster",
+                "no custom.metrics.k8s.io or external.metrics.k8s.io API",
+                "No metrics adapter serves the queue metric the HorizontalPodAutoscaler scales on.",
+                "Install Prometheus Adapter with a rule for the engine queue metric, or set scaling.autoscaler: keda.",
+                "scaling.autoscaler",
+            )
+        )
+    return findings
+
+
+def check_mig(snap: ClusterSnapshot, hints: DoctorHints) -> list[Finding]:
+    resource = hints.gpu_resource
+    if not resource or not resource.startswith("nvidia.com/mig-") or not snap.nodes:
+        return []
+    if any(node_gpus(n).get(resource, 0) > 0 for n in snap.nodes):
+        return []
+    offered = sorted({r for n in snap.nodes for r, c in node_gpus(n).items() if c > 0})
+    return [
+        Finding(
+            "DOC111",
+            "scheduling",
+            "error",
+            "cluster",
+            f"no node advertises {resource}; GPU resources offered: {', '.join(offered) or 'none'}",
+            "MIG is not enabled with the 'mixed' strategy and this profile on any node.",
+            "Label a node with nvidia.com/mig.config=<profile set> (GPU Operator MIG manager, mig.strategy=mixed), "
+            "or choose a profile that exists (gpu.mig_profile).",
+            "gpu.mig_profile",
+        )
+    ]
+
+
+def check_readiness(snap: ClusterSnapshot, hints: DoctorHints) -> list[Finding]:
+    """Every cluster-readiness check."""
+    return [
+        *check_gpu_nodes(snap, hints),
+        *check_components(snap),
+        *check_driver(snap, hints),
+        *check_runtime_class(snap, hints),
+        *check_addons(snap, hints),
+        *check_mig(snap, hints),
+    ]

@@ -1,0 +1,213 @@
+"""Why a pod stays Pending: FailedScheduling messages read against the nodes that exist."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from kubellm.cluster.events import EventView, pod_events
+from kubellm.cluster.findings import Finding
+from kubellm.cluster.objects import (
+    GPU_RESOURCE,
+    as_dict,
+    as_list,
+    dig,
+    gpu_requests,
+    is_gpu_resource,
+    labels_of,
+    node_gpus,
+    pod_spec,
+    ref,
+)
+from kubellm.cluster.snapshot import ClusterSnapshot
+
+_INSUFFICIENT = re.compile(r"Insufficient (\S+?)[.,]?(?:\s|$)")
+_TAINT = re.compile(r"(?:untolerated taint|had taint) \{([^}]*)\}")
+_SELECTOR = re.compile(r"didn't match (?:Pod's )?node (?:affinity/selector|selector)")
+_CONTROL_PLANE_TAINTS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
+_PVC = re.compile(
+    r"unbound immediate PersistentVolumeClaims|persistentvolumeclaim \"[^\"]+\" not found", re.I
+)
+
+
+def _scheduling_message(snap: ClusterSnapshot, pod: dict[str, Any]) -> tuple[str, int]:
+    failed: list[EventView] = [e for e in pod_events(snap, pod) if e.reason == "FailedScheduling"]
+    if failed:
+        return failed[-1].message, sum(e.count for e in failed)
+    for cond in as_list(dig(pod, "status", "conditions")):
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            return str(cond.get("message", "")), 1
+    return "", 0
+
+
+def _rollout_deadlock(snap: ClusterSnapshot, pod: dict[str, Any]) -> bool:
+    """Another pod of the same app with a different pod-template-hash runs and holds GPUs."""
+    labels = labels_of(pod)
+    template_hash = labels.get("pod-template-hash")
+    if not template_hash:
+        return False
+    app = {k: v for k, v in labels.items() if k != "pod-template-hash"}
+    for other in snap.pods:
+        other_labels = labels_of(other)
+        if (
+            other is not pod
+            and other_labels.get("pod-template-hash") not in (None, template_hash)
+            and all(other_labels.get(k) == v for k, v in app.items())
+            and dig(other, "status", "phase") == "Running"
+            and gpu_requests(other)
+        ):
+            return True
+    return False
+
+
+def diagnose_pending(snap: ClusterSnapshot, pod: dict[str, Any]) -> list[Finding]:
+    """Findings for one Pending, unscheduled pod."""
+    message, count = _scheduling_message(snap, pod)
+    if not message:
+        return []
+    obj = ref(pod)
+    evidence = f"FailedScheduling ×{count}: {message}" if count > 1 else f"FailedScheduling: {message}"
+    reasons = message.split("preemption:")[0]
+    findings: list[Finding] = []
+    wanted = gpu_requests(pod)
+    for resource in dict.fromkeys(_INSUFFICIENT.findall(reasons)):
+        findings.append(_insufficient(snap, pod, obj, evidence, resource, wanted))
+    taints = [t for t in dict.fromkeys(_TAINT.findall(reasons)) if not t.startswith(_CONTROL_PLANE_TAINTS)]
+    if taints:
+        keys = [t.split(":")[0].strip() for t in taints]
+        tolerations = ", ".join(f"{{key: {k}, operator: Exists, effect: NoSchedule}}" for k in keys)
+        findings.append(
+            Finding(
+                "DOC003",
+                "scheduling",
+                "error",
+                obj,
+                evidence,
+                f"Nodes carry the taint(s) {', '.join('{' + t + '}' for t in taints)} and the pod does not tolerate them.",
+                f"Add toleration(s) for {', '.join(repr(k) for k in keys)}: placement.tolerations: [{tolerations}].",
+                "placement.tolerations",
+            )
+        )
+    selector_finding = _selector(snap, pod, obj, evidence) if _SELECTOR.search(reasons) else None
+    if selector_finding is not None:
+        findings.append(selector_finding)
+    if _PVC.search(reasons):
+        findings.append(
+            Finding(
+                "DOC006",
+                "disk",
+                "error",
+                obj,
+                evidence,
+                "The model-cache PersistentVolumeClaim is not bound: no StorageClass provisions its size and access "
+                "mode (ReadWriteMany needs a file storage class such as NFS, Filestore or EFS).",
+                "kubectl describe pvc -n <ns>; set storage.storage_class to a class that supports the access mode, or "
+                "storage.access_mode: ReadWriteOnce.",
+                "storage.storage_class",
+            )
+        )
+    return findings
+
+
+def _insufficient(
+    snap: ClusterSnapshot, pod: dict[str, Any], obj: str, evidence: str, resource: str, wanted: dict[str, int]
+) -> Finding:
+    if not is_gpu_resource(resource):
+        return Finding(
+            "DOC005",
+            "scheduling",
+            "error",
+            obj,
+            evidence,
+            f"No node has enough free {resource} for the pod's request.",
+            f"Lower the pod's {resource} request or add larger nodes; on GPU nodes, the engine's host memory request "
+            "must fit next to the system daemons.",
+            None,
+        )
+    count = wanted.get(resource, wanted.get(GPU_RESOURCE, 0))
+    per_node = [node_gpus(n).get(resource, 0) for n in snap.nodes]
+    most = max(per_node, default=0)
+    if snap.nodes and most == 0:
+        return Finding(
+            "DOC007",
+            "scheduling",
+            "error",
+            obj,
+            evidence,
+            f"No node advertises {resource}: there are no such GPU nodes, or the device plugin does not run on them.",
+            "Add GPU nodes of this type, or install/repair the NVIDIA device plugin (GPU Operator); for MIG slices "
+            "enable MIG with the mixed strategy.",
+            "gpu.type",
+        )
+    if snap.nodes and count > most:
+        return Finding(
+            "DOC002",
+            "scheduling",
+            "error",
+            obj,
+            evidence,
+            f"The pod asks for {count} {resource} but no node has more than {most}.",
+            f"Use at most {most} GPUs per pod (a GPU with more memory, a quantized model, or pipeline parallel across "
+            "nodes with gpu.nodes > 1).",
+            "gpu.count",
+        )
+    if _rollout_deadlock(snap, pod):
+        return Finding(
+            "DOC043",
+            "scheduling",
+            "error",
+            obj,
+            evidence,
+            "Rollout deadlock: the new pod waits for GPUs that the old pod of the same Deployment still holds "
+            "(RollingUpdate with maxSurge ≥ 1 on fully booked GPU nodes).",
+            "Use strategy Recreate or RollingUpdate with maxSurge: 0, maxUnavailable: 1 (kubellm renders this); "
+            "to unblock now: kubectl rollout undo, or scale the old ReplicaSet down.",
+            None,
+        )
+    return Finding(
+        "DOC001",
+        "scheduling",
+        "error",
+        obj,
+        evidence,
+        f"Every node that has {resource} has it allocated to other pods ({count} needed, node sizes: "
+        f"{', '.join(str(n) for n in per_node if n) or 'unknown'}).",
+        "Free GPUs (scale other GPU workloads down), add GPU nodes or enable the cluster autoscaler for the GPU pool; "
+        "lower scaling.max_replicas to what the pool can hold.",
+        "scaling.max_replicas",
+    )
+
+
+def _selector(snap: ClusterSnapshot, pod: dict[str, Any], obj: str, evidence: str) -> Finding | None:
+    """A finding when a selector term matches no node; None when the only mismatches are nodes meant to be skipped."""
+    selector = as_dict(pod_spec(pod).get("nodeSelector"))
+    has_affinity = bool(dig(pod_spec(pod), "affinity", "nodeAffinity"))
+    missing = []
+    for key, value in selector.items():
+        if snap.nodes and not any(labels_of(n).get(key) == value for n in snap.nodes):
+            present = sorted({labels_of(n)[key] for n in snap.nodes if key in labels_of(n)})
+            missing.append(f"{key}={value} (nodes have: {', '.join(present) or 'no such label'})")
+    if snap.nodes and (selector or not has_affinity) and not missing:
+        return None  # some node matches every term: the mismatching nodes are e.g. CPU nodes, as intended
+    gpu_key = any(k.startswith("nvidia.com/gpu.product") or "accelerator" in k for k in selector)
+    detail = "; ".join(missing) if missing else "the node selector or required node affinity"
+    return Finding(
+        "DOC004",
+        "scheduling",
+        "error",
+        obj,
+        evidence + (f" — no node matches {detail}" if missing else ""),
+        f"No node matches {detail}.",
+        "Set gpu.type to a GPU the cluster has (its product label is derived from it)"
+        if gpu_key
+        else "Fix placement.node_selector to labels nodes carry (kubectl get nodes --show-labels).",
+        "gpu.type" if gpu_key else "placement.node_selector",
+    )
+
+
+def pending_pods(snap: ClusterSnapshot, pods: list[dict[str, Any]]) -> list[Finding]:
+    findings: list[Finding] = []
+    for pod in pods:
+        if dig(pod, "status", "phase") == "Pending" and not dig(pod, "spec", "nodeName"):
+            findings.extend(diagnose_pending(snap, pod))
+    return findings

@@ -1,0 +1,135 @@
+"""The engine error-signature database (``data/signatures.yaml``) and matching logs against it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Literal, cast
+
+import yaml
+
+from kubellm.cluster.findings import CATEGORIES, Category, Finding, Severity
+
+_MAX_EVIDENCE = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """One known failure: the log lines that show it, its cause and its fix."""
+
+    id: str
+    category: Category
+    severity: Severity
+    patterns: tuple[re.Pattern[str], ...]
+    unless: re.Pattern[str] | None
+    cause: str
+    fix: str
+    spec_field: str | None
+    sources: tuple[str, ...]
+    fallback: bool = False
+
+    def match_line(self, line: str) -> bool:
+        if self.unless is not None and self.unless.search(line):
+            return False
+        return any(pattern.search(line) for pattern in self.patterns)
+
+
+def _signature(entry: dict[str, Any]) -> Signature:
+    category = entry["category"]
+    if category not in CATEGORIES:
+        raise ValueError(f"signature {entry['id']}: unknown category {category!r}")
+    unless = entry.get("unless")
+    return Signature(
+        id=entry["id"],
+        category=cast(Category, category),
+        severity=cast(Severity, entry["severity"]),
+        patterns=tuple(re.compile(p, re.IGNORECASE) for p in entry["patterns"]),
+        unless=re.compile(unless, re.IGNORECASE) if unless else None,
+        cause=entry["cause"],
+        fix=entry["fix"],
+        spec_field=entry.get("spec_field"),
+        sources=tuple(str(s) for s in entry.get("sources", ())),
+        fallback=bool(entry.get("fallback", False)),
+    )
+
+
+@lru_cache(maxsize=1)
+def load_signatures() -> tuple[Signature, ...]:
+    """Every signature of the packaged database, in file order."""
+    text = resources.files("kubellm.cluster").joinpath("data/signatures.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    return tuple(_signature(entry) for entry in data["signatures"])
+
+
+def _evidence(line: str) -> str:
+    line = line.strip()
+    return line if len(line) <= _MAX_EVIDENCE else line[: _MAX_EVIDENCE - 1] + "…"
+
+
+def match_log(text: str, obj: str, signatures: tuple[Signature, ...] | None = None) -> list[Finding]:
+    """Findings for every signature seen in ``text`` (the first matching line is the evidence).
+
+    Fallback signatures (generic "engine failed" lines) count only when nothing specific matched.
+    """
+    sigs = signatures if signatures is not None else load_signatures()
+    first_line: dict[str, str] = {}
+    for line in text.splitlines():
+        for sig in sigs:
+            if sig.id not in first_line and sig.match_line(line):
+                first_line[sig.id] = line
+    specific = [s for s in sigs if s.id in first_line and not s.fallback]
+    chosen = specific or [s for s in sigs if s.id in first_line]
+    return [
+        Finding(
+            id=s.id,
+            category=s.category,
+            severity=s.severity,
+            object=obj,
+            evidence=_evidence(first_line[s.id]),
+            cause=s.cause,
+            fix=s.fix,
+            spec_field=s.spec_field,
+        )
+        for s in chosen
+    ]
+
+
+StartupPhase = Literal["download", "load", "serving"]
+
+_PHASES: tuple[tuple[StartupPhase, re.Pattern[str]], ...] = (
+    (
+        "serving",
+        re.compile(
+            r"Application startup complete|Uvicorn running on|Started server process|Connected$", re.I
+        ),
+    ),
+    (
+        "load",
+        re.compile(
+            r"Starting to load model|Loading safetensors checkpoint shards|Loading weights took|"
+            r"Model loading took|Capturing CUDA graph|Memory profiling takes|GPU KV cache size",
+            re.I,
+        ),
+    ),
+    (
+        "download",
+        re.compile(
+            r"Downloading|Fetching \d+ files|model-\d+-of-\d+\.safetensors.*\d+%|\.safetensors:\s+\d+%|"
+            r"Download(ing)? shard|hf_transfer|Using model weights format",
+            re.I,
+        ),
+    ),
+)
+
+
+def startup_phase(text: str) -> StartupPhase | None:
+    """The last startup phase the log shows: download, load, serving (None when the log says nothing)."""
+    last: StartupPhase | None = None
+    for line in text.splitlines():
+        for phase, pattern in _PHASES:
+            if pattern.search(line):
+                last = phase
+                break
+    return last
