@@ -1,0 +1,122 @@
+"""RenderContext: the plan plus every name, label and path the object builders share.
+
+Built once per render; every builder reads from it, so names and labels agree across objects
+(a Service selects exactly the pods its Deployment labels, a NetworkPolicy names the same ports).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kubellm.catalog import Catalog, GpuSpec, ModelArch
+from kubellm.plan.result import Plan
+from kubellm.render.engines import EngineAdapter, EngineContext, adapter_for
+from kubellm.spec import LLMService
+
+MODELS_DIR = "/models"
+CACHE_DIR = "/cache"
+GATEWAY_PORT = 8080
+GATEWAY_CONFIG_PATH = "/etc/kubellm/gateway.yaml"
+GATEWAY_KEYS_DIR = "/etc/kubellm/keys"
+PROMETHEUS_URL = "http://prometheus-operated.monitoring.svc:9090"
+MONITORING_NAMESPACE = "monitoring"
+PART_OF = "kubellm"
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """Choices that are about the output rather than the service."""
+
+    namespace_object: bool = True
+    k8s_version: str = "1.29"
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    plan: Plan
+    model: ModelArch
+    gpu: GpuSpec | None
+    adapter: EngineAdapter
+    engine: EngineContext
+    options: RenderOptions
+
+    @property
+    def spec(self) -> LLMService:
+        return self.plan.spec
+
+    @property
+    def name(self) -> str:
+        return self.spec.metadata.name
+
+    @property
+    def namespace(self) -> str:
+        return self.spec.metadata.namespace
+
+    @property
+    def served_name(self) -> str:
+        return self.engine.served_name
+
+    @property
+    def multi_node(self) -> bool:
+        return self.plan.parallelism.nodes_per_replica > 1
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.plan.resources.gpu_count > 0
+
+    @property
+    def engine_service(self) -> str:
+        return f"{self.name}-engine"
+
+    @property
+    def gateway_name(self) -> str:
+        return f"{self.name}-gateway"
+
+    @property
+    def engine_dns(self) -> str:
+        return f"{self.engine_service}.{self.namespace}.svc.cluster.local"
+
+    def labels(self, component: str) -> dict[str, str]:
+        """Labels of every object of one component (engine, gateway, prefetch, …)."""
+        base = dict(sorted(self.spec.metadata.labels.items()))
+        base.update(
+            {
+                "app.kubernetes.io/name": self.name,
+                "app.kubernetes.io/instance": self.name,
+                "app.kubernetes.io/component": component,
+                "app.kubernetes.io/part-of": PART_OF,
+                "app.kubernetes.io/managed-by": PART_OF,
+            }
+        )
+        return base
+
+    def selector(self, component: str) -> dict[str, str]:
+        """The labels a selector matches for one component."""
+        return {"app.kubernetes.io/instance": self.name, "app.kubernetes.io/component": component}
+
+    def meta(self, name: str, component: str, **extra: Any) -> dict[str, Any]:
+        """Object metadata: name, namespace and the component's labels."""
+        out: dict[str, Any] = {"name": name, "namespace": self.namespace, "labels": self.labels(component)}
+        out.update(extra)
+        return out
+
+
+def build_context(plan: Plan, catalog: Catalog, options: RenderOptions, model: ModelArch) -> RenderContext:
+    """The shared context of one render (paths of the weights and caches included)."""
+    from kubellm.render.storage import model_path
+
+    spec = plan.spec
+    adapter = adapter_for(spec.engine.name.value)
+    gpu = catalog.find_gpu(spec.gpu.type) if plan.resources.gpu_count > 0 else None
+    served = spec.model.served_name or spec.model.source_id
+    engine = EngineContext(
+        plan=plan,
+        model=model,
+        gpu=gpu,
+        model_path=model_path(spec),
+        served_name=served,
+        cache_dir=CACHE_DIR,
+        multi_node=plan.parallelism.nodes_per_replica > 1,
+    )
+    return RenderContext(plan=plan, model=model, gpu=gpu, adapter=adapter, engine=engine, options=options)

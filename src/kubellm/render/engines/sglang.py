@@ -1,0 +1,98 @@
+"""SGLang: ``python3 -m sglang.launch_server`` with the planned context, memory fraction and batch caps.
+
+Flags follow ``sglang.launch_server --help`` of the tested image; metrics are SGLang's
+``sglang:num_queue_reqs``, ``sglang:num_running_reqs`` and ``sglang:token_usage`` (0..1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubellm.catalog import ModelArch
+from kubellm.render.engines.base import EngineContext, EngineMetrics, Env, WorkerCommand
+from kubellm.render.engines.common import pick_image, with_extra_args
+from kubellm.render.images import SGLANG_IMAGE
+
+DIST_INIT_PORT = 20000
+
+
+class SglangAdapter:
+    """SGLang's OpenAI-compatible server."""
+
+    name = "sglang"
+    port = 30000
+    metrics = EngineMetrics(
+        queue="sglang:num_queue_reqs", running="sglang:num_running_reqs", kv_usage="sglang:token_usage"
+    )
+    readiness_path = "/v1/models"
+    liveness_path = "/health"
+    planned_flags = frozenset(
+        {
+            "--model-path",
+            "--model",
+            "--served-model-name",
+            "--host",
+            "--port",
+            "--tp",
+            "--tp-size",
+            "--tensor-parallel-size",
+            "--pp-size",
+            "--context-length",
+            "--mem-fraction-static",
+            "--max-running-requests",
+            "--chunked-prefill-size",
+            "--dtype",
+            "--quantization",
+            "--kv-cache-dtype",
+            "--nnodes",
+            "--node-rank",
+            "--dist-init-addr",
+        }
+    )
+
+    def image(self, ctx: EngineContext) -> str:
+        return pick_image(ctx, SGLANG_IMAGE)
+
+    def command(self, ctx: EngineContext) -> list[str]:
+        return ["python3", "-m", "sglang.launch_server"]
+
+    def _planned(self, ctx: EngineContext) -> list[str]:
+        args = [
+            "--model-path", ctx.model_path,
+            "--served-model-name", ctx.served_name,
+            "--host", "0.0.0.0",
+            "--port", str(self.port),
+            *ctx.plan.engine_args,
+        ]  # fmt: skip
+        if ctx.plan.settings.dtype != "auto":
+            args += ["--dtype", ctx.plan.settings.dtype]
+        args += ["--enable-metrics", "--log-level", "warning"]
+        if ctx.plan.spec.observability.log_requests:
+            args.append("--log-requests")
+        return args
+
+    def args(self, ctx: EngineContext) -> list[str]:
+        return with_extra_args(ctx, self._planned(ctx), self.planned_flags)
+
+    def env(self, ctx: EngineContext) -> Env:
+        return [{"name": "SGLANG_DISABLE_USAGE_STATS", "value": "1"}]
+
+    def ports(self) -> list[dict[str, Any]]:
+        return [{"name": "http", "containerPort": self.port, "protocol": "TCP"}]
+
+    def shm_gib(self, ctx: EngineContext) -> float:
+        return ctx.plan.resources.shm_gib if ctx.tp * ctx.pp > 1 else 0.0
+
+    def can_serve(self, model: ModelArch) -> bool:
+        return "sglang" in model.engines
+
+    def multi_node(self, ctx: EngineContext) -> WorkerCommand | None:
+        nodes = ctx.plan.parallelism.nodes_per_replica
+        base = self.args(ctx)
+        dist = ["--nnodes", str(nodes), "--dist-init-addr", f"$(LWS_LEADER_ADDRESS):{DIST_INIT_PORT}"]
+        return WorkerCommand(
+            leader_command=self.command(ctx),
+            leader_args=[*base, *dist, "--node-rank", "0"],
+            worker_command=self.command(ctx),
+            worker_args=[*base, *dist, "--node-rank", "$(LWS_WORKER_INDEX)"],
+        )

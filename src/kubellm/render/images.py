@@ -1,0 +1,26 @@
+"""Tested, pinned images: the tag each engine adapter's command line was written for.
+
+A spec may pin its own image (tag or digest); these are the defaults. ``render --images`` lists
+every image a rendered service uses, so scanners (Trivy, Grype) can run over them in CI.
+"""
+
+from __future__ import annotations
+
+from kubellm import __version__
+
+# Engine images. The argument spellings of each adapter follow the documentation of these tags.
+VLLM_IMAGE = "vllm/vllm-openai:v0.11.0"
+SGLANG_IMAGE = "lmsysorg/sglang:v0.5.3-cu126"
+TGI_IMAGE = "ghcr.io/huggingface/text-generation-inference:3.3.4"
+TRITON_TRTLLM_IMAGE = "nvcr.io/nvidia/tritonserver:25.08-trtllm-python-py3"
+LLAMACPP_CPU_IMAGE = "ghcr.io/ggml-org/llama.cpp:server-b6615"
+LLAMACPP_CUDA_IMAGE = "ghcr.io/ggml-org/llama.cpp:server-cuda-b6615"
+
+# Support images: the kubellm gateway, and a small Python for the prefetch (stdlib only).
+GATEWAY_IMAGE = f"ghcr.io/kubellm/kubellm:{__version__}"
+PREFETCH_IMAGE = "python:3.12.7-slim-bookworm"
+
+# Cluster setup: CUDA base for the GPU smoke test, pause for the warm-node placeholder.
+CUDA_SMOKE_IMAGE = "nvcr.io/nvidia/cuda:12.6.3-base-ubuntu24.04"
+CUDA_SAMPLE_IMAGE = "nvcr.io/nvidia/k8s/cuda-sample:vectoradd-cuda12.5.0-ubuntu22.04"
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10"

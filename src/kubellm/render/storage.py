@@ -1,0 +1,199 @@
+"""Model cache: where the weights live in the pod, the cache PVC, the prefetch Job and its init containers.
+
+The weights are always served from a local, verified path under /models, so engines never reach
+the Hub at start (``HF_HUB_OFFLINE=1``):
+
+- ``pvc``: a shared PVC; a prefetch Job downloads and verifies once; replicas wait for its marker.
+- ``hostPath``: a node directory; each pod's init container downloads (once per node) and verifies.
+- ``none``: a per-pod emptyDir sized for the weights; the init container downloads every start.
+- a ``pvc://claim/path`` source mounts an existing claim as is (no download).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kubellm.errors import UsageError
+from kubellm.render.context import MODELS_DIR, RenderContext
+from kubellm.render.images import PREFETCH_IMAGE
+from kubellm.render.prefetch import MARKER, PREFETCH_SCRIPT, WAIT_SCRIPT
+from kubellm.render.security import container_security, pod_security
+from kubellm.spec import LLMService
+
+Obj = dict[str, Any]
+
+
+def gguf_file(spec: LLMService) -> str | None:
+    """The GGUF file a llama.cpp service serves: the one named in model.checksums."""
+    names = sorted(n for n in spec.model.checksums if n.endswith(".gguf"))
+    return names[0] if names else None
+
+
+def model_path(spec: LLMService) -> str:
+    """Path of the weights inside the pod (a directory, or the GGUF file for llama.cpp)."""
+    source = spec.model.source
+    if source.startswith("pvc://"):
+        _, _, path = source[len("pvc://") :].partition("/")
+        return f"{MODELS_DIR}/{path}".rstrip("/")
+    if not source.startswith("hf://"):
+        raise UsageError(
+            f"model.source {source!r}: render downloads from the Hugging Face Hub or mounts a PVC",
+            "use 'hf://<org>/<name>' with model.revision, or copy the weights to a PVC and use 'pvc://<claim>/<path>'",
+        )
+    base = f"{MODELS_DIR}/hf/{spec.model.source_id}/{spec.model.revision or 'main'}"
+    if spec.engine.name.value == "llamacpp":
+        gguf = gguf_file(spec)
+        if gguf is None:
+            raise UsageError(
+                "llama.cpp serves one GGUF file, and model.checksums names none",
+                "add the .gguf file of the repository with its sha256 to model.checksums "
+                "(e.g. 'Phi-3-mini-4k-instruct-q4.gguf: <sha256>')",
+            )
+        return f"{base}/{gguf}"
+    return base
+
+
+def download_dir(ctx: RenderContext) -> str:
+    return f"{MODELS_DIR}/hf/{ctx.spec.model.source_id}/{ctx.spec.model.revision or 'main'}"
+
+
+def prefetches(ctx: RenderContext) -> bool:
+    return ctx.spec.model.source.startswith("hf://")
+
+
+def models_volume(ctx: RenderContext) -> Obj:
+    """The volume that holds the weights (named 'models')."""
+    spec = ctx.spec
+    if spec.model.source.startswith("pvc://"):
+        claim = spec.model.source[len("pvc://") :].split("/", 1)[0]
+        return {"name": "models", "persistentVolumeClaim": {"claimName": claim, "readOnly": True}}
+    mode = spec.storage.model_cache
+    if mode == "pvc":
+        return {"name": "models", "persistentVolumeClaim": {"claimName": f"{ctx.name}-models"}}
+    if mode == "hostPath":
+        return {"name": "models", "hostPath": {"path": spec.storage.host_path, "type": "DirectoryOrCreate"}}
+    return {"name": "models", "emptyDir": {"sizeLimit": f"{ctx.plan.resources.model_cache_gib}Gi"}}
+
+
+def cache_pvc(ctx: RenderContext) -> Obj | None:
+    if ctx.spec.storage.model_cache != "pvc" or not prefetches(ctx):
+        return None
+    spec: Obj = {
+        "accessModes": [ctx.spec.storage.access_mode],
+        "resources": {"requests": {"storage": f"{ctx.plan.resources.model_cache_gib}Gi"}},
+        "volumeMode": "Filesystem",
+    }
+    if ctx.spec.storage.storage_class:
+        spec["storageClassName"] = ctx.spec.storage.storage_class
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": ctx.meta(f"{ctx.name}-models", "model-cache"),
+        "spec": spec,
+    }
+
+
+def prefetch_configmap(ctx: RenderContext) -> Obj | None:
+    if not prefetches(ctx):
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": ctx.meta(f"{ctx.name}-prefetch", "prefetch"),
+        "data": {"prefetch.py": PREFETCH_SCRIPT},
+    }
+
+
+def _prefetch_env(ctx: RenderContext) -> list[Obj]:
+    spec = ctx.spec
+    gguf = gguf_file(spec) if spec.engine.name.value == "llamacpp" else None
+    env: list[Obj] = [
+        {"name": "KUBELLM_REPO", "value": spec.model.source_id},
+        {"name": "KUBELLM_REVISION", "value": spec.model.revision or "main"},
+        {"name": "KUBELLM_DEST", "value": download_dir(ctx)},
+        {"name": "KUBELLM_CHECKSUMS", "value": json.dumps(spec.model.checksums, sort_keys=True)},
+    ]
+    if gguf:
+        env.append({"name": "KUBELLM_FILES", "value": gguf})
+    if spec.security.hf_token_secret:
+        env.append(
+            {
+                "name": "HF_TOKEN",
+                "valueFrom": {"secretKeyRef": {"name": spec.security.hf_token_secret, "key": "token"}},
+            }
+        )
+    env.append({"name": "PYTHONUNBUFFERED", "value": "1"})
+    return env
+
+
+def prefetch_container(ctx: RenderContext) -> Obj:
+    """The container that downloads and verifies the weights (Job or init container)."""
+    return {
+        "name": "prefetch",
+        "image": PREFETCH_IMAGE,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["python3", "/opt/kubellm/prefetch.py"],
+        "env": _prefetch_env(ctx),
+        "resources": {
+            "requests": {"cpu": "1", "memory": "1Gi", "ephemeral-storage": "1Gi"},
+            "limits": {"cpu": "2", "memory": "1Gi", "ephemeral-storage": "1Gi"},
+        },
+        "securityContext": container_security(),
+        "volumeMounts": [
+            {"name": "models", "mountPath": MODELS_DIR},
+            {"name": "prefetch-script", "mountPath": "/opt/kubellm", "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+
+
+def prefetch_volumes(ctx: RenderContext) -> list[Obj]:
+    return [
+        {"name": "prefetch-script", "configMap": {"name": f"{ctx.name}-prefetch", "defaultMode": 0o444}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+    ]
+
+
+def wait_container(ctx: RenderContext, name: str, directory: str, marker: str = MARKER) -> Obj:
+    """An init container that blocks until a marker file exists (the prefetch or engine build finished)."""
+    script = WAIT_SCRIPT.replace(MARKER, marker)
+    return {
+        "name": name,
+        "image": PREFETCH_IMAGE,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/sh", "-c", script, "wait"],
+        "args": [directory],
+        "resources": {
+            "requests": {"cpu": "10m", "memory": "32Mi", "ephemeral-storage": "16Mi"},
+            "limits": {"cpu": "100m", "memory": "32Mi", "ephemeral-storage": "16Mi"},
+        },
+        "securityContext": container_security(),
+        "volumeMounts": [{"name": "models", "mountPath": MODELS_DIR, "readOnly": True}],
+    }
+
+
+def prefetch_job(ctx: RenderContext) -> Obj | None:
+    """The Job that fills the cache PVC before any replica starts."""
+    if ctx.spec.storage.model_cache != "pvc" or not prefetches(ctx):
+        return None
+    pod: Obj = {
+        "serviceAccountName": ctx.name,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "restartPolicy": "OnFailure",
+        "securityContext": pod_security(ctx.spec.security.run_as_user),
+        "containers": [prefetch_container(ctx)],
+        "volumes": [models_volume(ctx), *prefetch_volumes(ctx)],
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": ctx.meta(f"{ctx.name}-prefetch", "prefetch"),
+        "spec": {
+            "backoffLimit": 6,
+            "activeDeadlineSeconds": max(3600, ctx.plan.resources.model_cache_gib * 30),  # ≥ 35 MB/s
+            "ttlSecondsAfterFinished": 86400,
+            "template": {"metadata": {"labels": ctx.labels("prefetch")}, "spec": pod},
+        },
+    }
