@@ -101,7 +101,7 @@ def _fit_why(p: Plan, model: ModelArch, quantization: str | None, native_gib: fl
     parts = []
     if quantization == "fp8" and native_gib is not None:
         parts.append(
-            f"{native_gib:.1f} GiB of {model.dtype} weights do not fit; fp8 on load needs {mem.weights_gib:.1f}"
+            f"{model.dtype} weights ({native_gib:.1f} GiB/GPU) do not fit; fp8 on load needs {mem.weights_gib:.1f} GiB/GPU"
         )
     else:
         parts.append(f"weights {mem.weights_gib:.1f} GiB/GPU")
