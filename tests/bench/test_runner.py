@@ -53,7 +53,7 @@ def test_open_loop_constant_rate_starts_on_schedule_and_reports_lag(timed_url: s
     assert point.in_flight == pytest.approx(40 * 0.060, rel=0.25)
 
 
-def test_open_loop_poisson_is_seeded(timed_url: str) -> None:
+def test_open_loop_poisson_sends_the_requested_count(timed_url: str) -> None:
     config = BenchConfig(
         url=timed_url, model="fake", rate=[50], requests=20, output_tokens=1, arrival="poisson"
     )
