@@ -1,0 +1,110 @@
+"""Virtual time: traces, Poisson traffic, replay reports, and fast-forward equal to stepping."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kubellm.errors import UsageError
+from kubellm.sim.config import SimConfig
+from kubellm.sim.stats import weighted_percentile
+from kubellm.sim.timing import LinearStepTimer
+from kubellm.sim.trace import TraceRequest, load_trace, poisson_trace
+from kubellm.sim.virtual import replay
+from kubellm.spec.bench import percentile
+
+CONFIG = SimConfig("m", max_model_len=4096, max_num_seqs=32, max_num_batched_tokens=1024, kv_blocks=600)
+TIMER = LinearStepTimer(
+    overhead_ms=5.0, per_seq_ms=0.1, per_context_token_ms=0.0002, per_prefill_token_ms=0.02
+)
+
+
+def test_poisson_trace_is_seeded_and_near_its_rate() -> None:
+    a = poisson_trace(5, 200, seed=3)
+    assert a == poisson_trace(5, 200, seed=3)
+    assert a != poisson_trace(5, 200, seed=4)
+    assert 850 < len(a) < 1150
+    assert all(0 <= r.arrival_s < 200 for r in a)
+
+
+def test_fast_forward_gives_the_same_report_as_stepping() -> None:
+    trace = poisson_trace(4, 60, 300, 120, seed=1, length_spread=0.5)
+    fast = replay(CONFIG, TIMER, trace).summary()
+    slow = replay(CONFIG, TIMER, trace, fast_forward=False).summary()
+    assert fast["fast_forward_steps"] > 0 and slow["fast_forward_steps"] == 0
+    assert fast["steps"] == slow["steps"]
+    assert fast["output_tokens"] == slow["output_tokens"]
+    for key in ("ttft_ms", "tpot_ms", "e2e_ms"):
+        assert fast[key]["p99"] == pytest.approx(slow[key]["p99"], rel=1e-6)
+    assert fast["itl_ms"]["mean"] == pytest.approx(slow["itl_ms"]["mean"], rel=1e-6)
+
+
+def test_overload_queues_requests_and_raises_ttft() -> None:
+    light = replay(CONFIG, TIMER, poisson_trace(1, 60, 300, 100, seed=2)).summary()
+    heavy = replay(CONFIG, TIMER, poisson_trace(40, 60, 300, 100, seed=2)).summary()
+    assert heavy["peak_waiting"] > 0 and light["peak_waiting"] <= 1
+    assert heavy["ttft_ms"]["p95"] > 10 * light["ttft_ms"]["p95"]
+    assert light["peak_running"] < heavy["peak_running"] <= CONFIG.max_num_seqs
+    assert heavy["peak_kv_usage"] > 0.8 > light["peak_kv_usage"]
+
+
+def test_kv_exhaustion_preempts() -> None:
+    tight = SimConfig("m", max_model_len=2048, max_num_seqs=64, max_num_batched_tokens=2048, kv_blocks=200)
+    report = replay(
+        tight,
+        TIMER,
+        [TraceRequest(0.0, 100, 1500), *(TraceRequest(0.01 * i, 100, 400) for i in range(1, 12))],
+    )
+    summary = report.summary()
+    assert summary["preemptions"] > 0
+    assert summary["completed"] == 12
+
+
+def test_shared_prefixes_hit_the_cache() -> None:
+    trace = [TraceRequest(i * 1.0, 512, 8, prefix="system", prefix_tokens=480) for i in range(5)]
+    summary = replay(CONFIG, TIMER, trace).summary()
+    assert summary["prefix_cached_tokens"] == 4 * 480
+
+
+def test_itl_median_is_the_step_time_at_batch_one() -> None:
+    summary = replay(CONFIG, TIMER, [TraceRequest(0.0, 64, 50)]).summary()
+    expected_ms = TIMER.step_ms(0, 1, 64 + 25)
+    assert summary["itl_ms"]["p50"] == pytest.approx(expected_ms, rel=0.01)
+    assert summary["itl_ms"]["count"] == 49
+
+
+def test_load_trace_reads_jsonl_and_csv_with_aliases(tmp_path: Path) -> None:
+    jsonl = tmp_path / "t.jsonl"
+    jsonl.write_text(
+        json.dumps({"timestamp": 2.0, "input_length": 10, "output_length": 5})
+        + "\n"
+        + json.dumps({"arrival_s": 1, "prompt_tokens": 3, "output_tokens": 4})
+        + "\n"
+    )
+    assert [r.arrival_s for r in load_trace(jsonl)] == [1.0, 2.0]
+    csv = tmp_path / "t.csv"
+    csv.write_text("arrival_s,prompt_tokens,output_tokens,prefix,prefix_tokens\n0.5,100,20,sys,64\n")
+    assert load_trace(csv) == [TraceRequest(0.5, 100, 20, "sys", 64)]
+
+
+def test_load_trace_names_the_bad_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        '{"arrival_s": 0, "prompt_tokens": 5, "output_tokens": 1}\n{"arrival_s": 1, "prompt_tokens": 5}\n'
+    )
+    with pytest.raises(UsageError, match=r"bad.jsonl:2: missing 'output_tokens'"):
+        load_trace(bad)
+
+
+@given(
+    st.lists(st.tuples(st.floats(0, 100), st.integers(1, 5)), min_size=1, max_size=30),
+    st.sampled_from([0.0, 50.0, 90.0, 95.0, 99.0, 100.0]),
+)
+def test_weighted_percentile_equals_the_expanded_sample(pairs: list[tuple[float, int]], q: float) -> None:
+    expanded = [v for v, w in pairs for _ in range(w)]
+    got = weighted_percentile([v for v, _ in pairs], [w for _, w in pairs], q)
+    assert got == pytest.approx(percentile(expanded, q), abs=1e-9)
