@@ -229,7 +229,8 @@ def register(app: typer.Typer) -> None:
             None,
             "--context",
             min=16,
-            help="Context length for --fits (default: 8192, capped at the model's own).",
+            help="Context length for --fits (default: 8192, or the model's own if shorter; "
+            "a model whose context is shorter than an explicit --context does not fit).",
         ),
         commercial: bool = typer.Option(
             False, "--commercial", help="Only models whose license allows commercial use."
