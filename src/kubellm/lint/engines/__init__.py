@@ -1,0 +1,99 @@
+"""Engine-argument parsers: vLLM, SGLang, TGI, Triton/TensorRT-LLM, llama.cpp and Ollama.
+
+``detect`` finds the engine a container runs (from its command line, else its image) and parses its
+flags and environment into an :class:`EngineConfig`. Shell-wrapped commands (`sh -c "vllm serve …"`)
+and Kubernetes `$(VAR)` references are expanded first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from kubellm.lint.engines import llamacpp, ollama, sglang, tgi, triton, vllm
+from kubellm.lint.engines.argv import command_lines, parse_flags
+from kubellm.lint.engines.base import ENGINES, VLLM_LIKE, EngineConfig
+
+__all__ = ["ENGINES", "VLLM_LIKE", "EngineConfig", "detect", "engine_from_image"]
+
+# (substring of the image repository, engine); first match wins.
+_IMAGE_HINTS = (
+    ("huggingfaceserver", "kserve-hf"),
+    ("text-generation-inference", "tgi"),
+    ("sglang", "sglang"),
+    ("vllm", "vllm"),
+    ("tensorrt-llm", "trtllm"),
+    ("tensorrt_llm", "trtllm"),
+    ("tritonserver", "triton"),
+    ("triton", "triton"),
+    ("llama.cpp", "llamacpp"),
+    ("llama-cpp", "llamacpp"),
+    ("llamacpp", "llamacpp"),
+    ("ollama", "ollama"),
+)
+
+
+def engine_from_image(image: str) -> str | None:
+    """The engine an image ships, judged by its repository name (tag and digest ignored)."""
+    repo = image.split("@", 1)[0].lower()
+    last = repo.rsplit("/", 1)[-1]
+    if ":" in last:
+        repo = repo[: len(repo) - len(last)] + last.split(":", 1)[0]
+    for hint, engine in _IMAGE_HINTS:
+        if hint in repo:
+            return engine
+    return None
+
+
+def _from_argv(argv: Sequence[str], env: Mapping[str, str]) -> EngineConfig | None:
+    found = vllm.find_invocation(argv)
+    if found:
+        return vllm.parse(found[0], found[1], env)
+    rest = sglang.find_invocation(argv)
+    if rest is not None:
+        return sglang.parse(rest, env)
+    rest = tgi.find_invocation(argv)
+    if rest is not None:
+        return tgi.parse(rest, env)
+    trt = triton.find_invocation(argv)
+    if trt:
+        return triton.parse(trt[0], trt[1], env)
+    rest = llamacpp.find_invocation(argv)
+    if rest is not None:
+        return llamacpp.parse(rest, env)
+    rest = ollama.find_invocation(argv)
+    if rest is not None:
+        return ollama.parse(rest, env)
+    return None
+
+
+def _from_image_entrypoint(engine: str, args: Sequence[str], env: Mapping[str, str]) -> EngineConfig:
+    if engine in VLLM_LIKE:
+        return vllm.parse(engine, args, env)
+    if engine == "sglang":
+        return sglang.parse(args, env)
+    if engine == "tgi":
+        return tgi.parse(args, env)
+    if engine in ("triton", "trtllm"):
+        return triton.parse(engine, args, env)
+    if engine == "llamacpp":
+        return llamacpp.parse(args, env)
+    return ollama.parse(args, env)
+
+
+def detect(
+    image: str, command: Sequence[str], args: Sequence[str], env: Mapping[str, str]
+) -> EngineConfig | None:
+    """The engine a container runs, with its parsed configuration; None for non-engine containers."""
+    for argv in command_lines(command, args, env):
+        config = _from_argv(argv, env)
+        if config is not None:
+            return config
+    hint = engine_from_image(image)
+    if hint is None:
+        return None
+    if not command:
+        lines = command_lines([], args, env)
+        return _from_image_entrypoint(hint, lines[0] if lines else [], env)
+    config = _from_image_entrypoint(hint, [], env)
+    config.args = parse_flags([])
+    return config

@@ -1,0 +1,120 @@
+"""Facts rules share: image references, probe budgets, /dev/shm, where an engine caches its model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kubellm.lint.workload import ContainerView, PodView, as_dict
+
+STARTUP_BUDGET_MIN_S = (
+    600  # weights download + load + CUDA-graph capture of a small model (research/lint.md M8)
+)
+TOKEN_ENV_NAMES = frozenset(
+    {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACEHUB_API_TOKEN", "HUGGINGFACE_TOKEN", "HF_API_TOKEN"}
+)
+MUTABLE_TAGS = frozenset({"latest", "main", "master", "nightly", "dev", "edge", "stable"})
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    repository: str
+    tag: str | None
+    digest: str | None
+
+    @property
+    def pinned(self) -> bool:
+        return self.digest is not None or (self.tag is not None and self.tag.lower() not in MUTABLE_TAGS)
+
+
+def parse_image(image: str) -> ImageRef:
+    rest, _, digest = image.partition("@")
+    last = rest.rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else None
+    repo = rest[: len(rest) - len(last)] + last.split(":", 1)[0]
+    return ImageRef(repo, tag or None, digest or None)
+
+
+def probe_budget_s(probe: dict[str, Any]) -> int:
+    """Seconds a probe lets a container start before it fails: initialDelay + failureThreshold × period."""
+
+    def num(key: str, default: int) -> int:
+        value = probe.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+    return num("initialDelaySeconds", 0) + num("failureThreshold", 3) * num("periodSeconds", 10)
+
+
+def probe_kind(probe: dict[str, Any]) -> str:
+    for kind in ("httpGet", "tcpSocket", "grpc", "exec"):
+        if kind in probe:
+            return kind
+    return "none"
+
+
+def probe_path(probe: dict[str, Any]) -> str | None:
+    http = probe.get("httpGet")
+    return str(as_dict(http).get("path") or "/") if isinstance(http, dict) else None
+
+
+def shm_volume(pod: PodView, container: ContainerView) -> tuple[dict[str, Any] | None, int | None]:
+    """The memory-backed volume mounted at /dev/shm in this container (and its index), if any."""
+    mount = container.mount_at("/dev/shm")
+    if mount is None:
+        return None, None
+    name = str(mount.get("name") or "")
+    volume = pod.volume(name)
+    empty_dir = as_dict(volume.get("emptyDir")) if volume else {}
+    if volume and empty_dir.get("medium") == "Memory":
+        return volume, pod.volume_index(name)
+    return None, None
+
+
+def home_dir(pod: PodView, container: ContainerView) -> str:
+    if container.env.get("HOME"):
+        return container.env["HOME"].rstrip("/") or "/"
+    uid = as_dict(container.security).get(
+        "runAsUser", as_dict(pod.spec.get("securityContext")).get("runAsUser")
+    )
+    return "/root" if uid in (None, 0) else "/"
+
+
+def model_cache_dir(pod: PodView, container: ContainerView) -> str | None:
+    """Directory the engine downloads weights into, following each engine's precedence of settings."""
+    engine = container.engine
+    if engine is None:
+        return None
+    env = container.env
+    if engine.engine == "ollama":
+        return env.get("OLLAMA_MODELS") or f"{home_dir(pod, container).rstrip('/')}/.ollama/models"
+    if engine.download_dir:
+        return engine.download_dir
+    if engine.engine == "tgi":
+        return env.get("HUGGINGFACE_HUB_CACHE") or env.get("HF_HUB_CACHE") or "/data"
+    for key in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "TRANSFORMERS_CACHE"):
+        if env.get(key):
+            return env[key]
+    if env.get("HF_HOME"):
+        return env["HF_HOME"].rstrip("/") + "/hub"
+    if env.get("XDG_CACHE_HOME"):
+        return env["XDG_CACHE_HOME"].rstrip("/") + "/huggingface/hub"
+    return f"{home_dir(pod, container).rstrip('/')}/.cache/huggingface/hub"
+
+
+def downloads_model(container: ContainerView) -> bool:
+    """Whether the engine fetches weights at start (a hub id or pull), not a local path or URI mount."""
+    engine = container.engine
+    if engine is None or (engine.device == "cpu" and engine.engine != "vllm"):
+        return False
+    if engine.engine == "ollama":
+        return True
+    model = engine.model
+    if not model or "$" in model:
+        return False
+    if model.startswith(("/", "./", "pvc://", "s3://", "gs://", "file://")):
+        return False
+    return "/" in model or model.startswith("hf://")
+
+
+def is_llm_pod(pod: PodView) -> bool:
+    return bool(pod.engines)

@@ -1,0 +1,163 @@
+"""NET rules: NetworkPolicy coverage, exposure of unauthenticated engines, Service and Ingress wiring."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from kubellm.lint.context import LintContext, selector_matches
+from kubellm.lint.finding import Hit, Severity
+from kubellm.lint.loader import K8sObject
+from kubellm.lint.registry import rule
+from kubellm.lint.workload import PodView, as_dict, as_list
+
+
+def _policies_selecting(ctx: LintContext, pod: PodView) -> list[K8sObject]:
+    found = []
+    for policy in ctx.by_kind("NetworkPolicy"):
+        if policy.namespace and pod.obj.namespace and policy.namespace != pod.obj.namespace:
+            continue
+        types = [str(t) for t in as_list(policy.spec.get("policyTypes"))] or ["Ingress"]
+        if "Ingress" in types and selector_matches(as_dict(policy.spec.get("podSelector")), pod.labels):
+            found.append(policy)
+    return found
+
+
+@rule(
+    "NET001",
+    "engine-not-isolated",
+    Severity.WARNING,
+    "No NetworkPolicy restricts who can reach the LLM engine",
+    why="Engines serve an unauthenticated OpenAI-compatible API: any pod in the cluster can use the GPUs, read "
+    "other users' prompts through the cache metrics, or load LoRA adapters.",
+    fix="Add a NetworkPolicy selecting the engine pods that admits only the gateway (and Prometheus).",
+    bad="# engine Deployment and no NetworkPolicy selecting it",
+    good="kind: NetworkPolicy\nspec: {podSelector: {matchLabels: {app: llm}}, policyTypes: [Ingress], ingress: [{from: [{podSelector: {matchLabels: {app: gateway}}}]}]}",
+)
+def engine_not_isolated(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
+    if pod.engines and not _policies_selecting(ctx, pod) and pod.obj.kind not in ("Job", "CronJob"):
+        yield Hit(
+            f"no NetworkPolicy with Ingress rules selects the {pod.engines[0].engine.engine if pod.engines[0].engine else ''} pods",
+            pod.path,
+        )
+
+
+@rule(
+    "NET002",
+    "engine-exposed-without-auth",
+    Severity.ERROR,
+    "An LLM engine without an API key is exposed outside the cluster",
+    why="A LoadBalancer or NodePort Service in front of an engine without `--api-key` hands free GPU time (and "
+    "whatever the model knows) to the internet.",
+    fix="Put an authenticating gateway in front (and expose that), or set `--api-key` from a Secret; keep the "
+    "engine Service ClusterIP.",
+    bad="kind: Service\nspec: {type: LoadBalancer, selector: {app: vllm}}",
+    good="kind: Service\nspec: {type: ClusterIP, selector: {app: vllm}}",
+    scope="object",
+    kinds=("Service",),
+)
+def engine_exposed(obj: K8sObject, ctx: LintContext) -> Iterator[Hit]:
+    kind = obj.spec.get("type", "ClusterIP")
+    if kind not in ("LoadBalancer", "NodePort"):
+        return
+    for pod in ctx.pods_selected(as_dict(obj.spec.get("selector")), obj.namespace):
+        open_engines = [c for c in pod.engines if c.engine and not c.engine.api_key]
+        if open_engines:
+            yield Hit(
+                f"{kind} Service exposes {pod.obj.kind} {pod.obj.name!r}, whose engine has no API key",
+                "spec.type",
+            )
+            return
+
+
+@rule(
+    "NET003",
+    "service-selects-nothing",
+    Severity.WARNING,
+    "A Service selects no pod of these manifests",
+    why="A Service whose selector matches nothing has no endpoints: clients get connection refused.",
+    fix="Make the Service selector match the pod template labels.",
+    bad="selector: {app: llama}   # pods are labelled app: llm",
+    good="selector: {app: llm}",
+    scope="object",
+    kinds=("Service",),
+)
+def service_selects_nothing(obj: K8sObject, ctx: LintContext) -> Iterator[Hit]:
+    selector = as_dict(obj.spec.get("selector"))
+    same_ns = [
+        p
+        for p in ctx.pods
+        if not p.managed and (p.obj.namespace == obj.namespace or not obj.namespace or not p.obj.namespace)
+    ]
+    if selector and same_ns and not ctx.pods_selected(selector, obj.namespace):
+        yield Hit(f"selector {selector} matches no pod template here", "spec.selector")
+
+
+@rule(
+    "NET004",
+    "ingress-without-tls",
+    Severity.WARNING,
+    "An Ingress serves plain HTTP",
+    why="Prompts, completions and API keys cross the network in clear text.",
+    fix="Add `spec.tls` with a certificate (cert-manager can issue it).",
+    bad="kind: Ingress\nspec: {rules: [{host: llm.example.com}]}",
+    good="kind: Ingress\nspec: {tls: [{hosts: [llm.example.com], secretName: llm-tls}], rules: [{host: llm.example.com}]}",
+    scope="object",
+    kinds=("Ingress",),
+)
+def ingress_without_tls(obj: K8sObject, ctx: LintContext) -> Iterator[Hit]:
+    if not obj.spec.get("tls"):
+        yield Hit("Ingress has no tls section", "spec")
+
+
+@rule(
+    "NET005",
+    "service-port-unknown",
+    Severity.ERROR,
+    "A Service targets a named port no selected container declares",
+    why="Endpoints are created without the port: every connection fails although the pods are ready.",
+    fix="Use a port name declared in the containers' `ports`, or the number.",
+    bad="ports: [{port: 80, targetPort: http}]   # container port is named 'web'",
+    good="ports: [{port: 80, targetPort: web}]",
+    scope="object",
+    kinds=("Service",),
+)
+def service_port_unknown(obj: K8sObject, ctx: LintContext) -> Iterator[Hit]:
+    pods = ctx.pods_selected(as_dict(obj.spec.get("selector")), obj.namespace)
+    if not pods:
+        return
+    names = {
+        str(as_dict(p).get("name"))
+        for pod in pods
+        for c in pod.containers
+        for p in as_list(c.data.get("ports"))
+    }
+    for i, port in enumerate(as_list(obj.spec.get("ports"))):
+        target = as_dict(port).get("targetPort")
+        if isinstance(target, str) and not target.isdigit() and target not in names:
+            yield Hit(
+                f"targetPort {target!r} is not a port name of the selected containers",
+                f"spec.ports[{i}].targetPort",
+            )
+
+
+@rule(
+    "NET006",
+    "networkpolicy-selects-nothing",
+    Severity.INFO,
+    "A NetworkPolicy selects no pod of these manifests",
+    why="A policy with a mistyped selector protects nothing while looking like it does.",
+    fix="Make `podSelector` match the pod template labels (an empty selector selects every pod).",
+    bad="podSelector: {matchLabels: {app: vlm}}",
+    good="podSelector: {matchLabels: {app: vllm}}",
+    scope="object",
+    kinds=("NetworkPolicy",),
+)
+def networkpolicy_selects_nothing(obj: K8sObject, ctx: LintContext) -> Iterator[Hit]:
+    selector = as_dict(obj.spec.get("podSelector"))
+    pods = [
+        p
+        for p in ctx.pods
+        if p.labels and (p.obj.namespace == obj.namespace or not obj.namespace or not p.obj.namespace)
+    ]
+    if selector and pods and not any(selector_matches(selector, p.labels) for p in pods):
+        yield Hit("podSelector matches no pod template here", "spec.podSelector")

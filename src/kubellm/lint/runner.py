@@ -1,0 +1,172 @@
+"""Run the rules over a manifest set: scopes, suppression, --select/--ignore, sorting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubellm.catalog import Catalog, GpuSpec, default_catalog
+from kubellm.lint.context import LintContext
+from kubellm.lint.finding import Finding, Hit, Severity
+from kubellm.lint.loader import K8sObject, LoadResult, ParseProblem
+from kubellm.lint.registry import Rule, all_rules, selected
+from kubellm.lint.workload import KNOWN_KINDS, PodView
+
+IGNORE_ANNOTATION = "kubellm.dev/lint-ignore"
+PARSE_RULE = "LINT001"
+
+
+@dataclass(slots=True)
+class LintOptions:
+    select: Sequence[str] = ()
+    ignore: Sequence[str] = ()
+    gpu: GpuSpec | None = None
+    catalog: Catalog | None = None
+
+
+@dataclass(slots=True)
+class LintResult:
+    findings: list[Finding] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    objects: int = 0
+    notes: list[str] = field(default_factory=list)
+    suppressed: int = 0
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "files": len(self.files),
+            "objects": self.objects,
+            "findings": len(self.findings),
+            "errors": self.count(Severity.ERROR),
+            "warnings": self.count(Severity.WARNING),
+            "infos": self.count(Severity.INFO),
+            "suppressed": self.suppressed,
+            "rules": sorted({f.rule for f in self.findings}),
+            "notes": list(self.notes),
+        }
+
+
+def _ignored_ids(*annotation_maps: dict[str, Any]) -> list[str]:
+    ids: list[str] = []
+    for mapping in annotation_maps:
+        value = mapping.get(IGNORE_ANNOTATION)
+        if value:
+            ids.extend(
+                part.strip().upper() for part in str(value).replace(";", ",").split(",") if part.strip()
+            )
+    return ids
+
+
+def _suppressed(rule_id: str, ids: list[str]) -> bool:
+    return any(i in ("ALL", "*") or rule_id.startswith(i) for i in ids)
+
+
+def _finding(rule: Rule, hit: Hit, obj: K8sObject) -> Finding:
+    return Finding(
+        rule=rule.meta.id,
+        severity=hit.severity or rule.meta.severity,
+        kind=obj.kind,
+        namespace=obj.namespace,
+        name=obj.name,
+        container=hit.container,
+        path=hit.path,
+        file=obj.file,
+        line=obj.line_of(hit.path) if hit.path else obj.line,
+        message=hit.message,
+        fix=rule.meta.fix,
+    )
+
+
+def _parse_finding(problem: ParseProblem) -> Finding:
+    return Finding(
+        rule=PARSE_RULE,
+        severity=Severity.ERROR,
+        kind="",
+        namespace="",
+        name="",
+        container=None,
+        path="",
+        file=problem.file,
+        line=problem.line,
+        message=problem.message,
+        fix="Fix the YAML syntax at that line (indentation, quoting, a stray tab); the other files were still linted.",
+    )
+
+
+def lint_objects(
+    objects: list[K8sObject], options: LintOptions | None = None, problems: Iterable[ParseProblem] = ()
+) -> LintResult:
+    """Lint a manifest set: every selected rule over every pod, object and the set as a whole."""
+    options = options or LintOptions()
+    result = LintResult(objects=len(objects))
+    rules = [r for r in all_rules() if selected(r.meta.id, options.select, options.ignore)]
+    for problem in problems:
+        if selected(PARSE_RULE, options.select, options.ignore):
+            result.findings.append(_parse_finding(problem))
+    known = [
+        o
+        for o in objects
+        if o.kind in KNOWN_KINDS and not (o.kind == "Model" and not o.api_version.startswith("kubeai.org/"))
+    ]
+    for obj in objects:
+        if obj not in known:
+            result.notes.append(
+                f"skipped {obj.kind} {obj.name!r} in {obj.file}: kind not checked by kubellm lint"
+            )
+    ctx = LintContext(known, options.catalog or default_catalog(), options.gpu)
+    raw: list[tuple[Rule, Hit, K8sObject, list[str]]] = []
+    pod_rules = [r for r in rules if r.scope == "pod"]
+    object_rules = [r for r in rules if r.scope == "object"]
+    set_rules = [r for r in rules if r.scope == "set"]
+    for pod in ctx.pods:
+        ignored = _ignored_ids(pod.obj.annotations, pod.annotations)
+        for rule in pod_rules:
+            if pod.managed and not rule.managed:
+                continue
+            raw.extend((rule, hit, pod.obj, ignored) for hit in rule.check(pod, ctx))
+    for obj in known:
+        ignored = _ignored_ids(obj.annotations)
+        for rule in object_rules:
+            if rule.kinds is None or obj.kind in rule.kinds:
+                raw.extend((rule, hit, obj, ignored) for hit in rule.check(obj, ctx))
+    for rule in set_rules:
+        for hit in rule.check(ctx):
+            target = hit.obj if isinstance(hit.obj, K8sObject) else None
+            if target is None:
+                continue
+            raw.append(
+                (rule, hit, target, _ignored_ids(target.annotations, *_pod_annotations(ctx.pods, target)))
+            )
+    seen: set[tuple[str, str, str, str, str]] = set()
+    for rule, hit, obj, ignored in raw:
+        if _suppressed(rule.meta.id, ignored):
+            result.suppressed += 1
+            continue
+        finding = _finding(rule, hit, obj)
+        key = (
+            finding.rule,
+            finding.file,
+            f"{finding.kind}/{finding.namespace}/{finding.name}",
+            finding.path,
+            finding.message,
+        )
+        if key in seen:
+            continue
+        seen.add(key)
+        result.findings.append(finding)
+    result.findings.sort(key=lambda f: (f.file, f.line or 0, f.severity.rank, f.rule, f.path))
+    return result
+
+
+def _pod_annotations(pods: list[PodView], obj: K8sObject) -> list[dict[str, Any]]:
+    return [p.annotations for p in pods if p.obj is obj]
+
+
+def lint_loaded(loaded: LoadResult, options: LintOptions | None = None) -> LintResult:
+    result = lint_objects(loaded.objects, options, loaded.problems)
+    result.files = list(dict.fromkeys(loaded.files))
+    return result
