@@ -28,7 +28,11 @@ def selector_matches(selector: dict[str, Any], labels: dict[str, Any]) -> bool:
     for expr in selector.get("matchExpressions") or [] if "matchExpressions" in selector else []:
         if not isinstance(expr, dict):
             continue
-        key, op, values = str(expr.get("key")), expr.get("operator"), [str(v) for v in expr.get("values") or []]
+        key, op, values = (
+            str(expr.get("key")),
+            expr.get("operator"),
+            [str(v) for v in expr.get("values") or []],
+        )
         present = key in labels
         if (op == "In" and (not present or str(labels[key]) not in values)) or (
             op == "NotIn" and present and str(labels[key]) in values

@@ -36,6 +36,12 @@ class LintResult:
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
 
+    def count_errors(self) -> int:
+        return self.count(Severity.ERROR)
+
+    def count_warnings(self) -> int:
+        return self.count(Severity.WARNING)
+
     def summary(self) -> dict[str, Any]:
         return {
             "files": len(self.files),
