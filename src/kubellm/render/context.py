@@ -104,12 +104,14 @@ class RenderContext:
 
 def build_context(plan: Plan, catalog: Catalog, options: RenderOptions, model: ModelArch) -> RenderContext:
     """The shared context of one render (paths of the weights and caches included)."""
-    from kubellm.render.storage import model_path
+    from kubellm.render.storage import hf_repo, model_path
 
     spec = plan.spec
     adapter = adapter_for(spec.engine.name.value)
     gpu = catalog.find_gpu(spec.gpu.type) if plan.resources.gpu_count > 0 else None
-    served = spec.model.served_name or spec.model.source_id
+    served = spec.model.served_name or (
+        hf_repo(spec) if spec.model.source.startswith("hf://") else spec.model.source_id
+    )
     engine = EngineContext(
         plan=plan,
         model=model,

@@ -24,8 +24,16 @@ from kubellm.spec import LLMService
 Obj = dict[str, Any]
 
 
+def hf_repo(spec: LLMService) -> str:
+    """'org/name' of an hf:// source (a GGUF file path after it is left out)."""
+    return "/".join(spec.model.source_id.split("/")[:2])
+
+
 def gguf_file(spec: LLMService) -> str | None:
-    """The GGUF file a llama.cpp service serves: the one named in model.checksums."""
+    """The GGUF file a llama.cpp service serves: 'hf://org/repo/<file>.gguf', else the one in model.checksums."""
+    parts = spec.model.source_id.split("/")
+    if spec.model.source.startswith("hf://") and len(parts) > 2 and parts[-1].endswith(".gguf"):
+        return "/".join(parts[2:])
     names = sorted(n for n in spec.model.checksums if n.endswith(".gguf"))
     return names[0] if names else None
 
@@ -41,21 +49,21 @@ def model_path(spec: LLMService) -> str:
             f"model.source {source!r}: render downloads from the Hugging Face Hub or mounts a PVC",
             "use 'hf://<org>/<name>' with model.revision, or copy the weights to a PVC and use 'pvc://<claim>/<path>'",
         )
-    base = f"{MODELS_DIR}/hf/{spec.model.source_id}/{spec.model.revision or 'main'}"
+    base = f"{MODELS_DIR}/hf/{hf_repo(spec)}/{spec.model.revision or 'main'}"
     if spec.engine.name.value == "llamacpp":
         gguf = gguf_file(spec)
         if gguf is None:
             raise UsageError(
-                "llama.cpp serves one GGUF file, and model.checksums names none",
-                "add the .gguf file of the repository with its sha256 to model.checksums "
-                "(e.g. 'Phi-3-mini-4k-instruct-q4.gguf: <sha256>')",
+                "model.source: llama.cpp serves one GGUF file, and neither the source nor model.checksums names one",
+                "name the file in the source, e.g. "
+                "'hf://microsoft/Phi-3-mini-4k-instruct-gguf/Phi-3-mini-4k-instruct-q4.gguf'",
             )
         return f"{base}/{gguf}"
     return base
 
 
 def download_dir(ctx: RenderContext) -> str:
-    return f"{MODELS_DIR}/hf/{ctx.spec.model.source_id}/{ctx.spec.model.revision or 'main'}"
+    return f"{MODELS_DIR}/hf/{hf_repo(ctx.spec)}/{ctx.spec.model.revision or 'main'}"
 
 
 def prefetches(ctx: RenderContext) -> bool:
@@ -109,7 +117,7 @@ def _prefetch_env(ctx: RenderContext) -> list[Obj]:
     spec = ctx.spec
     gguf = gguf_file(spec) if spec.engine.name.value == "llamacpp" else None
     env: list[Obj] = [
-        {"name": "KUBELLM_REPO", "value": spec.model.source_id},
+        {"name": "KUBELLM_REPO", "value": hf_repo(spec)},
         {"name": "KUBELLM_REVISION", "value": spec.model.revision or "main"},
         {"name": "KUBELLM_DEST", "value": download_dir(ctx)},
         {"name": "KUBELLM_CHECKSUMS", "value": json.dumps(spec.model.checksums, sort_keys=True)},

@@ -1,0 +1,133 @@
+"""`kubellm render`: a spec → production manifests (stdout or a directory); `render cluster` → GPU setup."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from kubellm.errors import UsageError
+
+RENDER_HELP = """Render a spec into Kubernetes manifests, validated against the Kubernetes schemas.
+
+Every value comes from the plan: GPUs, memory, /dev/shm, probe budgets, engine arguments. Output is
+multi-document YAML on stdout, or with -o a directory with one file per object and a
+kustomization.yaml (written all at once: on any error nothing is written). The same spec gives the
+same bytes.
+
+  kubellm render SPEC                 manifests on stdout
+  kubellm render SPEC -o DIR          a directory for `kubectl apply -k DIR`
+  kubellm render SPEC --images        every pinned image, one a line (for Trivy/Grype in CI)
+  kubellm render cluster CLUSTER      the cluster's GPU setup (GPU Operator, MIG, time-slicing, …)
+
+Examples:
+
+  kubellm render examples/llama-3.1-8b-l4.yaml -o deploy/llama-8b
+
+  kubellm render examples/qwen3-32b-sglang.yaml --k8s-version 1.31 | kubectl apply -f -
+
+  kubellm render examples/gpt-oss-20b-h100.yaml --images | xargs -n1 trivy image
+
+  kubellm render cluster examples/cluster.yaml -o deploy/cluster
+"""
+
+
+def _supported(version: str) -> str:
+    from kubellm.render.validation import OLDEST_VERSION, newest_version
+
+    newest = newest_version()
+    try:
+        major, minor = (int(x) for x in version.removeprefix("v").split(".")[:2])
+    except ValueError:
+        raise UsageError(f"--k8s-version {version!r} is not a version", "write it as 1.29") from None
+    low = tuple(int(x) for x in OLDEST_VERSION.split("."))
+    high = tuple(int(x) for x in newest.split("."))
+    if not low <= (major, minor) <= high:
+        raise UsageError(
+            f"--k8s-version {version}: kubellm renders for Kubernetes {OLDEST_VERSION} to {newest}",
+            f"give a version from {OLDEST_VERSION} to {newest}",
+        )
+    return f"{major}.{minor}"
+
+
+def _service_objects(spec_path: Path, version: str, namespace_object: bool) -> list[dict[str, Any]]:
+    from kubellm.catalog import default_catalog, resolve_model
+    from kubellm.render import RenderOptions, plan_service, render
+    from kubellm.spec import load_spec
+
+    spec = load_spec(spec_path)
+    catalog = default_catalog()
+    model = resolve_model(spec.model.planning_name, spec.model.config, catalog)
+    plan = plan_service(spec, catalog, model)
+    return render(plan, catalog, RenderOptions(namespace_object=namespace_object, k8s_version=version))
+
+
+def _cluster_objects(spec_path: Path) -> list[dict[str, Any]]:
+    from kubellm.render.cluster import render_cluster
+    from kubellm.spec.cluster import load_cluster_spec
+
+    return render_cluster(load_cluster_spec(spec_path))
+
+
+def _validate(objects: list[dict[str, Any]], version: str) -> None:
+    from kubellm.render.validation import validate_objects
+
+    problems = validate_objects(objects, version)
+    if problems:
+        listing = "\n  ".join(str(p) for p in problems[:20])
+        raise UsageError(
+            f"the rendered objects do not validate against Kubernetes {version}:\n  {listing}",
+            "this is a kubellm bug when the spec validated: please report it with the spec",
+        )
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("render", help=RENDER_HELP)
+    def render_cmd(
+        target: str = typer.Argument(
+            ..., metavar="SPEC | cluster", help="LLMService spec file, or 'cluster'."
+        ),
+        cluster_spec: Path | None = typer.Argument(
+            None, metavar="[CLUSTER_SPEC]", help="With 'cluster': the GpuCluster spec file."
+        ),
+        out: Path | None = typer.Option(None, "-o", "--output", help="Write one file per object into DIR."),
+        k8s_version: str = typer.Option(
+            "1.29", "--k8s-version", help="Kubernetes version to validate against (1.29 to the newest known)."
+        ),
+        images: bool = typer.Option(
+            False, "--images", help="List every container image (pinned), one a line."
+        ),
+        no_namespace: bool = typer.Option(
+            False, "--no-namespace", help="Leave out the Namespace object (the namespace exists already)."
+        ),
+        force: bool = typer.Option(False, "--force", help="Replace a non-empty output directory."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON (objects, or images with --images)."),
+    ) -> None:
+        from kubellm.render import images as list_images
+        from kubellm.render.output import to_yaml, write_dir
+
+        version = _supported(k8s_version)
+        if target == "cluster":
+            if cluster_spec is None:
+                raise UsageError(
+                    "render cluster needs a cluster spec", "kubellm render cluster examples/cluster.yaml"
+                )
+            objects = _cluster_objects(cluster_spec)
+        else:
+            if cluster_spec is not None:
+                raise UsageError(
+                    f"unexpected argument {cluster_spec}", "give one spec, or 'cluster CLUSTER_SPEC'"
+                )
+            objects = _service_objects(Path(target), version, not no_namespace)
+        _validate(objects, version)
+        if images:
+            found = list_images(objects)
+            typer.echo(json.dumps(found, indent=2) if as_json else "\n".join(found))
+            return
+        if out is not None:
+            written = write_dir(objects, out, force=force)
+            typer.echo(f"wrote {len(written)} files to {out}/ (apply with: kubectl apply -k {out})", err=True)
+            return
+        typer.echo(json.dumps(objects, indent=2) if as_json else to_yaml(objects), nl=False)
