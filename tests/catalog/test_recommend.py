@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from kubellm.catalog import Catalog, GpuSpec, ModelArch, default_catalog
+from kubellm.errors import PlanError
 from kubellm.plan import Plan, plan
 from kubellm.plan.recommend import assess, recommend
 from kubellm.spec import LLMService
@@ -121,3 +122,21 @@ def test_json_form_carries_license_and_why(catalog: Catalog) -> None:
         "engines",
     ):
         assert key in data
+
+
+def test_a_mig_slice_is_planned_as_a_small_gpu(catalog: Catalog) -> None:
+    a100 = catalog.gpu("a100-80gb")
+    small = assess(catalog.model("Llama-3.2-1B"), a100, mig_profile="1g.10gb")
+    assert small.fits and small.gpu == "A100-80GB MIG 1g.10gb"
+    big = assess(catalog.model("Llama-3.1-8B"), a100, mig_profile="1g.10gb")
+    assert not big.fits and "9.8 GiB" in big.why  # 14.96 GiB of weights against the 9.75 GiB slice
+    assert assess(catalog.model("Llama-3.1-8B"), a100, mig_profile="3g.40gb").fits
+
+
+def test_unknown_mig_profile_names_the_ones_that_exist(catalog: Catalog) -> None:
+    with pytest.raises(PlanError, match=r"3g\.40gb"):
+        assess(catalog.model("Llama-3.2-1B"), catalog.gpu("h100"), mig_profile="9g.99gb")
+    with pytest.raises(PlanError, match="no MIG"):
+        assess(catalog.model("Llama-3.2-1B"), catalog.gpu("l4"), mig_profile="1g.10gb")
+    with pytest.raises(PlanError, match="tensor parallelism"):
+        assess(catalog.model("Llama-3.2-1B"), catalog.gpu("h100"), gpus=2, mig_profile="3g.40gb")

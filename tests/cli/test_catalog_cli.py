@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from kubellm.catalog import default_catalog
 from kubellm.cli.app import app
+from kubellm.cli.catalog import mig_profile_in
 
 runner = CliRunner()
 
@@ -110,3 +111,16 @@ def test_bad_input_is_one_line_with_a_fix_and_exit_code_2() -> None:
         timeout=60,
     )
     assert proc.returncode == 2 and "--task" in proc.stderr
+
+
+def test_models_fits_a_mig_slice_by_flag_or_by_gfd_label() -> None:
+    by_flag = run_json("models", "--fits", "a100-80gb", "--mig", "1g.10gb")
+    by_label = run_json("models", "--fits", "NVIDIA-A100-SXM4-80GB-MIG-1g.10gb")
+    assert by_flag == by_label
+    assert by_flag and all(r["gpu"] == "A100-80GB MIG 1g.10gb" for r in by_flag)
+    assert "Llama-3.1-8B" not in {r["model"] for r in by_flag}
+
+
+def test_mig_profile_in_reads_the_single_strategy_label() -> None:
+    assert mig_profile_in("NVIDIA-A100-SXM4-80GB-MIG-3g.40gb") == "3g.40gb"
+    assert mig_profile_in("NVIDIA-H100-80GB-HBM3") is None

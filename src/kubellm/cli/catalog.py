@@ -7,6 +7,7 @@ table and ``--json`` show the same facts; the fit check lives in :mod:`kubellm.p
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -107,6 +108,12 @@ def select_models(
             continue
         chosen.append(model)
     return chosen
+
+
+def mig_profile_in(gpu_name: str) -> str | None:
+    """The MIG profile in a GFD 'single'-strategy product label: 'NVIDIA-A100-SXM4-80GB-MIG-3g.40gb' → '3g.40gb'."""
+    match = re.search(r"-mig-(\d+g\.\d+gb)$", gpu_name.strip().lower())
+    return match.group(1) if match else None
 
 
 def _check_choice(flag: str, value: str | None, choices: tuple[str, ...]) -> str | None:
@@ -225,6 +232,12 @@ def register(app: typer.Typer) -> None:
             None, "--fits", metavar="GPU", help="Recommend the models that fit this GPU (e.g. l4, h100)."
         ),
         gpus: int = typer.Option(1, "--gpus", min=1, help="GPUs per replica for --fits (tensor parallel)."),
+        mig: str | None = typer.Option(
+            None,
+            "--mig",
+            metavar="PROFILE",
+            help="With --fits, one MIG slice of the GPU instead (e.g. 3g.40gb; see `kubellm gpus --json`).",
+        ),
         context: int | None = typer.Option(
             None,
             "--context",
@@ -268,14 +281,23 @@ def register(app: typer.Typer) -> None:
         from kubellm.plan.recommend import recommend
 
         gpu = catalog.gpu(fits)
+        mig = mig or mig_profile_in(fits)
         found = recommend(
-            chosen, gpu, gpus=gpus, context=context, engine=engine or "vllm", include_rejected=show_all
+            chosen,
+            gpu,
+            gpus=gpus,
+            context=context,
+            engine=engine or "vllm",
+            mig_profile=mig,
+            include_rejected=show_all,
         )
         rows = [r.to_json_dict() for r in found]
         if as_json:
             _emit_json(rows)
         else:
             where = f"{gpus}× {gpu.name}" if gpus > 1 else f"one {gpu.name}"
+            if mig:
+                where = f"one {gpu.name} MIG {mig.lower()} slice"
             fitting = sum(1 for r in rows if r["fits"])
             _print_recommendations(rows, f"{fitting} models fit {where}")
 

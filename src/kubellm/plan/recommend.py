@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubellm.catalog import GpuSpec, ModelArch
-from kubellm.errors import UsageError
+from kubellm.errors import PlanError, UsageError
 from kubellm.plan.result import Plan
 from kubellm.spec import LLMService
 
@@ -74,18 +74,42 @@ def _plan_with(spec: LLMService, model: ModelArch, gpu: GpuSpec) -> Plan:
 
 
 def _spec(
-    model: ModelArch, gpu: GpuSpec, gpus: int, context: int, quantization: str, engine: str
+    model: ModelArch,
+    gpu: GpuSpec,
+    gpus: int,
+    context: int,
+    quantization: str,
+    engine: str,
+    mig_profile: str | None = None,
 ) -> LLMService:
     source = f"hf://{model.hf_id}" if model.hf_id.count("/") == 1 else model.name
+    gpu_section: dict[str, Any] = {"type": gpu.name, "count": gpus}
+    if mig_profile:
+        gpu_section.update(sharing="mig", mig_profile=mig_profile)
     return LLMService.model_validate(
         {
             "metadata": {"name": "recommend"},
             "model": {"source": source, "name": model.name, "quantization": quantization},
             "engine": {"name": engine},
-            "gpu": {"type": gpu.name, "count": gpus},
+            "gpu": gpu_section,
             "serving": {"max_model_len": context, "target_concurrency": 1},
         }
     )
+
+
+def _capacity(gpu: GpuSpec, gpus: int, mig_profile: str | None) -> tuple[str, float]:
+    """(name of what is planned on, its total memory in GiB); a MIG slice stands alone."""
+    if not mig_profile:
+        return gpu.name, gpus * gpu.memory_gib
+    profile = gpu.mig_profile(mig_profile)
+    if profile is None:
+        names = ", ".join(p.name for p in gpu.mig_profiles) or "none: this GPU has no MIG"
+        raise PlanError(f"MIG profile {mig_profile!r} does not exist on {gpu.name}", f"pick one of: {names}")
+    if gpus > 1:
+        raise PlanError(
+            "MIG slices cannot be combined for tensor parallelism", "drop --gpus, or plan whole GPUs"
+        )
+    return f"{gpu.name} MIG {profile.name}", profile.memory_gib
 
 
 def _smallest_weights_gib(model: ModelArch, gpu: GpuSpec) -> float:
@@ -112,12 +136,10 @@ def _fit_why(p: Plan, model: ModelArch, quantization: str | None, native_gib: fl
     return "; ".join(parts)
 
 
-def _assessment(
-    p: Plan, model: ModelArch, gpu: GpuSpec, quantization: str | None, why: str
-) -> Recommendation:
+def _assessment(p: Plan, model: ModelArch, where: str, quantization: str | None, why: str) -> Recommendation:
     return Recommendation(
         model=model,
-        gpu=gpu.name,
+        gpu=where,
         fits=p.fits,
         why=why,
         quantization=quantization,
@@ -138,27 +160,26 @@ def assess(
     gpus: int = 1,
     context: int | None = None,
     engine: str = "vllm",
+    mig_profile: str | None = None,
     planner: Planner | None = None,
 ) -> Recommendation:
-    """Whether ``model`` fits ``gpus`` GPUs of type ``gpu`` at ``context`` tokens, and why (or why not)."""
+    """Whether ``model`` fits ``gpus`` GPUs of type ``gpu`` (or one MIG slice of it) at ``context`` tokens.
+
+    The answer says why (or why not). Raises PlanError for a MIG profile the GPU does not have.
+    """
+    where, capacity_gib = _capacity(gpu, gpus, mig_profile)
     if engine not in model.engines:
-        return Recommendation(model, gpu.name, False, f"{engine} does not serve {model.architecture}")
+        return Recommendation(model, where, False, f"{engine} does not serve {model.architecture}")
     if context is not None and context > model.max_position_embeddings:
         return Recommendation(
-            model,
-            gpu.name,
-            False,
-            f"context {context:,} exceeds the model's {model.max_position_embeddings:,}",
+            model, where, False, f"context {context:,} exceeds the model's {model.max_position_embeddings:,}"
         )
     length = context or min(DEFAULT_CONTEXT, model.max_position_embeddings)
     smallest = _smallest_weights_gib(model, gpu)
-    if smallest > gpus * gpu.memory_gib:
-        where = f"{gpus}× {gpu.name}" if gpus > 1 else f"one {gpu.name}"
+    if smallest > capacity_gib:
+        on = f"{gpus}× {where}" if gpus > 1 else f"one {where}"
         return Recommendation(
-            model,
-            gpu.name,
-            False,
-            f"weights alone ({smallest:.1f} GiB) exceed {where} ({gpus * gpu.memory_gib:.1f} GiB)",
+            model, where, False, f"weights alone ({smallest:.1f} GiB) exceed {on} ({capacity_gib:.1f} GiB)"
         )
     run = planner or _plan_with
     tries: list[str] = ["none"]
@@ -168,16 +189,16 @@ def assess(
     last: Recommendation | None = None
     for quantization in tries:
         try:
-            p = run(_spec(model, gpu, gpus, length, quantization, engine), model, gpu)
+            p = run(_spec(model, gpu, gpus, length, quantization, engine, mig_profile), model, gpu)
         except UsageError as exc:  # e.g. a GPU count that does not divide the attention heads
-            return Recommendation(model, gpu.name, False, exc.what)
+            return Recommendation(model, where, False, exc.what)
         quant = None if quantization == "none" else quantization
         if p.fits:
-            return _assessment(p, model, gpu, quant, _fit_why(p, model, quant, native_gib))
+            return _assessment(p, model, where, quant, _fit_why(p, model, quant, native_gib))
         if quantization == "none":
             native_gib = p.memory.weights_gib
         reason = p.suggestion.why if p.suggestion else "not enough memory left for one request's KV cache"
-        last = _assessment(p, model, gpu, quant, reason)
+        last = _assessment(p, model, where, quant, reason)
     assert last is not None
     return last
 
@@ -189,6 +210,7 @@ def recommend(
     gpus: int = 1,
     context: int | None = None,
     engine: str = "vllm",
+    mig_profile: str | None = None,
     planner: Planner | None = None,
     include_rejected: bool = False,
 ) -> list[Recommendation]:
@@ -197,7 +219,10 @@ def recommend(
     With ``include_rejected`` the models that do not fit follow, each with its reason.
     """
     run = planner or _plan_with
-    found = [assess(m, gpu, gpus=gpus, context=context, engine=engine, planner=run) for m in models]
+    found = [
+        assess(m, gpu, gpus=gpus, context=context, engine=engine, mig_profile=mig_profile, planner=run)
+        for m in models
+    ]
     fitting = sorted(
         (r for r in found if r.fits),
         key=lambda r: (-r.model.total_params, r.quantization is not None, r.model.name),
