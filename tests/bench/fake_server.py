@@ -5,7 +5,7 @@ Token k of a response (k = 0…N−1, N = the request's max_tokens, capped by --
 With ``--ttft-ms 0 --itl-ms 0`` the whole stream goes out in one write (the cheapest possible server).
 
 Behaviour chosen by the requested model name, so one process serves every test case:
-``fake`` normal · ``role-first`` an empty role-only chunk before the content · ``fail-500`` HTTP 500 ·
+``fake`` (or ``fake-model``) normal · ``role-first`` an empty role-only chunk before the content · ``fail-500`` HTTP 500 ·
 ``malformed`` a non-JSON data line · ``no-done`` ends without ``[DONE]`` · ``no-usage`` no usage chunk.
 ``--api-key K`` makes every endpoint answer 401 without ``Authorization: Bearer K``.
 Binds to 127.0.0.1 only. The idea follows the fake upstream of the peer harness
@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-MODELS = ("fake", "role-first", "fail-500", "malformed", "no-done", "no-usage")
+MODELS = ("fake", "fake-model", "role-first", "fail-500", "malformed", "no-done", "no-usage")
 
 
 def _event(data: dict[str, Any]) -> bytes:
