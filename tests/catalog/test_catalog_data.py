@@ -188,3 +188,22 @@ def test_old_gpus_have_no_bf16_or_fp8(catalog: Catalog) -> None:
     assert not t4.supports_bf16 and not v100.supports_bf16
     assert not catalog.gpu("a100-80gb").supports_fp8
     assert catalog.gpu("l4").supports_fp8 and catalog.gpu("h100").supports_fp8
+
+
+# Sizes the model cards publish (billions, rounded as published). A config value typed wrong shows up here:
+# one layer, head or MLP width off moves the count by more than the 2 % allowed.
+PUBLISHED_B = {
+    "Llama-2-7B": 6.74, "Llama-2-13B": 13.0, "Llama-2-70B": 69.0, "CodeLlama-34B": 33.7,
+    "Qwen2.5-0.5B-Instruct": 0.49, "Qwen2.5-1.5B-Instruct": 1.54, "Qwen2.5-3B-Instruct": 3.09,
+    "Qwen2.5-7B-Instruct": 7.61, "Qwen2.5-14B-Instruct": 14.7, "Qwen2.5-72B-Instruct": 72.7,
+    "Qwen3-0.6B": 0.6, "Qwen3-1.7B": 1.7, "Qwen3-4B": 4.0, "Qwen3-8B": 8.2, "Qwen3-14B": 14.8, "Qwen3-32B": 32.8,
+    "Qwen3-30B-A3B": 30.5, "Qwen3-235B-A22B": 235.0, "Gemma-2-9B": 9.24, "Gemma-2-27B": 27.2,
+    "Phi-3.5-mini": 3.8, "Phi-4-mini": 3.8, "Phi-3-medium-4k": 14.0, "Mistral-Nemo-12B": 12.2,
+    "Mistral-Small-24B": 23.6, "Mixtral-8x7B": 46.7, "DeepSeek-V3": 671.0, "gpt-oss-20b": 21.0, "gpt-oss-120b": 117.0,
+    "GPT-J-6B": 6.05, "GPT-NeoX-20B": 20.6, "BLOOM-176B": 176.2, "Flan-T5-XL": 2.85, "StarCoder": 15.5,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "billions"), sorted(PUBLISHED_B.items()))
+def test_config_reproduces_the_published_size(catalog: Catalog, name: str, billions: float) -> None:
+    assert catalog.model(name).total_params / 1e9 == pytest.approx(billions, rel=0.02)
