@@ -14,6 +14,7 @@ from typing import Any
 
 from kubellm.catalog import GpuSpec, ModelArch
 from kubellm.errors import PlanError, UsageError
+from kubellm.plan.planner import plan
 from kubellm.plan.result import Plan
 from kubellm.spec import LLMService
 
@@ -68,8 +69,6 @@ class Recommendation:
 
 
 def _plan_with(spec: LLMService, model: ModelArch, gpu: GpuSpec) -> Plan:
-    from kubellm.plan.planner import plan  # imported late: kubellm.plan imports this package's siblings
-
     return plan(spec, model=model, gpu=gpu)
 
 
