@@ -114,6 +114,8 @@ def _print_point(console: Any, point: BenchPoint) -> None:
     from kubellm.bench.report import load_label
 
     errors = f", errors {point.error_count}" if point.error_count else ""
+    lag = point.schedule_lag_ms.p99 if point.schedule_lag_ms else None
+    errors += f", send lag p99 {lag:.1f} ms" if lag is not None else ""
     console.print(
         f"  {load_label(point)}: {point.requests_per_s:.1f} req/s, {point.output_tokens_per_s:.0f} out tok/s, "
         f"in flight {point.in_flight:.1f}, TTFT p95 {point.ttft_ms.p95 or 0:.1f} ms, "
