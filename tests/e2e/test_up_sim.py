@@ -116,3 +116,22 @@ def test_busy_port_is_a_clear_error_naming_a_free_port(tmp_path: Path) -> None:
     assert f"port {port} on 127.0.0.1 is already in use" in done.stderr
     assert "--port " in done.stderr.split("—", 1)[1]
     assert not (tmp_path / "run").exists()  # nothing was started
+
+
+def test_up_bench_sweeps_reports_the_knee_and_renders_manifests(
+    tmp_path: Path, up_processes: list[UpProcess]
+) -> None:
+    up = start_up(
+        ["--engine", "sim", "--replicas", "1", "--bench", "--exit-after-bench", "--bench-level-s", "0.3"], tmp_path
+    )
+    up_processes.append(up)
+    event = up.next_event(timeout_s=120)
+    assert event["event"] == "bench"
+    results = json.loads(Path(event["results"]).read_text())
+    assert [p["concurrency"] for p in results["points"]][:3] == [1, 2, 4]
+    assert event["knee"] is not None and event["knee_note"].startswith(("knee at", "no knee"))
+    manifests = Path(event["manifests"])
+    assert manifests.parent == Path(up.info["run_dir"])
+    assert any(manifests.glob("deployment-*.yaml"))
+    assert up.popen.wait(timeout=30) == 0
+    assert all_gone(up.child_pids) == []

@@ -110,6 +110,9 @@ def up(
     exit_after_bench: bool = typer.Option(
         False, "--exit-after-bench", help="With --bench: stop everything after the report."
     ),
+    bench_level_s: float = typer.Option(
+        2.0, "--bench-level-s", min=0.1, help="With --bench: seconds measured at each concurrency level."
+    ),
     as_json: bool = typer.Option(
         False, "--json", help="Print one JSON object when ready (and one after --bench) instead of text."
     ),
@@ -142,7 +145,7 @@ def up(
             from kubellm.local.bench import run_bench
 
             say("bench: a short sweep through the gateway …")
-            outcome = run_bench(info, spec_path=source, api_key=info.api_key)
+            outcome = run_bench(info, spec_path=source, api_key=info.api_key, level_s=bench_level_s)
             if as_json:
                 _emit_json({"event": "bench", **outcome.to_json_dict()})
             else:
