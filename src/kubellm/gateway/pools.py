@@ -1,0 +1,166 @@
+"""Live state of each pool: its backends, their health, ejections, load, and the wait for a first backend.
+
+A backend is *available* when it is healthy (active probes) and not ejected (passive: consecutive
+failures). The available list is recomputed only when something changes, so picking a backend costs
+one call into the pool's routing policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from kubellm.gateway.routing import BackendStats, Router, RouteRequest, make_router
+from kubellm.spec.gateway import PoolConfig, RetryConfig
+
+
+class Backend:
+    """One engine endpoint of a pool."""
+
+    __slots__ = ("ejected_until", "failures", "healthy", "probe_failures", "probe_successes", "url")
+
+    def __init__(self, url: str, healthy: bool) -> None:
+        self.url = url
+        self.healthy = healthy
+        self.failures = 0
+        self.ejected_until = 0.0
+        self.probe_failures = 0
+        self.probe_successes = 0
+
+
+class Pool:
+    """The engines that serve one model, and the policy that spreads requests over them."""
+
+    def __init__(
+        self,
+        config: PoolConfig,
+        retries: RetryConfig,
+        *,
+        start_healthy: bool,
+        clock: Callable[[], float],
+        seed: int = 0,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.upstream_model = config.upstream_model or config.name
+        self.router: Router = make_router(config.routing, config.load_bound, seed)
+        self.backends: dict[str, Backend] = {}
+        self.stats: dict[str, BackendStats] = {}
+        self.available: list[str] = []
+        self.pending = 0
+        self.fallback: Pool | None = None
+        self.long_context: Pool | None = None
+        self._retries = retries
+        self._start_healthy = start_healthy
+        self._clock = clock
+        self._next_expiry = float("inf")
+        self._ready: asyncio.Event | None = None
+
+    # --- membership and health -------------------------------------------------------------------
+
+    def set_backends(self, urls: list[str]) -> list[str]:
+        """Replace the member list (from discovery); returns the URLs that are new."""
+        new = [url for url in urls if url not in self.backends]
+        for url in new:
+            self.backends[url] = Backend(url, healthy=self._start_healthy)
+            self.stats[url] = BackendStats()
+        for url in [u for u in self.backends if u not in urls]:
+            del self.backends[url]
+            if self.stats[url].outstanding == 0:
+                del self.stats[url]
+        self.refresh()
+        return new
+
+    def refresh(self) -> None:
+        """Recompute the available list (after a health change, an ejection, or when one expires)."""
+        now = self._clock()
+        available = []
+        next_expiry = float("inf")
+        for backend in self.backends.values():
+            if not backend.healthy:
+                continue
+            if backend.ejected_until > now:
+                next_expiry = min(next_expiry, backend.ejected_until)
+                continue
+            available.append(backend.url)
+        self.available = available
+        self._next_expiry = next_expiry
+        if available and self._ready is not None:
+            self._ready.set()
+
+    def set_health(self, url: str, ok: bool, unhealthy_after: int, healthy_after: int) -> bool:
+        """Record one active probe; True when the backend's health flipped."""
+        backend = self.backends.get(url)
+        if backend is None:
+            return False
+        if ok:
+            backend.probe_failures = 0
+            backend.probe_successes += 1
+            flip = not backend.healthy and backend.probe_successes >= healthy_after
+            if flip:
+                backend.healthy, backend.failures, backend.ejected_until = True, 0, 0.0
+        else:
+            backend.probe_successes = 0
+            backend.probe_failures += 1
+            flip = backend.healthy and backend.probe_failures >= unhealthy_after
+            if flip:
+                backend.healthy = False
+        if flip:
+            self.refresh()
+        return flip
+
+    def record_success(self, url: str) -> None:
+        """A request to ``url`` worked: reset its failure streak."""
+        backend = self.backends.get(url)
+        if backend is not None and backend.failures:
+            backend.failures = 0
+
+    def record_failure(self, url: str) -> None:
+        """A request to ``url`` failed; eject it for a while after enough failures in a row."""
+        backend = self.backends.get(url)
+        if backend is None:
+            return
+        backend.failures += 1
+        if backend.failures >= self._retries.eject_after_failures:
+            backend.failures = 0
+            backend.ejected_until = self._clock() + self._retries.eject_s
+            self.refresh()
+
+    # --- choosing --------------------------------------------------------------------------------
+
+    def pick(self, request: RouteRequest, exclude: set[str] | None = None) -> str | None:
+        """A backend for ``request`` by the pool's policy, or None when none is available."""
+        if self._next_expiry <= self._clock():
+            self.refresh()
+        endpoints = self.available
+        if exclude:
+            endpoints = [url for url in endpoints if url not in exclude]
+        if not endpoints:
+            return None
+        return self.router.select(request, endpoints, self.stats)
+
+    def saturated(self) -> bool:
+        """Every available backend is at ``max_outstanding_per_backend`` (never, when that is unset)."""
+        limit = self.config.max_outstanding_per_backend
+        if limit is None:
+            return False
+        return all(self.stats[url].outstanding >= limit for url in self.available)
+
+    async def wait_ready(self, timeout_s: float) -> bool:
+        """Hold until a backend is available (scale from zero), counted in ``pending``; False on timeout."""
+        if self.available:
+            return True
+        if self._ready is None or self._ready.is_set():
+            self._ready = asyncio.Event()
+        self.pending += 1
+        try:
+            async with asyncio.timeout(timeout_s):
+                while not self.available:
+                    await self._ready.wait()
+                    if not self.available:
+                        self._ready.clear()
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self.pending -= 1

@@ -1,0 +1,406 @@
+"""The request path: admit, pick a pool and a backend, forward, relay the answer, account for it.
+
+Retries go to another backend only while nothing has been sent to the client. Streams are relayed
+chunk by chunk as the engine wrote them (no re-serialising); a stream that breaks mid-way ends with
+an OpenAI-shaped error event and ``[DONE]``. A client that leaves cancels its upstream request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from kubellm.gateway.admission import Admission, ApiKeyStore
+from kubellm.gateway.logs import AuditLog
+from kubellm.gateway.metrics import GatewayMetrics
+from kubellm.gateway.payload import ParsedRequest, cap_max_tokens, parse_request, usage_of
+from kubellm.gateway.pools import Pool
+from kubellm.gateway.rejection import Rejection, error_body, sse_error_event
+from kubellm.gateway.routing import RouteRequest
+from kubellm.gateway.upstream import UpstreamClient, UpstreamConnection, UpstreamError
+from kubellm.spec.gateway import GatewayConfig
+
+ANONYMOUS = "anonymous"
+log = logging.getLogger("kubellm.gateway")
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one request, for metrics and the audit line."""
+
+    status: int = 0
+    pool: str = ""
+    backend: str = ""
+    attempts: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    error: str = ""
+    started: float = 0.0
+
+
+class Proxy:
+    """Handles the OpenAI endpoints for one gateway."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        pools: dict[str, Pool],
+        keys: ApiKeyStore,
+        admission: Admission,
+        metrics: GatewayMetrics,
+        audit: AuditLog | None,
+    ) -> None:
+        self.config = config
+        self.pools = pools
+        self.by_model = {name: pool for pool in pools.values() for name in (pool.name, *pool.config.aliases)}
+        self.keys = keys
+        self.admission = admission
+        self.metrics = metrics
+        self.audit = audit
+        self.client: UpstreamClient | None = None
+        self.draining = False
+        self.in_flight = 0
+        self._ids = itertools.count(1)
+        self._id_prefix = os.urandom(4).hex()
+        self._retry_on = frozenset(config.retries.on_status)
+        self._limits_on = any(
+            (config.admission.requests_per_minute, config.admission.tokens_per_minute, config.admission.keys)
+        )
+        self._concurrency_on = bool(
+            config.admission.max_concurrency
+            or config.admission.max_concurrency_per_key
+            or any(k.max_concurrency for k in config.admission.keys.values())
+        )
+
+    # --- the handler -----------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """POST /v1/chat/completions, /v1/completions, /v1/embeddings."""
+        loop_time = asyncio.get_running_loop().time
+        started = loop_time()
+        request_id = request.headers.get("X-Request-Id", "")
+        if not (0 < len(request_id) <= 128 and request_id.isascii() and request_id.isprintable()):
+            request_id = f"{self._id_prefix}-{next(self._ids):x}"
+        outcome = Outcome(started=started)
+        key_id = ANONYMOUS
+        parsed: ParsedRequest | None = None
+        estimate = 0
+        slot = False
+        self.in_flight += 1
+        try:
+            if self.draining:
+                raise Rejection(
+                    503,
+                    "the gateway is shutting down; retry",
+                    "draining",
+                    code="unavailable",
+                    retry_after_s=1.0,
+                )
+            if self.keys.enabled:
+                key_id = self.keys.authenticate(request.headers.get("Authorization"))
+            raw = await self._read_body(request)
+            parsed = parse_request(request.path, raw)
+            pool = self._pool_for(parsed)
+            rewrite = cap_max_tokens(parsed, self.config.admission.max_tokens_cap)
+            if self._limits_on:
+                estimate = parsed.estimated_tokens
+                self.admission.check_rates(key_id, estimate)
+            if self._concurrency_on:
+                await self.admission.acquire(key_id)
+                slot = True
+            response = await self._forward(request, request_id, pool, parsed, raw, rewrite, outcome)
+        except Rejection as rejection:
+            self.metrics.rejections.inc((rejection.reason,))
+            outcome.status = rejection.status
+            outcome.error = rejection.reason
+            response = web.Response(
+                status=rejection.status, body=rejection.body(), headers=rejection.headers()
+            )
+            response.headers["X-Request-Id"] = request_id
+        except asyncio.CancelledError:
+            outcome.status = 499
+            outcome.error = "client_closed"
+            raise
+        except Exception:  # the top of the request path: a bug must still answer in the OpenAI shape
+            log.exception("unexpected error", extra={"request_id": request_id})
+            outcome.status, outcome.error = 500, "internal_error"
+            response = web.Response(
+                status=500,
+                body=error_body(500, "internal gateway error", "internal_error"),
+                headers={"Content-Type": "application/json", "X-Request-Id": request_id},
+            )
+        finally:
+            self.in_flight -= 1
+            if slot:
+                self.admission.release(key_id)
+            self._account(request, request_id, key_id, parsed, estimate, outcome, loop_time() - started)
+        return response
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        limit = self.config.admission.max_body_bytes
+        length = request.content_length
+        if length is not None and length > limit:
+            raise Rejection(
+                413, f"request body over {limit} bytes", "body_too_large", code="request_too_large"
+            )
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise Rejection(
+                413, f"request body over {limit} bytes", "body_too_large", code="request_too_large"
+            ) from None
+
+    def _pool_for(self, parsed: ParsedRequest) -> Pool:
+        pool = self.by_model.get(parsed.model)
+        if pool is None:
+            raise Rejection(
+                404,
+                f"model {parsed.model!r} is not served here; GET /v1/models lists the models",
+                "unknown_model",
+                code="model_not_found",
+                param="model",
+            )
+        limit = self.config.admission.max_prompt_tokens
+        if limit is not None and parsed.prompt_tokens > limit:
+            raise Rejection(
+                400,
+                f"prompt of about {parsed.prompt_tokens} tokens is over the limit of {limit}",
+                "prompt_too_long",
+                code="context_length_exceeded",
+                param="messages",
+            )
+        long_context = pool.config.long_context
+        if long_context is not None and pool.long_context is not None:
+            wanted = parsed.prompt_tokens + (parsed.max_tokens or 0)
+            if wanted > long_context.threshold_tokens:
+                return pool.long_context
+        return pool
+
+    async def _choose(self, pool: Pool, route: RouteRequest, tried: set[str]) -> tuple[Pool, str]:
+        url = pool.pick(route, tried)
+        fallback = pool.fallback
+        if fallback is not None and (url is None or pool.saturated()):
+            spill = fallback.pick(route, tried)
+            if spill is not None and not fallback.saturated():
+                self.metrics.spills.inc((pool.name, fallback.name))
+                return fallback, spill
+        if url is not None:
+            return pool, url
+        if tried:
+            raise Rejection(502, "every backend tried failed", "upstream_failed", code="bad_gateway")
+        timeout_s = pool.config.cold_start_timeout_s or self.config.cold_start_timeout_s
+        if not await pool.wait_ready(timeout_s):
+            raise Rejection(
+                503,
+                f"no backend of {pool.name!r} became ready within {timeout_s:g} s",
+                "no_backend",
+                code="unavailable",
+                retry_after_s=10.0,
+            )
+        url = pool.pick(route, tried)
+        if url is None:
+            raise Rejection(
+                503,
+                f"no backend of {pool.name!r} is ready",
+                "no_backend",
+                code="unavailable",
+                retry_after_s=10.0,
+            )
+        return pool, url
+
+    async def _forward(
+        self,
+        request: web.Request,
+        request_id: str,
+        pool: Pool,
+        parsed: ParsedRequest,
+        raw: bytes,
+        rewrite: bool,
+        outcome: Outcome,
+    ) -> web.StreamResponse:
+        client = self.client
+        assert client is not None
+        route = RouteRequest(
+            prefix=parsed.prefix[: pool.config.prefix_chars],
+            session=request.headers.get(pool.config.session_header) or parsed.user,
+        )
+        extra_headers = b"X-Request-Id: " + request_id.encode() + b"\r\n"
+        tried: set[str] = set()
+        attempts = self.config.retries.attempts
+        for attempt in range(1, attempts + 1):
+            target, url = await self._choose(pool, route, tried)
+            tried.add(url)
+            outcome.pool, outcome.backend, outcome.attempts = target.name, url, attempt
+            if attempt > 1:
+                self.metrics.retries.inc((target.name,))
+            body = raw
+            if rewrite or parsed.model != target.upstream_model:
+                parsed.body["model"] = target.upstream_model
+                body = json.dumps(parsed.body).encode()
+            stats = target.stats[url]
+            stats.outstanding += 1
+            try:
+                try:
+                    upstream = await client.post(url, request.path, body, extra_headers, parsed.stream)
+                except UpstreamError:
+                    target.record_failure(url)
+                    continue
+                if upstream.status in self._retry_on and attempt < attempts:
+                    upstream.close()
+                    target.record_failure(url)
+                    continue
+                try:
+                    content_type = upstream.header(b"content-type") or "application/json"
+                    if parsed.stream and content_type.startswith("text/event-stream"):
+                        return await self._relay_stream(request, request_id, target, url, upstream, outcome)
+                    return await self._relay_body(request_id, target, url, upstream, content_type, outcome)
+                finally:
+                    upstream.release()
+            finally:
+                stats.outstanding -= 1
+        raise Rejection(
+            502,
+            f"no backend of {pool.name!r} answered after {attempts} attempts",
+            "upstream_failed",
+            code="bad_gateway",
+        )
+
+    async def _relay_body(
+        self,
+        request_id: str,
+        pool: Pool,
+        url: str,
+        upstream: UpstreamConnection,
+        content_type: str,
+        outcome: Outcome,
+    ) -> web.Response:
+        try:
+            data = await upstream.read()
+        except UpstreamError:
+            pool.record_failure(url)
+            raise Rejection(
+                502, "the backend failed while answering", "upstream_failed", code="bad_gateway"
+            ) from None
+        pool.record_success(url)
+        outcome.status = upstream.status
+        usage = usage_of(data)
+        if usage is not None:
+            outcome.prompt_tokens, outcome.completion_tokens = usage
+        return web.Response(
+            status=upstream.status,
+            body=data,
+            headers={"Content-Type": content_type, "X-Request-Id": request_id},
+        )
+
+    async def _relay_stream(
+        self,
+        request: web.Request,
+        request_id: str,
+        pool: Pool,
+        url: str,
+        upstream: UpstreamConnection,
+        outcome: Outcome,
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(
+            status=upstream.status,
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Request-Id": request_id,
+            },
+        )
+        await response.prepare(request)
+        outcome.status = upstream.status
+        now = asyncio.get_running_loop().time
+        first = last = 0.0
+        chunks = 0
+        before = chunk = b""
+        try:
+            async for piece in upstream.chunks():
+                before, chunk = chunk, piece
+                last = now()
+                if not chunks:
+                    first = last
+                chunks += 1
+                try:
+                    await response.write(chunk)
+                except ConnectionResetError:
+                    outcome.status, outcome.error = 499, "client_closed"
+                    return (
+                        response  # the client left; closing the upstream response cancels the engine's work
+                    )
+        except UpstreamError:
+            pool.record_failure(url)
+            outcome.error = "upstream_broke_stream"
+            separator = b"" if not chunk or chunk.endswith(b"\n\n") else b"\n\n"
+            try:
+                await response.write(
+                    separator + sse_error_event("the backend failed mid-stream", "upstream_error")
+                )
+            except ConnectionResetError:
+                return response
+        else:
+            pool.record_success(url)
+        if chunks:
+            self.metrics.ttft.observe((pool.name,), first - outcome.started)
+            if chunks > 1:
+                self.metrics.itl.observe((pool.name,), (last - first) / (chunks - 1))
+        usage = usage_of(before[-4096:] + chunk[-4096:])
+        if usage is not None:
+            outcome.prompt_tokens, outcome.completion_tokens = usage
+        await response.write_eof()
+        return response
+
+    # --- accounting ------------------------------------------------------------------------------
+
+    def _account(
+        self,
+        request: web.Request,
+        request_id: str,
+        key_id: str,
+        parsed: ParsedRequest | None,
+        estimate: int,
+        outcome: Outcome,
+        elapsed_s: float,
+    ) -> None:
+        metrics = self.metrics
+        status = outcome.status
+        metrics.requests.inc((outcome.pool, outcome.backend, str(status)))
+        if outcome.pool and status and status < 500:
+            metrics.e2e.observe((outcome.pool,), elapsed_s)
+        if outcome.prompt_tokens or outcome.completion_tokens:
+            metrics.tokens.inc((key_id, "in"), outcome.prompt_tokens)
+            metrics.tokens.inc((key_id, "out"), outcome.completion_tokens)
+            if estimate:
+                self.admission.correct_tokens(
+                    key_id, estimate, outcome.prompt_tokens + outcome.completion_tokens
+                )
+        if self.audit is None:
+            return
+        record: dict[str, Any] = {
+            "time": round(time.time(), 3),
+            "request_id": request_id,
+            "key": key_id,
+            "path": request.path,
+            "model": parsed.model if parsed else None,
+            "pool": outcome.pool or None,
+            "backend": outcome.backend or None,
+            "status": status,
+            "attempts": outcome.attempts,
+            "prompt_tokens": outcome.prompt_tokens,
+            "completion_tokens": outcome.completion_tokens,
+            "latency_ms": round(elapsed_s * 1000, 3),
+        }
+        if outcome.error:
+            record["error"] = outcome.error
+        if parsed is not None and self.config.log_prompts:
+            record["prompt"] = parsed.prefix
+        self.audit.write(record)
