@@ -91,7 +91,8 @@ class Catalog:
         self.gpus = gpus
         self._model_index: dict[str, ModelArch] = {}
         for model in models:
-            for key in (model.name, model.hf_id, model.hf_id.split("/")[-1], *model.aliases):
+            aliases = (*model.aliases, *(alias.split("/")[-1] for alias in model.aliases))
+            for key in (model.name, model.hf_id, model.hf_id.split("/")[-1], *aliases):
                 self._model_index.setdefault(normalize(key), model)
         self._gpu_index: dict[str, GpuSpec] = {}
         for gpu in gpus:

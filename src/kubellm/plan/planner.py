@@ -540,6 +540,20 @@ class _Planner:
                     1,
                     serving__kv_cache_dtype="fp8",
                 )
+        seqs = (
+            spec.serving.max_num_seqs
+            or mem.engine_defaults(self.gpu.memory_gib, self.physical_gpu.name).max_num_seqs
+        )
+        if seqs > 256:
+            attempt(
+                "max_num_seqs=256",
+                "a smaller sampler batch shrinks the activation peak",
+                1,
+                serving__max_num_seqs=256,
+            )
+        if spec.gpu.memory_utilization < 0.95:
+            attempt("gpu_memory_utilization=0.95", "a larger budget (CUDA graphs must fit in the rest)", 1,
+                    gpu__memory_utilization=0.95)  # fmt: skip
         if spec.serving.max_model_len:
             for ctx in sorted((c for c in AUTO_CONTEXTS if c < spec.serving.max_model_len), reverse=True):
                 before = len(options)
