@@ -30,10 +30,17 @@ class Signature:
     sources: tuple[str, ...]
     fallback: bool = False
 
-    def match_line(self, line: str) -> bool:
+    def pattern_rank(self, line: str) -> int | None:
+        """Index of the first pattern the line matches (patterns go from most to least telling), or None."""
         if self.unless is not None and self.unless.search(line):
-            return False
-        return any(pattern.search(line) for pattern in self.patterns)
+            return None
+        for index, pattern in enumerate(self.patterns):
+            if pattern.search(line):
+                return index
+        return None
+
+    def match_line(self, line: str) -> bool:
+        return self.pattern_rank(line) is not None
 
 
 def _signature(entry: dict[str, Any]) -> Signature:
@@ -74,11 +81,13 @@ def match_log(text: str, obj: str, signatures: tuple[Signature, ...] | None = No
     Fallback signatures (generic "engine failed" lines) count only when nothing specific matched.
     """
     sigs = signatures if signatures is not None else load_signatures()
-    first_line: dict[str, str] = {}
+    best: dict[str, tuple[int, str]] = {}  # signature id → (index of the pattern that matched, line)
     for line in text.splitlines():
         for sig in sigs:
-            if sig.id not in first_line and sig.match_line(line):
-                first_line[sig.id] = line
+            rank = sig.pattern_rank(line)
+            if rank is not None and (sig.id not in best or rank < best[sig.id][0]):
+                best[sig.id] = (rank, line)
+    first_line = {sig_id: line for sig_id, (_, line) in best.items()}
     specific = [s for s in sigs if s.id in first_line and not s.fallback]
     chosen = specific or [s for s in sigs if s.id in first_line]
     return [

@@ -53,6 +53,7 @@ class ClusterSnapshot:
     logs: dict[str, str] = field(default_factory=dict)
     metrics: list[MetricSample] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    cluster_wide: bool | None = None
 
     def add_object(self, obj: dict[str, Any]) -> None:
         """File one API object under its kind; kinds the doctor does not read are dropped."""
@@ -70,7 +71,9 @@ class ClusterSnapshot:
 
     @property
     def all_namespaces(self) -> bool:
-        """Whether the pods look like a cluster-wide listing (system namespaces included)."""
+        """Whether the pods cover the whole cluster (said by the reader, else guessed from the namespaces)."""
+        if self.cluster_wide is not None:
+            return self.cluster_wide
         namespaces = {namespace_of(p) for p in self.pods}
         return "kube-system" in namespaces or len(namespaces) > 2
 

@@ -1,0 +1,101 @@
+"""The service's objects for apply and delete: plan → render → lint, and what the doctor should expect.
+
+These two calls into ``kubellm.render`` and ``kubellm.lint`` are the only coupling of the cluster
+package to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kubellm.cluster.hints import DoctorHints
+from kubellm.cluster.objects import as_list, pod_spec
+from kubellm.plan.result import Plan
+from kubellm.spec import LLMService, load_spec
+
+
+@dataclass
+class ServiceManifests:
+    """A spec, its plan, the rendered objects and what lint said about them."""
+
+    spec: LLMService
+    plan: Plan
+    objects: list[dict[str, Any]]
+    lint_errors: list[str] = field(default_factory=list)
+    lint_warnings: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.spec.metadata.name
+
+    @property
+    def namespace(self) -> str:
+        return self.spec.metadata.namespace
+
+
+def render_service(spec: LLMService) -> tuple[Plan, list[dict[str, Any]]]:
+    """plan(spec) and render(plan), as `kubellm render` does."""
+    from kubellm.catalog import default_catalog, resolve_model
+    from kubellm.render import plan_service, render
+
+    catalog = default_catalog()
+    model = resolve_model(spec.model.planning_name, spec.model.config, catalog)
+    plan = plan_service(spec, catalog, model)
+    return plan, render(plan, catalog)
+
+
+def lint_service(objects: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(errors, warnings) of `kubellm lint` over the rendered objects, one line each."""
+    from kubellm.lint.loader import parse_text
+    from kubellm.lint.runner import lint_loaded
+
+    text = yaml.safe_dump_all(objects, sort_keys=False)
+    result = lint_loaded(parse_text(text, "rendered"))
+    errors, warnings = [], []
+    for finding in result.findings:
+        line = f"{finding.rule} {finding.kind}/{finding.name}: {finding.message} — {finding.fix}"
+        if finding.severity.value == "error":
+            errors.append(line)
+        elif finding.severity.value == "warning":
+            warnings.append(line)
+    return errors, warnings
+
+
+def build_manifests(spec_path: str | Path, lint: bool = True) -> ServiceManifests:
+    spec = load_spec(spec_path)
+    plan, objects = render_service(spec)
+    manifests = ServiceManifests(spec, plan, objects)
+    if lint:
+        manifests.lint_errors, manifests.lint_warnings = lint_service(objects)
+    return manifests
+
+
+def engine_image(objects: list[dict[str, Any]]) -> str | None:
+    for obj in objects:
+        if obj.get("kind") in ("Deployment", "LeaderWorkerSet"):
+            for container in as_list(pod_spec(obj).get("containers")):
+                limits = (container.get("resources") or {}).get("limits") or {}
+                if any(str(k).startswith("nvidia.com/") for k in limits):
+                    return str(container.get("image"))
+    return None
+
+
+def hints_for(manifests: ServiceManifests) -> DoctorHints:
+    """What the doctor should expect of this service: namespace, image, GPUs, memory, startup budget."""
+    plan, spec = manifests.plan, manifests.spec
+    scaled = spec.scaling.max_replicas > spec.scaling.min_replicas or spec.scaling.scale_to_zero
+    return DoctorHints(
+        namespace=spec.metadata.namespace,
+        service=spec.metadata.name,
+        image=engine_image(manifests.objects),
+        gpu_resource=plan.resources.gpu_resource or None,
+        gpus_per_pod=plan.resources.gpu_count or None,
+        host_memory_gib=float(plan.resources.memory_gib),
+        startup_budget_s=plan.probes.startup_budget_s,
+        runtime_class=spec.gpu.runtime_class,
+        autoscaler=spec.scaling.autoscaler if scaled else None,
+    )
