@@ -42,9 +42,7 @@ def render_context(
     spec = plan.spec
     model = resolve_model(spec.model.planning_name, spec.model.config, catalog)
     ctx = build_context(plan, catalog, options or RenderOptions(), model)
-    engine = spec.engine.name.value
-    can_serve = ctx.adapter.can_serve(model) if engine == "llamacpp" else engine in model.engines
-    check(plan, ctx.adapter, can_serve)
+    check(plan, ctx.adapter, ctx.adapter.can_serve(model))
     return ctx
 
 

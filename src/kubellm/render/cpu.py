@@ -1,14 +1,11 @@
-"""Plans for the services render can place but the planner has no device for.
+"""CPU plans: ``gpu.type: cpu`` (llama.cpp only) plans against a CPU node.
 
-- llama.cpp runs GGUF conversions of any decoder-only model, though catalog rows list only the
-  GPU engines: render widens the row for llama.cpp when its adapter can serve the model.
-- ``gpu.type: cpu`` (llama.cpp only) plans against a CPU node: host memory stands in for GPU
-  memory, and the pod asks for no GPU.
+The planner plans GPUs; for a CPU node render hands it a "device" whose memory is the host memory
+the engine may use (weights and KV cache), then takes the GPU out of the pod's resources.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 from kubellm.catalog import Catalog, GpuSpec, ModelArch
@@ -39,10 +36,8 @@ def is_cpu(spec: LLMService) -> bool:
 
 
 def plan_service(spec: LLMService, catalog: Catalog, model: ModelArch) -> Plan:
-    """plan(spec), with llama.cpp's wider model support and CPU nodes."""
+    """plan(spec), or for ``gpu.type: cpu`` a plan against a CPU node with no GPU in the pod."""
     engine = spec.engine.name.value
-    if engine == "llamacpp" and engine not in model.engines and not model.encoder_decoder:
-        model = dataclasses.replace(model, engines=(*model.engines, "llamacpp"))
     if not is_cpu(spec):
         return make_plan(spec, catalog, model=model)
     if engine != "llamacpp":

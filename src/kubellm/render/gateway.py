@@ -60,7 +60,7 @@ def gateway_config(ctx: RenderContext) -> GatewayConfig:
         listen=ListenConfig(host="0.0.0.0", port=GATEWAY_PORT),
         pools=[pool],
         admission=admission,
-        health_checks=HealthCheckConfig(path=ctx.adapter.liveness_path),
+        health_checks=HealthCheckConfig(path=ctx.adapter.gateway_health_path),
         cold_start_timeout_s=g.cold_start_timeout_s,
         drain_timeout_s=float(DRAIN_S),
         log_prompts=False,

@@ -40,6 +40,7 @@ class EngineContext:
     model_path: str
     served_name: str
     cache_dir: str
+    engines_dir: str = "/models/engines"
     multi_node: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -74,6 +75,8 @@ class EngineAdapter(Protocol):
     metrics: EngineMetrics
     readiness_path: str
     liveness_path: str
+    probe_port: str
+    gateway_health_path: str
     planned_flags: frozenset[str]
 
     def image(self, ctx: EngineContext) -> str:

@@ -24,6 +24,8 @@ class LlamacppAdapter:
     )
     readiness_path = "/health"  # 503 while the model loads, 200 once it serves
     liveness_path = "/health"
+    probe_port = "http"
+    gateway_health_path = liveness_path
     planned_flags = frozenset(
         {
             "-m",
@@ -78,8 +80,7 @@ class LlamacppAdapter:
         return 0.0
 
     def can_serve(self, model: ModelArch) -> bool:
-        # llama.cpp runs GGUF conversions of decoder-only models; encoder-decoder models are out.
-        return "llamacpp" in model.engines or not model.encoder_decoder
+        return "llamacpp" in model.engines
 
     def multi_node(self, ctx: EngineContext) -> WorkerCommand | None:
         return None

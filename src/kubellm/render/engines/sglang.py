@@ -26,6 +26,8 @@ class SglangAdapter:
     )
     readiness_path = "/v1/models"
     liveness_path = "/health"
+    probe_port = "http"
+    gateway_health_path = liveness_path
     planned_flags = frozenset(
         {
             "--model-path",

@@ -23,6 +23,8 @@ class TgiAdapter:
     metrics = EngineMetrics(queue="tgi_queue_size", running="tgi_batch_current_size", kv_usage=None)
     readiness_path = "/health"  # 200 only once the shards have loaded the model
     liveness_path = "/health"
+    probe_port = "http"
+    gateway_health_path = liveness_path
     planned_flags = frozenset(
         {
             "--model-id",
@@ -66,7 +68,10 @@ class TgiAdapter:
         return with_extra_args(ctx, self._planned(ctx), self.planned_flags)
 
     def env(self, ctx: EngineContext) -> Env:
-        env: Env = [{"name": "HF_HUB_ENABLE_HF_TRANSFER", "value": "0"}]
+        env: Env = [
+            {"name": "HF_HUB_ENABLE_HF_TRANSFER", "value": "0"},
+            {"name": "HUGGINGFACE_HUB_CACHE", "value": f"{ctx.cache_dir}/huggingface/hub"},  # default /data
+        ]
         if not ctx.plan.spec.serving.prefix_caching:
             env.append({"name": "PREFIX_CACHING", "value": "0"})
         return env

@@ -28,7 +28,7 @@ TRITON_MODEL_NAME = "ensemble"
 def repository_dir(ctx: EngineContext) -> str:
     """Where the engine-build Job writes the Triton model repository (on the cache volume)."""
     s = ctx.plan.settings
-    return f"{ctx.cache_dir}/trtllm/tp{ctx.tp}-ctx{s.max_model_len}-seqs{s.max_num_seqs}"
+    return f"{ctx.engines_dir}/trtllm/tp{ctx.tp}-ctx{s.max_model_len}-seqs{s.max_num_seqs}"
 
 
 class TritonTrtllmAdapter:
@@ -41,8 +41,10 @@ class TritonTrtllmAdapter:
         running='nv_trt_llm_request_metrics{request_type="active"}',
         kv_usage='nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type="fraction"}',
     )
-    readiness_path = "/v1/models"
-    liveness_path = "/health/ready"
+    readiness_path = "/v2/health/ready"  # the KServe frontend: ready once every model of the ensemble is
+    liveness_path = "/v2/health/live"
+    probe_port = "kserve-http"
+    gateway_health_path = "/v1/models"
     planned_flags = frozenset(
         {"--model-repository", "--tokenizer", "--host", "--openai-port", "--kserve-http-port"}
     )

@@ -29,6 +29,8 @@ class VllmAdapter:
     )
     readiness_path = "/v1/models"  # answers only once the model is loaded (M30)
     liveness_path = "/health"
+    probe_port = "http"
+    gateway_health_path = liveness_path
     planned_flags = frozenset(
         {
             "--port",
