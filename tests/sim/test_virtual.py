@@ -108,3 +108,13 @@ def test_weighted_percentile_equals_the_expanded_sample(pairs: list[tuple[float,
     expanded = [v for v, w in pairs for _ in range(w)]
     got = weighted_percentile([v for v, _ in pairs], [w for _, w in pairs], q)
     assert got == pytest.approx(percentile(expanded, q), abs=1e-9)
+
+
+def test_closed_loop_keeps_exactly_the_concurrency_in_flight() -> None:
+    templates = [TraceRequest(0.0, 100, 30) for _ in range(20)]
+    report = replay(CONFIG, TIMER, templates, concurrency=4, sample_every_s=0.001)
+    summary = report.summary()
+    assert summary["completed"] == 20
+    assert {s.running + s.waiting for s in report.samples} == {4}
+    starts = sorted(r.arrival_s for r in report.requests)
+    assert starts[:4] == [0.0] * 4 and starts[4] > 0

@@ -118,8 +118,11 @@ class RealTimeEngine:
         core = self.core
         sched = core.scheduler
         clock = self.clock
+        target_end: float | None = None  # modelled end of the previous step, while busy
+        prev_end: float | None = None  # when the previous step really ended, while busy
         while True:
             if not sched.has_work:
+                target_end = prev_end = None
                 self._wake.clear()
                 await self._wake.wait()
                 continue
@@ -128,10 +131,23 @@ class RealTimeEngine:
             if step.empty:  # cannot happen with a valid config; do not spin
                 await self.sleep(0.001)
                 continue
-            delay = start + core.step_s(step) * self.time_scale - clock()
+            duration = core.step_s(step) * self.time_scale
+            # Back to back, a step starts where the previous one was modelled to end, so the loop's
+            # own bookkeeping (up to a quarter step) does not stretch the timeline; beyond that the
+            # step simply starts late, as on an overloaded host.
+            target = (
+                start + duration
+                if target_end is None
+                else max(target_end, start - 0.25 * duration) + duration
+            )
+            target_end = target
+            delay = target - clock()
             await (self.sleep(delay) if delay > 0 else asyncio.sleep(0))
             end = clock()
-            result = sched.complete(step, start, end)
+            # gaps are measured from each request's previous token; passing the previous step's end
+            # lets the scheduler count the common gap once instead of per request
+            result = sched.complete(step, start if prev_end is None else prev_end, end)
+            prev_end = end
             self.steps += 1
             self.metrics.observe_step(result)
             handles = self._handles

@@ -7,6 +7,7 @@ from the scheduler when scraped.
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_left
 from collections.abc import Iterable
 
@@ -250,5 +251,8 @@ class EngineMetrics:
             out.append(f'vllm:request_success_total{{{lb},finished_reason="{reason}"}} {float(count)!r}')
         for hist in (self.ttft, self.itl, self.tpot, self.e2e, self.queue, self.prompt_len, self.output_len):
             hist.render(lb, out)
+        out.append("# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.")
+        out.append("# TYPE process_cpu_seconds_total counter")
+        out.append(f"process_cpu_seconds_total {time.process_time()!r}")
         out.append("")
         return "\n".join(out)

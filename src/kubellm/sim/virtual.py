@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,47 +98,67 @@ def replay(
     timer: StepTimer,
     trace: Sequence[TraceRequest],
     *,
+    concurrency: int | None = None,
     fast_forward: bool = True,
     sample_every_s: float = 1.0,
     max_sim_s: float = math.inf,
 ) -> VirtualReport:
-    """Run ``trace`` through a fresh engine in virtual time and report what clients would see."""
+    """Run ``trace`` through a fresh engine in virtual time and report what clients would see.
+
+    Open loop (default): requests arrive at their ``arrival_s``. Closed loop (``concurrency`` = c):
+    arrival times are ignored; the first c requests start at once and each one that finishes is
+    replaced at that moment by the next, as a benchmark at fixed concurrency does.
+    """
     wall0 = time.perf_counter()
     core = SimCore(config, timer)
     sched = core.scheduler
-    arrivals = sorted(trace, key=lambda r: r.arrival_s)
-    n = len(arrivals)
+    templates = sorted(trace, key=lambda r: r.arrival_s)
+    if concurrency is not None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        pending = deque((0.0, tr) for tr in templates[:concurrency])
+        backlog = deque(templates[concurrency:])
+    else:
+        pending = deque((tr.arrival_s, tr) for tr in templates)
+        backlog = deque()
     requests: list[SimRequest] = []
     itl_v: list[float] = []
     itl_w: list[float] = []
     samples: list[Sample] = []
     next_sample = 0.0
-    now = arrivals[0].arrival_s if arrivals else 0.0
-    idx = steps = ff_steps = 0
-    while (idx < n or sched.has_work) and now < max_sim_s:
-        while idx < n and arrivals[idx].arrival_s <= now:
-            tr = arrivals[idx]
-            hashes = core.synthetic_block_hashes(tr.prompt_tokens, tr.prefix, tr.prefix_tokens, idx)
+    now = pending[0][0] if pending else 0.0
+    steps = ff_steps = 0
+
+    def finished(done: list[SimRequest]) -> None:
+        for req in done:
+            if backlog:
+                pending.append((req.finish_s or now, backlog.popleft()))
+
+    while (pending or sched.has_work) and now < max_sim_s:
+        while pending and pending[0][0] <= now:
+            arrival, tr = pending.popleft()
+            index = len(requests)
+            hashes = core.synthetic_block_hashes(tr.prompt_tokens, tr.prefix, tr.prefix_tokens, index)
             max_tokens = min(tr.output_tokens, config.max_model_len - tr.prompt_tokens)
+            req = core.new_request(
+                f"r{index}",
+                tr.prompt_tokens,
+                max(max_tokens, 1),
+                arrival,
+                block_hashes=hashes,
+                ignore_eos=True,
+            )
+            requests.append(req)
             if max_tokens >= 1:
-                req = core.new_request(
-                    f"r{idx}",
-                    tr.prompt_tokens,
-                    max_tokens,
-                    tr.arrival_s,
-                    block_hashes=hashes,
-                    ignore_eos=True,
-                )
                 sched.add(req)
-                requests.append(req)
-            idx += 1
         if not sched.has_work:
-            now = arrivals[idx].arrival_s
+            if pending:
+                now = pending[0][0]
             continue
         if now >= next_sample:
             samples.append(Sample(now, len(sched.running), len(sched.waiting), core.pool.usage))
             next_sample = now + sample_every_s
-        horizon = arrivals[idx].arrival_s - now if idx < n else math.inf
+        horizon = pending[0][0] - now if pending else math.inf
         if fast_forward:
             batch = sched.decode_batch()
             if batch is not None:
@@ -147,23 +168,22 @@ def replay(
                 k = _steps_starting_before(horizon, a, b, sched.fast_forward_limit(1 << 30))
                 if k >= 2:
                     total = k * a + b * k * (k - 1) / 2
-                    sched.fast_forward(k, now + total)
+                    now += total
+                    finished(sched.fast_forward(k, now))
                     itl_v.append(a + b * (k - 1) / 2)
                     itl_w.append(k * seqs)
-                    now += total
                     steps += k
                     ff_steps += k
                     continue
         step = sched.schedule(now)
-        if step.empty:
-            raise RuntimeError(
-                "the scheduler found nothing to run although requests wait"
-            )  # config guards this
+        if step.empty:  # SimConfig guarantees one max_model_len request fits the pool
+            raise RuntimeError("the scheduler found nothing to run although requests wait")
         duration = core.step_s(step)
         result = sched.complete(step, now, now + duration)
         _record_gaps(result, itl_v, itl_w)
         now += duration
         steps += 1
+        finished(result.finished)
     return VirtualReport(
         requests, itl_v, itl_w, steps, ff_steps, sched.num_preemptions, time.perf_counter() - wall0, samples
     )
