@@ -1,0 +1,395 @@
+"""End to end on 127.0.0.1: fake engines, the gateway, and the openai SDK as the client."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import openai
+import pytest
+
+from gateway.conftest import Stack
+from gateway.fake_engine import FakeEngine, static_pool
+
+MSG = [{"role": "user", "content": "hello there"}]
+
+
+def client(base: str, key: str = "none") -> openai.OpenAI:
+    return openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0, timeout=10)
+
+
+def post(
+    base: str, path: str, body: bytes, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(
+        base + path, data=body, method="POST", headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def get(base: str, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(base + path, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def test_answers_through_the_gateway_equal_direct_ones(stack: Stack) -> None:
+    engine = stack.engine()
+    gw = stack.gateway({"pools": [static_pool("tiny", [engine.url])]})
+    direct, through = client(engine.url), client(gw)
+    a = direct.chat.completions.create(model="tiny", messages=MSG, max_tokens=5)  # type: ignore[arg-type]
+    b = through.chat.completions.create(model="tiny", messages=MSG, max_tokens=5)  # type: ignore[arg-type]
+    assert a.model_dump() == b.model_dump()
+    sa = [
+        c.model_dump()
+        for c in direct.chat.completions.create(
+            model="tiny", messages=MSG, max_tokens=6, stream=True, stream_options={"include_usage": True}
+        )
+    ]  # type: ignore[arg-type]
+    sb = [
+        c.model_dump()
+        for c in through.chat.completions.create(
+            model="tiny", messages=MSG, max_tokens=6, stream=True, stream_options={"include_usage": True}
+        )
+    ]  # type: ignore[arg-type]
+    assert sa == sb and len(sb) == 7
+    ca = direct.completions.create(model="tiny", prompt="x", max_tokens=3)
+    cb = through.completions.create(model="tiny", prompt="x", max_tokens=3)
+    assert ca.model_dump() == cb.model_dump()
+    ea = direct.embeddings.create(model="tiny", input="x")
+    eb = through.embeddings.create(model="tiny", input="x")
+    assert ea.model_dump() == eb.model_dump()
+
+
+def test_models_aggregated_and_unknown_model_is_404(stack: Stack) -> None:
+    engine = stack.engine()
+    gw = stack.gateway(
+        {"pools": [static_pool("big", [engine.url], aliases=["large"]), static_pool("small", [engine.url])]}
+    )
+    c = client(gw)
+    assert sorted(m.id for m in c.models.list()) == ["big", "large", "small"]
+    with pytest.raises(openai.NotFoundError) as err:
+        c.chat.completions.create(model="nope", messages=MSG)  # type: ignore[arg-type]
+    assert err.value.code == "model_not_found"
+    c.chat.completions.create(model="large", messages=MSG, max_tokens=1)  # type: ignore[arg-type]
+    assert engine.last_body["model"] == "big"  # aliases are rewritten to the pool name
+
+
+def test_api_keys_401_and_open_endpoints(stack: Stack) -> None:
+    engine = stack.engine()
+    gw = stack.gateway({"pools": [static_pool("tiny", [engine.url])]}, keys={"alice": "sk-alice"})
+    with pytest.raises(openai.AuthenticationError):
+        client(gw, "wrong").chat.completions.create(model="tiny", messages=MSG)  # type: ignore[arg-type]
+    with pytest.raises(openai.AuthenticationError):
+        client(gw, "wrong").models.list()
+    assert client(gw, "sk-alice").chat.completions.create(model="tiny", messages=MSG, max_tokens=2).choices  # type: ignore[arg-type]
+    for path in ("/health", "/ready", "/metrics"):
+        assert get(gw, path)[0] == 200
+    metrics = get(gw, "/metrics")[1].decode()
+    assert 'kubellm_gateway_tokens_total{key="alice",direction="out"} 2' in metrics
+    assert "sk-alice" not in metrics
+    assert 'kubellm_gateway_rejections_total{reason="invalid_key"} 2' in metrics
+
+
+def test_requests_per_minute_429_with_retry_after(stack: Stack) -> None:
+    engine = stack.engine()
+    gw = stack.gateway(
+        {"pools": [static_pool("tiny", [engine.url])], "admission": {"requests_per_minute": 2}},
+        keys={"a": "ka", "b": "kb"},
+    )
+    for _ in range(2):
+        client(gw, "ka").chat.completions.create(model="tiny", messages=MSG, max_tokens=1)  # type: ignore[arg-type]
+    status, headers, body = post(
+        gw,
+        "/v1/chat/completions",
+        json.dumps({"model": "tiny", "messages": MSG}).encode(),
+        {"Authorization": "Bearer ka"},
+    )
+    assert status == 429 and int(headers["Retry-After"]) >= 1
+    assert json.loads(body)["error"]["code"] == "rate_limit_exceeded"
+    client(gw, "kb").chat.completions.create(model="tiny", messages=MSG, max_tokens=1)  # type: ignore[arg-type]
+
+
+def test_tokens_per_minute_charged_by_estimate_and_corrected_by_usage(stack: Stack) -> None:
+    engine = stack.engine(max_output=2)
+    gw = stack.gateway(
+        {"pools": [static_pool("tiny", [engine.url])], "admission": {"tokens_per_minute": 100}},
+        keys={"a": "ka"},
+    )
+    c = client(gw, "ka")
+    # each request is charged 3 + 60 tokens up front; the engine reports 5 + 2, so most is refunded —
+    # without the correction the second request would already be over the limit
+    for _ in range(4):
+        c.chat.completions.create(model="tiny", messages=MSG, max_tokens=60)  # type: ignore[arg-type]
+    with pytest.raises(openai.RateLimitError):
+        c.chat.completions.create(model="tiny", messages=MSG, max_tokens=99)  # type: ignore[arg-type]
+
+
+def test_body_prompt_and_max_tokens_limits(stack: Stack) -> None:
+    engine = stack.engine()
+    gw = stack.gateway(
+        {
+            "pools": [static_pool("tiny", [engine.url])],
+            "admission": {"max_body_bytes": 2048, "max_prompt_tokens": 50, "max_tokens_cap": 4},
+        }
+    )
+    status, _, body = post(gw, "/v1/chat/completions", b'{"model":"tiny","pad":"' + b"x" * 4000 + b'"}')
+    assert status == 413 and json.loads(body)["error"]["code"] == "request_too_large"
+    with pytest.raises(openai.BadRequestError) as err:
+        client(gw).chat.completions.create(model="tiny", messages=[{"role": "user", "content": "y" * 400}])
+    assert err.value.code == "context_length_exceeded"
+    answer = client(gw).chat.completions.create(model="tiny", messages=MSG, max_tokens=50)  # type: ignore[arg-type]
+    assert (
+        engine.last_body["max_tokens"] == 4
+        and answer.usage is not None
+        and answer.usage.completion_tokens == 4
+    )
+
+
+def test_concurrency_limit_queue_full_is_429_and_timeout_503(stack: Stack) -> None:
+    engine = stack.engine(delay_s=0.6)
+    gw = stack.gateway(
+        {
+            "pools": [static_pool("tiny", [engine.url])],
+            "admission": {"max_concurrency": 1, "queue_size": 1, "queue_timeout_s": 0.3},
+        }
+    )
+    import concurrent.futures
+
+    body = json.dumps({"model": "tiny", "messages": MSG}).encode()
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        first = pool.submit(post, gw, "/v1/chat/completions", body)
+        time.sleep(0.1)
+        second = pool.submit(post, gw, "/v1/chat/completions", body)
+        time.sleep(0.1)
+        third = pool.submit(post, gw, "/v1/chat/completions", body)
+        statuses = [first.result()[0], second.result()[0], third.result()[0]]
+    assert statuses == [200, 503, 429]
+    assert "Retry-After" in third.result()[1]
+
+
+def test_dead_backend_is_retried_on_another(stack: Stack) -> None:
+    engine = stack.engine()
+    dead = "http://127.0.0.1:9"  # discard port: nothing listens
+    gw = stack.gateway(
+        {
+            "pools": [static_pool("tiny", [dead, engine.url], routing="round-robin")],
+            "health_checks": {"enabled": False},
+        }
+    )
+    c = client(gw)
+    for _ in range(4):
+        assert c.chat.completions.create(model="tiny", messages=MSG, max_tokens=1).choices  # type: ignore[arg-type]
+    assert engine.requests == 4
+    assert "kubellm_gateway_retries_total" in get(gw, "/metrics")[1].decode()
+
+
+def test_503_from_engine_is_retried(stack: Stack) -> None:
+    bad, good = stack.engine(), stack.engine()
+    bad.fail_status = 503
+    gw = stack.gateway({"pools": [static_pool("tiny", [bad.url, good.url], routing="round-robin")]})
+    for _ in range(3):
+        client(gw).chat.completions.create(model="tiny", messages=MSG, max_tokens=1)  # type: ignore[arg-type]
+    assert good.requests == 3 and bad.requests >= 1
+
+
+def test_backend_killed_mid_stream_ends_with_error_event_and_done(stack: Stack) -> None:
+    engine = stack.engine()
+    engine.die_after_chunks = 3
+    gw = stack.gateway({"pools": [static_pool("tiny", [engine.url])]})
+    body = json.dumps({"model": "tiny", "messages": MSG, "max_tokens": 10, "stream": True}).encode()
+    status, _, raw = post(gw, "/v1/chat/completions", body)
+    events = [e for e in raw.decode().split("\n\n") if e.strip()]
+    assert status == 200
+    assert len(events) == 5  # three chunks, the error, [DONE]
+    assert json.loads(events[3].removeprefix("data: "))["error"]["code"] == "upstream_error"
+    assert events[4] == "data: [DONE]"
+    with pytest.raises(openai.APIError):
+        list(client(gw).chat.completions.create(model="tiny", messages=MSG, max_tokens=10, stream=True))  # type: ignore[arg-type]
+
+
+def test_scale_from_zero_holds_then_succeeds(stack: Stack, loop_thread: Any) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gw = stack.gateway(
+        {"pools": [static_pool("tiny", [f"http://127.0.0.1:{port}"])], "cold_start_timeout_s": 10}
+    )
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        future = pool.submit(
+            lambda: client(gw).chat.completions.create(model="tiny", messages=MSG, max_tokens=2)
+        )  # type: ignore[arg-type]
+        time.sleep(0.4)
+        assert 'kubellm_pool_pending_requests{pool="tiny"} 1' in get(gw, "/metrics")[1].decode()
+        late = FakeEngine()
+        loop_thread.run(late.start(port))
+        stack.engines.append(late)
+        answer = future.result(10)
+    assert answer.choices[0].message.content == "t0 t1 "
+    assert time.monotonic() - started >= 0.4
+    assert 'kubellm_pool_pending_requests{pool="tiny"} 0' in get(gw, "/metrics")[1].decode()
+
+
+def test_cold_start_timeout_is_503(stack: Stack) -> None:
+    gw = stack.gateway({"pools": [static_pool("tiny", ["http://127.0.0.1:9"])], "cold_start_timeout_s": 0.3})
+    with pytest.raises(openai.InternalServerError) as err:
+        client(gw).chat.completions.create(model="tiny", messages=MSG)  # type: ignore[arg-type]
+    assert err.value.status_code == 503 and err.value.response.headers["Retry-After"]
+
+
+def test_client_disconnect_cancels_upstream(stack: Stack) -> None:
+    engine = stack.engine(token_delay_s=0.05)
+    gw = stack.gateway({"pools": [static_pool("tiny", [engine.url])]})
+    stream = client(gw).chat.completions.create(model="tiny", messages=MSG, max_tokens=200, stream=True)  # type: ignore[arg-type]
+    next(iter(stream))
+    stream.close()
+    deadline = time.monotonic() + 3
+    while engine.in_flight and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert engine.in_flight == 0 and engine.completed == 0
+
+
+def test_slow_client_gets_the_whole_stream(stack: Stack) -> None:
+    engine = stack.engine()
+    gw = stack.gateway({"pools": [static_pool("tiny", [engine.url])]})
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", int(gw.rsplit(":", 1)[1]), timeout=10)
+    body = json.dumps({"model": "tiny", "messages": MSG, "max_tokens": 2000, "stream": True})
+    conn.request("POST", "/v1/chat/completions", body=body, headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    time.sleep(0.5)  # the gateway must buffer or apply back-pressure, not drop
+    data = b""
+    while chunk := resp.read(4096):
+        data += chunk
+        if len(data) < 20000:
+            time.sleep(0.002)
+    assert data.count(b"data: ") == 2001 and data.endswith(b"data: [DONE]\n\n")
+
+
+def test_fallback_and_long_context_pools(stack: Stack) -> None:
+    main, small, longer = stack.engine(delay_s=0.3), stack.engine(), stack.engine()
+    gw = stack.gateway(
+        {
+            "pools": [
+                static_pool(
+                    "main",
+                    [main.url],
+                    max_outstanding_per_backend=1,
+                    fallback_pool="small",
+                    long_context={"pool": "long", "threshold_tokens": 1000},
+                ),
+                static_pool("small", [small.url]),
+                static_pool("long", [longer.url]),
+            ]
+        }
+    )
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        futures = [
+            pool.submit(lambda: client(gw).chat.completions.create(model="main", messages=MSG, max_tokens=1))  # type: ignore[arg-type]
+            for _ in range(3)
+        ]
+        for f in futures:
+            f.result()
+    assert main.requests >= 1 and small.requests >= 1 and main.requests + small.requests == 3
+    assert small.last_body["model"] == "small"
+    client(gw).chat.completions.create(model="main", messages=MSG, max_tokens=2000)  # type: ignore[arg-type]
+    assert longer.requests == 1 and longer.last_body["model"] == "long"
+
+
+@pytest.mark.parametrize(
+    ("policy", "check"),
+    [
+        ("round-robin", lambda a, b: a == b == 20),
+        ("least-outstanding", lambda a, b: b <= 8),
+        ("power-of-two", lambda a, b: b <= 8),
+    ],
+)
+def test_policy_distribution_with_a_slow_backend(stack: Stack, policy: str, check: Any) -> None:
+    fast, slow = stack.engine(delay_s=0.01), stack.engine(delay_s=0.2)
+    slow.waiting = 5.0
+    gw = stack.gateway(
+        {"pools": [static_pool("tiny", [fast.url, slow.url], routing=policy, metrics_interval_s=0.05)]}
+    )
+    time.sleep(0.15)  # one scrape of the engine metrics
+    import concurrent.futures
+
+    body = json.dumps({"model": "tiny", "messages": MSG, "max_tokens": 1}).encode()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: post(gw, "/v1/chat/completions", body)[0], range(40)))
+    assert results == [200] * 40
+    assert check(fast.requests, slow.requests), (fast.requests, slow.requests)
+
+
+def test_prefix_and_session_affinity_stick(stack: Stack) -> None:
+    engines = [stack.engine() for _ in range(3)]
+    urls = [e.url for e in engines]
+    gw = stack.gateway(
+        {
+            "pools": [
+                static_pool("p", urls, routing="prefix-affinity"),
+                static_pool("s", urls, routing="session-affinity"),
+            ]
+        }
+    )
+    c = client(gw)
+    for i in range(6):
+        c.chat.completions.create(
+            model="p",
+            messages=[
+                {"role": "system", "content": "shared prefix " * 30},  # type: ignore[arg-type]
+                {"role": "user", "content": f"q{i}"},
+            ],
+            max_tokens=1,
+        )
+    assert sorted(e.requests for e in engines) == [0, 0, 6]
+    before = [e.requests for e in engines]
+    for i in range(6):
+        c.chat.completions.create(
+            model="s",
+            messages=[{"role": "user", "content": f"q{i}"}],
+            max_tokens=1,  # type: ignore[arg-type]
+            user="session-42",
+        )
+    assert sorted(e.requests - b for e, b in zip(engines, before, strict=True)) == [0, 0, 6]
+
+
+def test_audit_line_has_key_id_not_key_and_no_prompt(stack: Stack) -> None:
+    import io
+
+    from kubellm.gateway.admission import ApiKeyStore
+    from kubellm.gateway.server import Gateway
+    from kubellm.spec.gateway import GatewayConfig
+
+    engine = stack.engine()
+    stream = io.StringIO()
+    config = GatewayConfig.model_validate(
+        {"listen": {"port": 0}, "pools": [static_pool("tiny", [engine.url])]}
+    )
+    gateway = Gateway(config, keys=ApiKeyStore({"bob": "sk-secret"}), audit_stream=stream)
+    stack.loop.run(gateway.start())
+    stack.gateways.append(gateway)
+    client(f"http://127.0.0.1:{gateway.port}", "sk-secret").chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "very private words"}], max_tokens=3
+    )
+    stack.loop.run(gateway.audit.stop())  # type: ignore[union-attr]
+    line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert line["key"] == "bob" and line["status"] == 200 and line["completion_tokens"] == 3
+    assert line["backend"] == engine.url and line["model"] == "tiny" and line["latency_ms"] > 0
+    assert "sk-secret" not in stream.getvalue() and "private" not in stream.getvalue()
