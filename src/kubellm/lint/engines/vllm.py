@@ -60,6 +60,8 @@ def parse(
     engine: str, argv: Sequence[str], env: Mapping[str, str], positional_model: bool = True
 ) -> EngineConfig:
     """vLLM flags (hyphen or underscore spelling) and the VLLM_* / HF_* environment."""
+    if argv and argv[0] == "serve":  # image entrypoint `vllm` with args [serve, MODEL, …]
+        argv = argv[1:]
     args = parse_flags(argv, BOOLEAN_FLAGS)
     for short, long in SHORT.items():
         if short in args.flags:

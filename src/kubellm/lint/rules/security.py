@@ -250,7 +250,7 @@ def secret_literal_env(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
 
 @rule(
     "SEC012",
-    "image-unpinned",
+    "unpinned-image",
     Severity.WARNING,
     "A (non-engine) container image is untagged or on a moving tag",
     why="`latest` and untagged images change without a manifest change: rollbacks and audits stop meaning anything.",

@@ -1,0 +1,116 @@
+"""Every rule fires on its failing case and stays silent on its passing case; the expert set is clean."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from kubellm.lint.registry import all_rules
+
+from .cases import (
+    CASES,
+    GPU_TIME_SLICING_BAD,
+    KUBEAI_BAD,
+    KUBEAI_GOOD,
+    STORAGE_BAD,
+    STORAGE_GOOD,
+    expert,
+    lint,
+    lint_yaml,
+)
+
+RULE_IDS = [r.meta.id for r in all_rules() if r.meta.id != "LINT001"]
+
+
+def rules_fired(objs: list[dict[str, object]]) -> set[str]:
+    return {f.rule for f in lint(objs).findings}
+
+
+def test_every_rule_has_a_case() -> None:
+    assert sorted(set(RULE_IDS) - set(CASES)) == []
+
+
+@pytest.mark.parametrize("rule_id", RULE_IDS)
+def test_rule_fires_on_its_failing_case(rule_id: str) -> None:
+    bad, _ = CASES[rule_id]
+    assert rule_id in rules_fired(bad())
+
+
+@pytest.mark.parametrize("rule_id", RULE_IDS)
+def test_rule_is_silent_on_its_passing_case(rule_id: str) -> None:
+    _, good = CASES[rule_id]
+    assert rule_id not in rules_fired(good())
+
+
+def test_expert_manifest_raises_nothing() -> None:
+    result = lint(expert())
+    assert [(f.rule, f.message) for f in result.findings] == []
+
+
+def test_time_slicing_config_needs_low_memory_utilization() -> None:
+    fired = lint(GPU_TIME_SLICING_BAD()).findings
+    assert any(f.rule == "GPU017" and f.kind == "ConfigMap" and "0.25" in f.message for f in fired)
+
+
+def test_kubeai_model_without_cache_profile() -> None:
+    assert "GPU028" in {f.rule for f in lint_yaml(KUBEAI_BAD).findings}
+    assert "GPU028" not in {f.rule for f in lint_yaml(KUBEAI_GOOD).findings}
+
+
+def test_kubeai_model_tp_must_match_resource_profile() -> None:
+    text = KUBEAI_GOOD.replace("--max-model-len=8192", "--tensor-parallel-size=2").replace(
+        "nvidia-gpu-l4:1", "nvidia-gpu-l4:1"
+    )
+    assert "GPU003" in {f.rule for f in lint_yaml(text).findings}
+
+
+def test_storage_initializer_memory_against_model_size() -> None:
+    isvc = yaml.safe_dump(
+        yaml.safe_load(
+            "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: m}\nspec: {predictor: {model: "
+            "{modelFormat: {name: huggingface}, storageUri: 'hf://meta-llama/Meta-Llama-3-8B-Instruct'}}}"
+        )
+    )
+    assert "GPU010" in {f.rule for f in lint_yaml(STORAGE_BAD + "---\n" + isvc).findings}
+    assert "GPU010" not in {f.rule for f in lint_yaml(STORAGE_GOOD + "---\n" + isvc).findings}
+
+
+def test_gpu_flag_supplies_the_gpu_for_fit_rules() -> None:
+    objs = expert()
+    objs[1]["spec"]["template"]["spec"].pop("nodeSelector")
+    objs[1]["spec"]["template"]["spec"]["containers"][0]["args"] = [
+        "serve",
+        "meta-llama/Llama-3.1-70B-Instruct",
+        "--max-model-len=8192",
+    ]
+    assert "FIT001" not in {f.rule for f in lint(objs).findings}
+    from kubellm.catalog import default_catalog
+
+    assert "FIT001" in {f.rule for f in lint(objs, gpu=default_catalog().gpu("l4")).findings}
+
+
+def test_mig_resource_gives_the_gpu_slice() -> None:
+    objs = expert()
+    spec = objs[1]["spec"]["template"]["spec"]
+    spec["nodeSelector"] = {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
+    res = spec["containers"][0]["resources"]
+    for section in ("requests", "limits"):
+        res[section].pop("nvidia.com/gpu")
+        res[section]["nvidia.com/mig-1g.10gb"] = 1
+    messages = [f.message for f in lint(objs).findings if f.rule in ("FIT001", "FIT002")]
+    assert messages and "MIG 1g.10gb" in messages[0]
+
+
+def test_fit_message_names_gpu_source_and_sizes() -> None:
+    objs = expert()
+    objs[1]["spec"]["template"]["spec"]["containers"][0]["args"] = [
+        "serve",
+        "meta-llama/Llama-3.1-70B-Instruct",
+        "--max-model-len=8192",
+    ]
+    finding = next(f for f in lint(objs).findings if f.rule == "FIT001")
+    assert (
+        "L4" in finding.message
+        and "nvidia.com/gpu.product=NVIDIA-L4" in finding.message
+        and "GiB" in finding.message
+    )
