@@ -1,0 +1,113 @@
+"""The apply/status/delete/doctor commands end to end: real render of an example spec, the API test double."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kubellm.cli.app import app
+from kubellm.errors import KubellmError
+
+from .fake_apiserver import FakeApiServer
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "llama-3.1-8b-l4.yaml"
+DATA = Path(__file__).parent / "data"
+runner = CliRunner()
+
+
+@pytest.fixture
+def kubeconfig(api: FakeApiServer, tmp_path: Path) -> str:
+    path = tmp_path / "kubeconfig"
+    path.write_text(api.kubeconfig())
+    return str(path)
+
+
+def needs_render() -> None:
+    pytest.importorskip("kubellm.render")
+    if not EXAMPLE.is_file():
+        pytest.skip("example spec not present")
+
+
+def test_apply_renders_and_applies_the_example(api: FakeApiServer, kubeconfig: str) -> None:
+    needs_render()
+    result = runner.invoke(app, ["apply", str(EXAMPLE), "--force", "--kubeconfig", kubeconfig])
+    assert result.exit_code == 0, result.output
+    assert "Deployment/llm/llama-8b created" in result.output
+    kinds = [c.body["kind"] for c in api.calls("PATCH")]
+    assert kinds[0] == "Namespace" and kinds.index("Deployment") > kinds.index("PersistentVolumeClaim")
+    assert all(c.query["fieldManager"] == "kubellm" for c in api.calls("PATCH"))
+
+
+def test_apply_refuses_lint_errors_without_force(monkeypatch: pytest.MonkeyPatch, kubeconfig: str) -> None:
+    needs_render()
+    monkeypatch.setattr(
+        "kubellm.cluster.manifests.lint_service",
+        lambda objects: (
+            ["GPU005 Deployment/llama-8b: tensor parallel 2 without /dev/shm — mount a memory emptyDir"],
+            [],
+        ),
+    )
+    result = runner.invoke(app, ["apply", str(EXAMPLE), "--kubeconfig", kubeconfig])
+    assert isinstance(result.exception, KubellmError)
+    assert "lint found 1 error(s)" in result.exception.what and "--force" in result.exception.fix
+
+
+def test_client_dry_run_needs_no_cluster() -> None:
+    needs_render()
+    result = runner.invoke(app, ["apply", str(EXAMPLE), "--dry-run=client", "--force", "--json"])
+    assert result.exit_code == 0, result.output
+    objects = json.loads(result.output)["objects"]
+    assert objects[0] == "Namespace/llm" and "Deployment/llm/llama-8b" in objects
+
+
+def test_delete_then_status(api: FakeApiServer, kubeconfig: str) -> None:
+    needs_render()
+    assert runner.invoke(app, ["apply", str(EXAMPLE), "--force", "--kubeconfig", kubeconfig]).exit_code == 0
+    status = runner.invoke(app, ["status", str(EXAMPLE), "--kubeconfig", kubeconfig, "--json"])
+    assert status.exit_code == 0, status.output
+    assert {w["name"] for w in json.loads(status.output)["workloads"]} >= {"llama-8b"}
+    deleted = runner.invoke(app, ["delete", str(EXAMPLE), "--kubeconfig", kubeconfig])
+    assert deleted.exit_code == 0, deleted.output
+    assert "PersistentVolumeClaim/llm/" in deleted.output and "kept" in deleted.output
+    assert {o["kind"] for o in api.store.values()} == {"Namespace", "PersistentVolumeClaim"}
+
+
+def test_no_kubeconfig_is_a_one_line_error(tmp_path: Path) -> None:
+    needs_render()
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST")}
+    env["HOME"] = str(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from kubellm.cli.app import main; main()", "status", str(EXAMPLE)],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: no Kubernetes credentials")
+    assert "--kubeconfig" in lines[0]
+
+
+def test_doctor_from_dump_json_contract() -> None:
+    result = runner.invoke(
+        app, ["doctor", "--from-dump", str(DATA / "dump-a100-crashloop"), "-n", "llm", "--json"]
+    )
+    assert result.exit_code == 1
+    findings = json.loads(result.output)["findings"]
+    assert findings and all(
+        set(f) == {"id", "category", "severity", "object", "evidence", "cause", "fix", "spec_field"}
+        for f in findings
+    )
+    assert "SIG001" in {f["id"] for f in findings}
+
+
+def test_doctor_on_a_clean_log(tmp_path: Path) -> None:
+    log = tmp_path / "engine.log"
+    log.write_text("INFO:     Started server process [1]\nINFO:     Application startup complete.\n")
+    result = runner.invoke(app, ["doctor", "--logs", str(log)])
+    assert result.exit_code == 0 and "no problems found" in result.output
