@@ -7,7 +7,8 @@ With ``--ttft-ms 0 --itl-ms 0`` the whole stream goes out in one write (the chea
 Behaviour chosen by the requested model name, so one process serves every test case:
 ``fake`` (or ``fake-model``) normal · ``role-first`` an empty role-only chunk before the content · ``fail-500`` HTTP 500 ·
 ``malformed`` a non-JSON data line · ``no-done`` ends without ``[DONE]`` · ``no-usage`` no usage chunk.
-``--api-key K`` makes every endpoint answer 401 without ``Authorization: Bearer K``.
+``GET /stats`` reports the mean TTFT and gap the server actually produced (``POST /stats`` resets),
+so a test can tell the client's error from a busy machine's. ``--api-key K`` makes every endpoint answer 401 without ``Authorization: Bearer K``.
 Binds to 127.0.0.1 only. The idea follows the fake upstream of the peer harness
 (shared/peer-bench/bench/fake_upstream.py); the code is separate.
 """
@@ -36,6 +37,9 @@ class FakeServer:
         self.max_output = max_output
         self.api_key = api_key
         self.served = 0
+        # What the server actually did (its writes can run late when the machine is busy).
+        self.ttfts_s: list[float] = []
+        self.gaps_s: list[float] = []
 
     def _authorized(self, request: web.Request) -> bool:
         return self.api_key is None or request.headers.get("Authorization") == f"Bearer {self.api_key}"
@@ -44,6 +48,23 @@ class FakeServer:
         if not self._authorized(request):
             return web.json_response({"error": {"message": "invalid API key"}}, status=401)
         return web.json_response({"object": "list", "data": [{"id": m, "object": "model"} for m in MODELS]})
+
+    async def stats(self, request: web.Request) -> web.Response:
+        """Mean TTFT and inter-chunk gap the server actually produced (ms); POST resets them."""
+        if request.method == "POST":
+            self.ttfts_s.clear()
+            self.gaps_s.clear()
+
+        def mean_ms(values: list[float]) -> float | None:
+            return 1000 * sum(values) / len(values) if values else None
+
+        return web.json_response(
+            {
+                "ttft_mean_ms": mean_ms(self.ttfts_s),
+                "itl_mean_ms": mean_ms(self.gaps_s),
+                "requests": len(self.ttfts_s),
+            }
+        )
 
     async def complete(self, request: web.Request) -> web.StreamResponse:
         t0 = time.perf_counter()
@@ -93,10 +114,17 @@ class FakeServer:
         else:
             if head:
                 await resp.write(head)
+            last = 0.0
             for k in range(n):
                 delay = t0 + self.ttft + k * self.itl - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
+                now = time.perf_counter()
+                if k == 0:
+                    self.ttfts_s.append(now - t0)
+                else:
+                    self.gaps_s.append(now - last)
+                last = now
                 await resp.write(chunk(k))
             await resp.write(tail)
         await resp.write_eof()
@@ -108,6 +136,8 @@ def build_app(server: FakeServer) -> web.Application:
     app.add_routes(
         [
             web.get("/v1/models", server.models),
+            web.get("/stats", server.stats),
+            web.post("/stats", server.stats),
             web.post("/v1/chat/completions", server.complete),
             web.post("/v1/completions", server.complete),
         ]
