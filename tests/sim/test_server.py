@@ -200,3 +200,26 @@ def test_any_body_gets_a_shaped_answer_never_500(
     if response.status_code != 200:
         error = response.json()["error"]
         assert error["code"] == response.status_code and error["message"]
+
+
+def _metric(text: str, prefix: str) -> float:
+    return next(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix))
+
+
+def test_client_that_leaves_mid_stream_frees_its_place(start_sim: Callable[..., RunningSim]) -> None:
+    sim = start_sim(time_scale=5.0)  # 5 ms steps: the stream is still going when the client leaves
+    body = {"model": "sim-model", "prompt": "hello", "max_tokens": 400, "stream": True}
+    with httpx.stream("POST", f"{sim.v1}/completions", json=body, timeout=10) as response:
+        lines = response.iter_lines()
+        assert next(line for line in lines if line.startswith("data: {"))
+    for _ in range(200):
+        text = httpx.get(f"{sim.base_url}/metrics", timeout=10).text
+        if _metric(text, "vllm:num_requests_running{") == 0:
+            break
+        httpx.get(f"{sim.base_url}/health", timeout=10)
+    assert _metric(text, "vllm:num_requests_running{") == 0
+    assert (
+        _metric(text, 'vllm:request_success_total{engine="0",model_name="sim-model",finished_reason="abort"}')
+        == 1
+    )
+    assert _metric(text, "vllm:kv_cache_usage_perc{") == 0

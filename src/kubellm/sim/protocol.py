@@ -95,7 +95,7 @@ def parse_request(
         raise ApiError(400, "'model' must be a string.", "model")
     elif model != served_model_name:
         raise ApiError(404, f"The model `{model}` does not exist.", "model", "NotFoundError")
-    _refuse_unsupported(body, chat)
+    _refuse_unsupported(body)
     _check_knobs(body)
     text, ids = _chat_prompt(body) if chat else _completion_prompt(body)
     if ids is None and want_token_ids:
@@ -144,7 +144,7 @@ def parse_request(
     )
 
 
-def _refuse_unsupported(body: dict[str, Any], chat: bool) -> None:
+def _refuse_unsupported(body: dict[str, Any]) -> None:
     n = body.get("n")
     if n is not None and (not _is_int(n) or n < 1):
         raise ApiError(400, "'n' must be a positive integer.", "n")
@@ -167,7 +167,7 @@ def _refuse_unsupported(body: dict[str, Any], chat: bool) -> None:
         if value not in (None, False, [], 0, ""):
             raise ApiError(400, f"The simulator does not support {what} ('{key}').", key)
     logprobs = body.get("logprobs")
-    if logprobs not in (None, False) and not (chat and logprobs is False):
+    if logprobs not in (None, False):
         raise ApiError(400, "The simulator does not support logprobs ('logprobs').", "logprobs")
     fmt = body.get("response_format")
     if fmt is not None and (not isinstance(fmt, dict) or fmt.get("type") not in ("text", None)):
