@@ -107,3 +107,39 @@ def test_bad_slo_is_a_usage_error() -> None:
     result = runner.invoke(app, ["bench", "http://127.0.0.1:1", "-m", "x", "--slo", "ttft=fast"])
     assert result.exit_code != 0
     assert "cannot read 'ttft=fast'" in str(result.exception)
+
+
+def test_ctrl_c_writes_the_partial_results(timed_url: str, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = [
+        "bench",
+        timed_url,
+        "-m",
+        "fake",
+        "-c",
+        "4,8",
+        "-d",
+        "30",
+        "--output-tokens",
+        "2",
+        "--out",
+        str(tmp_path),
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from kubellm.cli.app import main; main()", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert "interrupted" in data["aborted"]
+    assert data["points"][0]["concurrency"] == 4 and data["points"][0]["requests"] > 0
+    assert "partial" in data["stop_reason"]

@@ -238,9 +238,21 @@ class BenchRun:
                 w0, w1 = await self._closed(client, int(level), t0, records)
             else:
                 w0, w1 = await self._open(client, level, t0, records)
+        except asyncio.CancelledError:
+            # Interrupted (Ctrl-C): keep the requests that finished, so partial results are written.
+            w0, w1 = t0 + self.config.warmup_s, self.clock()
+            if w1 > w0 and any(r.start_s >= w0 for r in records):
+                self.results.points.append(self._summarize(records, mode, level, w0, w1))
+                self.results.stop_reason = f"interrupted during {label}; that level is partial"
+            raise
         finally:
             if ticker is not None:
                 ticker.cancel()
+        return self._summarize(records, mode, level, w0, w1)
+
+    def _summarize(
+        self, records: list[RequestRecord], mode: str, level: float, w0: float, w1: float
+    ) -> BenchPoint:
         if mode == "concurrency":
             return summarize_point(records, w0, w1, self.config.slo, concurrency=int(level))
         return summarize_point(records, w0, w1, self.config.slo, rate=level, arrival=self.config.arrival)
