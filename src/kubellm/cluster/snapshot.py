@@ -152,7 +152,8 @@ def load_dump(directory: str | Path) -> ClusterSnapshot:
         elif suffix in (".prom",) or path.name.startswith("metrics"):
             snap.metrics.extend(parse_metrics(text))
         elif suffix == ".log" or "logs" in rel.parts[:-1]:
-            snap.logs[_log_key(path, root)] = text
+            key = _log_key(path, root)
+            snap.logs[key] = f"{snap.logs[key]}\n{text}" if key in snap.logs else text
         elif suffix in (".json", ".yaml", ".yml"):
             _load_objects(snap, rel, text, suffix)
     return snap
