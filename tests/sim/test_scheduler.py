@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from kubellm.sim.blocks import KvBlockPool
 from kubellm.sim.scheduler import (
     FINISHED,
@@ -126,3 +129,37 @@ def test_fast_forward_stops_before_the_pool_runs_out() -> None:
     assert limit == 12 * 16 - 16  # every block filled, none more
     s.fast_forward(limit, 100.0)
     assert a.num_output == 1 + limit and s.pool.free_blocks == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.integers(1, 200), st.integers(1, 60)), min_size=1, max_size=25),
+    st.integers(1, 6),
+    st.integers(16, 300),
+    st.booleans(),
+)
+def test_invariants_hold_for_any_workload(
+    workload: list[tuple[int, int, int]], max_seqs: int, budget: int, caching: bool
+) -> None:
+    s = make(max_num_seqs=max_seqs, budget=budget, max_len=272, blocks=17, caching=caching)
+    arrivals = sorted(workload)
+    requests: list[SimRequest] = []
+    t = 0
+    while arrivals or s.has_work:
+        while arrivals and arrivals[0][0] <= t:
+            _, prompt, out = arrivals.pop(0)
+            shared = [1000 + i for i in range(prompt // 16)]  # every prompt shares its leading blocks
+            r = req(len(requests), prompt=prompt, out=out, hashes=shared if caching else None)
+            s.add(r)
+            requests.append(r)
+        step = s.schedule(float(t))
+        assert sum(n for _, n in step.items) <= budget
+        assert len(s.running) <= max_seqs
+        if not caching:
+            assert s.pool.used_blocks == sum(r.holding.count for r in s.running)
+        assert 0 <= s.pool.free_blocks <= s.pool.num_blocks
+        s.complete(step, float(t), t + 1.0)
+        t += 1
+        assert t < 20_000, "the workload never drained"
+    assert all(r.status == FINISHED and r.num_output == r.max_tokens for r in requests)
+    assert s.pool.used_blocks == 0

@@ -118,3 +118,12 @@ def test_closed_loop_keeps_exactly_the_concurrency_in_flight() -> None:
     assert {s.running + s.waiting for s in report.samples} == {4}
     starts = sorted(r.arrival_s for r in report.requests)
     assert starts[:4] == [0.0] * 4 and starts[4] > 0
+
+
+def test_replay_is_deterministic() -> None:
+    trace = poisson_trace(8, 30, 400, 80, seed=5, length_spread=0.8)
+    a = replay(CONFIG, TIMER, trace).summary()
+    b = replay(CONFIG, TIMER, trace).summary()
+    a.pop("simulation_wall_s")
+    b.pop("simulation_wall_s")
+    assert a == b
