@@ -41,14 +41,15 @@ def test_off_hours_cron_adds_a_keda_cron_trigger() -> None:
     assert cron["metadata"]["end"] == "0 20 * * 1-5"
 
 
-def test_hpa_uses_an_object_metric_and_ships_the_adapter_rule() -> None:
+def test_hpa_uses_a_pods_metric_and_ships_the_adapter_rule() -> None:
     objects = render_spec(spec_of(scaling={"autoscaler": "hpa", "metric": "running", "target": 8}))
     hpa = find(objects, "HorizontalPodAutoscaler")
     metric = hpa["spec"]["metrics"][0]
-    assert metric["type"] == "Object" and metric["object"]["target"]["averageValue"] == "8"
+    assert metric["type"] == "Pods" and metric["pods"]["target"]["averageValue"] == "8"
     rules = yaml.safe_load(find(objects, "ConfigMap", "svc-prometheus-adapter-rules")["data"]["rules.yaml"])
     rule = rules["rules"][0]
-    assert rule["name"]["as"] == metric["object"]["metric"]["name"]
+    assert rule["name"]["as"] == metric["pods"]["metric"]["name"]
+    assert rule["resources"]["overrides"]["pod"] == {"resource": "pod"}
     assert rule["seriesQuery"] == 'vllm:num_requests_running{namespace="llm",service="svc-engine"}'
 
 

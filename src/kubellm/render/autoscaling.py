@@ -164,10 +164,10 @@ def hpa(ctx: RenderContext) -> Obj:
             },
         }
     else:
+        # Per pod: the adapter serves the engine metric of each pod; the HPA averages over the pods.
         metric = {
-            "type": "Object",
-            "object": {
-                "describedObject": {"apiVersion": "v1", "kind": "Service", "name": ctx.engine_service},
+            "type": "Pods",
+            "pods": {
                 "metric": {"name": name},
                 "target": {"type": "AverageValue", "averageValue": _num(s.target)},
             },
@@ -219,7 +219,7 @@ def adapter_rules(ctx: RenderContext) -> Obj:
     else:
         kind = "rules"
         rule["resources"] = {
-            "overrides": {"namespace": {"resource": "namespace"}, "service": {"resource": "service"}}
+            "overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
         }
     text = yaml.safe_dump({kind: [rule]}, sort_keys=True, width=1000)
     return {
