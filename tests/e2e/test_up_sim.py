@@ -122,7 +122,8 @@ def test_up_bench_sweeps_reports_the_knee_and_renders_manifests(
     tmp_path: Path, up_processes: list[UpProcess]
 ) -> None:
     up = start_up(
-        ["--engine", "sim", "--replicas", "1", "--bench", "--exit-after-bench", "--bench-level-s", "0.3"], tmp_path
+        ["--engine", "sim", "--replicas", "1", "--bench", "--exit-after-bench", "--bench-level-s", "0.3"],
+        tmp_path,
     )
     up_processes.append(up)
     event = up.next_event(timeout_s=120)

@@ -40,16 +40,26 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _load(spec_path: Path | None) -> tuple[LLMService, Path, Path]:
-    """The spec, the file it came from, and the folder relative model paths are taken from."""
+def _load(spec_path: Path | None) -> tuple[LLMService, Path, Path, str]:
+    """The spec, the file it came from, the folder relative model paths are taken from, and a label."""
     from importlib import resources
 
     from kubellm.spec import load_spec
 
+    label = str(spec_path)
     if spec_path is None:
         spec_path = Path(str(resources.files("kubellm.local").joinpath("data", "quickstart.yaml")))
+        label = "the built-in quickstart, as in examples/quickstart.yaml"
     spec = load_spec(spec_path)
-    return spec, spec_path, spec_path.resolve().parent
+    return spec, spec_path, spec_path.resolve().parent, label
+
+
+def _short(path: str | Path) -> str:
+    """``path`` relative to the current folder when it lies inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _print_ready(info: StackInfo) -> None:
@@ -64,7 +74,7 @@ def _print_ready(info: StackInfo) -> None:
     typer.echo(f"  model     {info.served_name}")
     if info.api_key:
         typer.echo(f"  api key   {info.api_key}  (made for this run; the spec asks for keys)")
-    typer.echo(f"  logs      {info.run_dir}")
+    typer.echo(f"  logs      {_short(info.run_dir)}/")
     typer.echo("")
     typer.echo("  " + curl_line(info.endpoint, info.served_name, info.api_key))
     typer.echo("")
@@ -119,7 +129,7 @@ def up(
 ) -> None:
     from kubellm.local import LocalStack, UpOptions
 
-    spec, source, spec_dir = _load(spec_path)
+    spec, source, spec_dir, label = _load(spec_path)
     options = UpOptions(
         port=port, engine=engine, replicas=replicas, run_dir=run_dir, api_keys_file=api_keys_file,
         timeout_s=timeout, spec_dir=spec_dir,
@@ -130,9 +140,13 @@ def up(
 
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        say(f"kubellm up: {spec.metadata.name} ({source})")
+        say(f"kubellm up: {spec.metadata.name} ({label})")
         choice = stack.decide()
         say(f"engine: {choice.engine.value} — {choice.reason}")
+        if choice.engine.value == "sim" and stack.plan is not None:
+            say(
+                f"        the simulator imitates vLLM on {stack.plan.gpu}: planned KV cache, batching and speed, no GPU used"
+            )
         if stack.plan_note:
             say(f"plan: {stack.plan_note}")
         info = stack.start()
@@ -165,7 +179,7 @@ def up(
         finally:
             signal.signal(signal.SIGINT, signal.default_int_handler)
             signal.signal(signal.SIGTERM, previous)
-    say(f"stopped; logs in {stack.run_dir}")
+    say(f"stopped; logs in {_short(stack.run_dir)}/")
 
 
 def _emit_json(data: dict[str, Any]) -> None:

@@ -88,7 +88,7 @@ def llamacpp_process(
     n_ctx = min(context_length(spec, plan) or 2048, LLAMA_CPP_MAX_CTX)
     threads = n_threads or max(1, os.cpu_count() or 1)
     argv = [
-        sys.executable, "-m", "llama_cpp.server",
+        sys.executable, "-m", "kubellm.local.llamacpp_server",
         "--model", str(model_path),
         "--model_alias", served_name(spec),
         "--host", LOOPBACK,

@@ -21,7 +21,7 @@ from kubellm.local import commands
 from kubellm.local.engines import EngineChoice, LocalEngine, choose_engine
 from kubellm.local.environment import Environment, probe_environment
 from kubellm.local.health import StartError, wait_until_healthy
-from kubellm.local.ports import LOOPBACK, ensure_port_free, free_port
+from kubellm.local.ports import LOOPBACK, ensure_port_free, free_ports
 from kubellm.local.processes import Child, ProcessSpec, Supervisor, command_line, describe_exit
 from kubellm.plan.result import Plan
 from kubellm.spec import LLMService, dump_spec
@@ -172,13 +172,13 @@ class LocalStack:
             return float(max(self.plan.probes.startup_budget_s, 300))
         return DEFAULT_STARTUP_TIMEOUT_S[engine]
 
-    def _start_and_wait(self, spec: ProcessSpec, url: str, timeout_s: float) -> tuple[Child, float]:
-        child = self.supervisor.start(spec)
+    def _waiting(self, child: Child) -> Callable[[float], None]:
+        """The progress callback of one child's health wait."""
+        return lambda waited: self.on_wait(child.spec.name, waited)
+
+    def _launch(self, spec: ProcessSpec) -> Child:
         (self.run_dir / f"{spec.name}.cmd").write_text(command_line(spec.argv) + "\n", encoding="utf-8")
-        took = wait_until_healthy(
-            child, url, timeout_s, on_wait=lambda waited: self.on_wait(spec.name, waited)
-        )
-        return child, took
+        return self.supervisor.start(spec)
 
     def _api_key(self) -> tuple[Path | None, str | None]:
         if self.options.api_keys_file is not None:
@@ -203,18 +203,18 @@ class LocalStack:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "spec.yaml").write_text(dump_spec(self.spec), encoding="utf-8")
         health_path = commands.HEALTH_PATHS[choice.engine]
-        urls: list[str] = []
-        for index in range(count):
-            port = free_port()
+        # Every replica starts at once (they load in parallel), then each must answer.
+        launched: list[tuple[Child, str, float]] = []
+        for index, port in enumerate(free_ports(count)):
             spec = self._engine_spec(choice.engine, index, port, count)
-            self.say(
-                f"starting {spec.name} ({choice.engine.value}) on {LOOPBACK}:{port}; log {self.run_dir / spec.name}.log"
+            self.say(f"starting {spec.name} ({choice.engine.value}) on {LOOPBACK}:{port}")
+            launched.append((self._launch(spec), f"http://{LOOPBACK}:{port}", time.monotonic()))
+        for child, url, launched_at in launched:
+            wait_until_healthy(
+                child, url + health_path, self._timeout(choice.engine), on_wait=self._waiting(child)
             )
-            _, took = self._start_and_wait(
-                spec, f"http://{LOOPBACK}:{port}{health_path}", self._timeout(choice.engine)
-            )
-            self.say(f"{spec.name} is healthy after {took:.1f} s")
-            urls.append(f"http://{LOOPBACK}:{port}")
+            self.say(f"{child.spec.name} is healthy after {time.monotonic() - launched_at:.1f} s")
+        urls = [url for _, url, _ in launched]
 
         keys_file, api_key = self._api_key()
         config = commands.gateway_config(self.spec, urls, self.options.port, choice.engine, keys_file)
@@ -227,8 +227,11 @@ class LocalStack:
         self.say(
             f"starting gateway on {LOOPBACK}:{self.options.port} ({self.spec.gateway.routing} over {count} replica(s))"
         )
-        self._start_and_wait(
-            gateway, f"http://{LOOPBACK}:{self.options.port}/health", GATEWAY_STARTUP_TIMEOUT_S
+        wait_until_healthy(
+            self._launch(gateway),
+            f"http://{LOOPBACK}:{self.options.port}/health",
+            GATEWAY_STARTUP_TIMEOUT_S,
+            on_wait=lambda waited: self.on_wait("gateway", waited),
         )
 
         info = StackInfo(
