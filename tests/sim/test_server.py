@@ -223,3 +223,17 @@ def test_client_that_leaves_mid_stream_frees_its_place(start_sim: Callable[..., 
         == 1
     )
     assert _metric(text, "vllm:kv_cache_usage_perc{") == 0
+
+
+def test_chat_without_max_tokens_stops_like_a_model_at_eos(sim: RunningSim) -> None:
+    result = client(sim).chat.completions.create(
+        model="sim-model", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert result.usage is not None
+    assert result.choices[0].finish_reason == "stop"
+    assert 1 <= result.usage.completion_tokens < 512 - result.usage.prompt_tokens
+
+
+def test_completion_without_max_tokens_gives_vllms_default_16(sim: RunningSim) -> None:
+    result = client(sim).completions.create(model="sim-model", prompt="hi")
+    assert result.usage is not None and result.usage.completion_tokens == 16

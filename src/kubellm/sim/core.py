@@ -14,6 +14,8 @@ from kubellm.sim.config import SimConfig
 from kubellm.sim.scheduler import ContinuousBatchScheduler, SchedulerLimits, SimRequest, Step
 from kubellm.sim.timing import StepTimer
 
+UNSET_MAX_TOKENS_MEAN = 256.0  # mean answer length when a client sets no max_tokens
+
 
 class SimCore:
     """One simulated engine replica."""
@@ -37,11 +39,19 @@ class SimCore:
         *,
         block_hashes: list[int] | None = None,
         ignore_eos: bool = False,
+        max_tokens_given: bool = True,
     ) -> SimRequest:
         """A request with its output length decided: ``max_tokens``, or an earlier stop drawn from
-        the seeded output-length distribution when one is configured and ``ignore_eos`` is false."""
+        the seeded output-length distribution when one is configured and ``ignore_eos`` is false.
+
+        A request that left ``max_tokens`` unset (the engine then allows the rest of the context) stops
+        like a real model would at its end-of-sequence token: after a drawn length with mean
+        ``stop_mean_tokens``, or :data:`UNSET_MAX_TOKENS_MEAN` when none is configured.
+        """
         target = max_tokens
         mean = self.config.stop_mean_tokens
+        if mean is None and not max_tokens_given:
+            mean = UNSET_MAX_TOKENS_MEAN
         if mean is not None and not ignore_eos:
             target = min(max_tokens, 1 + int(self._rng.expovariate(1.0 / max(mean - 1.0, 1e-9))))
         return SimRequest(

@@ -73,7 +73,13 @@ class RealTimeEngine:
 
     # ---- requests --------------------------------------------------------------------------------
     def submit(
-        self, prompt_tokens: int, max_tokens: int, *, token_ids: list[int] | None, ignore_eos: bool
+        self,
+        prompt_tokens: int,
+        max_tokens: int,
+        *,
+        token_ids: list[int] | None,
+        ignore_eos: bool,
+        max_tokens_given: bool = True,
     ) -> StreamHandle:
         core = self.core
         hashes = core.prompt_block_hashes(token_ids) if token_ids is not None else []
@@ -84,6 +90,7 @@ class RealTimeEngine:
             self.clock(),
             block_hashes=hashes,
             ignore_eos=ignore_eos,
+            max_tokens_given=max_tokens_given,
         )
         handle = StreamHandle(req)
         self._handles[req.request_id] = handle

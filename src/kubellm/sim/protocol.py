@@ -80,6 +80,7 @@ class GenerationRequest:
     include_usage: bool
     continuous_usage: bool
     ignore_eos: bool
+    max_tokens_given: bool
 
 
 def parse_request(
@@ -110,6 +111,7 @@ def parse_request(
             field,
         )
     max_tokens = _max_tokens(body, chat)
+    max_tokens_given = max_tokens is not None or not chat  # completions default to exactly 16
     room = max_model_len - prompt_tokens
     if max_tokens is None:
         max_tokens = room if chat else min(COMPLETIONS_DEFAULT_MAX_TOKENS, room)
@@ -141,6 +143,7 @@ def parse_request(
         include_usage=include_usage,
         continuous_usage=continuous,
         ignore_eos=_bool(body, "ignore_eos", False),
+        max_tokens_given=max_tokens_given,
     )
 
 

@@ -137,7 +137,11 @@ class _Routes:
             want_token_ids=cfg.prefix_caching,
         )
         handle = self.engine.submit(
-            req.prompt_tokens, req.max_tokens, token_ids=req.token_ids, ignore_eos=req.ignore_eos
+            req.prompt_tokens,
+            req.max_tokens,
+            token_ids=req.token_ids,
+            ignore_eos=req.ignore_eos,
+            max_tokens_given=req.max_tokens_given,
         )
         request_id = ("chatcmpl-" if chat else "cmpl-") + secrets.token_hex(16)
         try:

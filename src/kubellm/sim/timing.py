@@ -34,14 +34,3 @@ class LinearStepTimer:
             + self.per_context_token_ms * decode_context_tokens
             + self.per_prefill_token_ms * prefill_tokens
         )
-
-
-@dataclass(frozen=True, slots=True)
-class ScaledStepTimer:
-    """Another timer's figures multiplied by ``factor`` (what-if: a slower or faster GPU)."""
-
-    inner: StepTimer
-    factor: float
-
-    def step_ms(self, prefill_tokens: int, decode_seqs: int, decode_context_tokens: int) -> float:
-        return self.inner.step_ms(prefill_tokens, decode_seqs, decode_context_tokens) * self.factor
