@@ -29,7 +29,12 @@ def test_scale_to_zero_uses_the_gateway_pending_metric_and_holds_requests() -> N
     objects = render_spec(spec)
     so = find(objects, "ScaledObject")
     assert so["spec"]["minReplicaCount"] == 0
-    assert "kubellm_gateway_pending_requests" in so["spec"]["triggers"][0]["metadata"]["query"]
+    query = so["spec"]["triggers"][0]["metadata"]["query"]
+    assert query == (
+        '(sum(kubellm_pool_pending_requests{namespace="llm",pool="meta-llama/Llama-3.1-8B-Instruct"}) or vector(0))'
+        ' + (sum(kubellm_gateway_backend_outstanding_requests{namespace="llm",'
+        'pool="meta-llama/Llama-3.1-8B-Instruct"}) or vector(0))'
+    )
     config = yaml.safe_load(find(objects, "ConfigMap", "svc-gateway")["data"]["gateway.yaml"])
     assert config["pools"][0]["cold_start_timeout_s"] == 600.0
 

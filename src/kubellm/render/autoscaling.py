@@ -17,8 +17,17 @@ from kubellm.render.workload import LWS_API, autoscaled
 
 Obj = dict[str, Any]
 
-# The gateway's metric of requests waiting for a backend, per pool (scale-from-zero signal).
-GATEWAY_PENDING_METRIC = "kubellm_gateway_pending_requests"
+# The gateway's gauges per pool: requests held while no backend is ready (scale from zero), and
+# requests in flight per backend. Their sum is the pool's load, at zero replicas and above.
+GATEWAY_PENDING_METRIC = "kubellm_pool_pending_requests"
+GATEWAY_OUTSTANDING_METRIC = "kubellm_gateway_backend_outstanding_requests"
+
+
+def gateway_load_query(matchers: str) -> str:
+    """PromQL of a pool's requests held plus in flight (0 when either gauge has no series)."""
+    held = f"(sum({GATEWAY_PENDING_METRIC}{{{matchers}}}) or vector(0))"
+    in_flight = f"(sum({GATEWAY_OUTSTANDING_METRIC}{{{matchers}}}) or vector(0))"
+    return f"{held} + {in_flight}"
 
 
 def scale_up_window_s(ctx: RenderContext) -> int:
@@ -60,7 +69,7 @@ def metric_query(ctx: RenderContext) -> str:
     where = f'namespace="{ctx.namespace}",service="{ctx.engine_service}"'
     m = ctx.adapter.metrics
     if metric == "gateway-pending":
-        return f'sum({GATEWAY_PENDING_METRIC}{{namespace="{ctx.namespace}",pool="{ctx.served_name}"}})'
+        return gateway_load_query(f'namespace="{ctx.namespace}",pool="{ctx.served_name}"')
     if metric == "kv-cache":
         if m.kv_usage is None:
             raise UsageError(
@@ -208,10 +217,13 @@ def adapter_rules(ctx: RenderContext) -> Obj:
         "" if s.metric == "gateway-pending" else f',service="{ctx.engine_service}"'
     )
     matchers = "<<.LabelMatchers>>" + (f",{extra}" if extra else "")
+    metrics_query = f'sum({{__name__="<<.Series>>",{matchers}}}) by (<<.GroupBy>>)'
+    if s.metric == "gateway-pending":
+        metrics_query = gateway_load_query(matchers)
     rule: Obj = {
         "seriesQuery": f"{series}{{{scope}}}",
         "name": {"matches": f"^{series}$", "as": adapter_metric_name(ctx)},
-        "metricsQuery": f'sum({{__name__="<<.Series>>",{matchers}}}) by (<<.GroupBy>>)',
+        "metricsQuery": metrics_query,
     }
     if s.metric == "gateway-pending":
         kind = "externalRules"
