@@ -34,9 +34,19 @@ def view(event: dict[str, Any]) -> EventView:
     )
 
 
+def _index(snap: ClusterSnapshot) -> dict[tuple[str, str], list[EventView]]:
+    def build() -> dict[tuple[str, str], list[EventView]]:
+        index: dict[tuple[str, str], list[EventView]] = {}
+        for event in snap.events:
+            v = view(event)
+            index.setdefault((v.kind, v.name), []).append(v)
+        return index
+
+    return snap.memo("events-by-target", build)
+
+
 def events_for(snap: ClusterSnapshot, kind: str, namespace: str, name: str) -> list[EventView]:
-    views = [view(e) for e in snap.events]
-    return [v for v in views if v.kind == kind and v.name == name and v.namespace in (namespace, "")]
+    return [v for v in _index(snap).get((kind, name), []) if v.namespace in (namespace, "")]
 
 
 def pod_events(snap: ClusterSnapshot, pod: dict[str, Any]) -> list[EventView]:

@@ -40,24 +40,37 @@ def _scheduling_message(snap: ClusterSnapshot, pod: dict[str, Any]) -> tuple[str
     return "", 0
 
 
+def _running_gpu_revisions(snap: ClusterSnapshot) -> dict[frozenset[tuple[str, str]], set[str]]:
+    """Pod-template hashes of running GPU pods, by their other labels (one entry per Deployment)."""
+
+    def build() -> dict[frozenset[tuple[str, str]], set[str]]:
+        index: dict[frozenset[tuple[str, str]], set[str]] = {}
+        for pod in snap.pods:
+            labels = labels_of(pod)
+            if (
+                "pod-template-hash" in labels
+                and dig(pod, "status", "phase") == "Running"
+                and gpu_requests(pod)
+            ):
+                app = frozenset((k, v) for k, v in labels.items() if k != "pod-template-hash")
+                index.setdefault(app, set()).add(labels["pod-template-hash"])
+        return index
+
+    return snap.memo("running-gpu-revisions", build)
+
+
 def _rollout_deadlock(snap: ClusterSnapshot, pod: dict[str, Any]) -> bool:
-    """Another pod of the same app with a different pod-template-hash runs and holds GPUs."""
+    """Another revision of the same Deployment runs and holds GPUs."""
     labels = labels_of(pod)
     template_hash = labels.get("pod-template-hash")
     if not template_hash:
         return False
-    app = {k: v for k, v in labels.items() if k != "pod-template-hash"}
-    for other in snap.pods:
-        other_labels = labels_of(other)
-        if (
-            other is not pod
-            and other_labels.get("pod-template-hash") not in (None, template_hash)
-            and all(other_labels.get(k) == v for k, v in app.items())
-            and dig(other, "status", "phase") == "Running"
-            and gpu_requests(other)
-        ):
-            return True
-    return False
+    app = frozenset((k, v) for k, v in labels.items() if k != "pod-template-hash")
+    return bool(_running_gpu_revisions(snap).get(app, set()) - {template_hash})
+
+
+def _gpus_per_node(snap: ClusterSnapshot) -> list[dict[str, int]]:
+    return snap.memo("gpus-per-node", lambda: [node_gpus(n) for n in snap.nodes])
 
 
 def diagnose_pending(snap: ClusterSnapshot, pod: dict[str, Any]) -> list[Finding]:
@@ -125,7 +138,7 @@ def _insufficient(
             None,
         )
     count = wanted.get(resource, wanted.get(GPU_RESOURCE, 0))
-    per_node = [node_gpus(n).get(resource, 0) for n in snap.nodes]
+    per_node = [gpus.get(resource, 0) for gpus in _gpus_per_node(snap)]
     most = max(per_node, default=0)
     if snap.nodes and most == 0:
         return Finding(

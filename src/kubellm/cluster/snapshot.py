@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import yaml
 
 from kubellm.cluster.objects import namespace_of
 
+T = TypeVar("T")
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet", "LeaderWorkerSet"})
 _KIND_BY_FILE = {
     "nodes": "Node",
@@ -54,6 +56,16 @@ class ClusterSnapshot:
     metrics: list[MetricSample] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     cluster_wide: bool | None = None
+    _memo: dict[str, tuple[tuple[int, ...], Any]] = field(default_factory=dict, repr=False, compare=False)
+
+    def memo(self, key: str, build: Callable[[], T]) -> T:
+        """``build()`` once per snapshot content (indexes the checks share); rebuilt when a list changes size."""
+        shape = (len(self.nodes), len(self.pods), len(self.events), len(self.workloads), len(self.logs))
+        cached = self._memo.get(key)
+        if cached is None or cached[0] != shape:
+            cached = (shape, build())
+            self._memo[key] = cached
+        return cast(T, cached[1])
 
     def add_object(self, obj: dict[str, Any]) -> None:
         """File one API object under its kind; kinds the doctor does not read are dropped."""
@@ -79,13 +91,21 @@ class ClusterSnapshot:
 
     def logs_for(self, namespace: str, pod: str, container: str | None = None) -> str:
         """Every log of a pod (or one container), current and previous, joined."""
-        parts = []
+        index = self.memo("logs-by-pod", self._logs_by_pod)
+        parts = [
+            text
+            for ns, cont, text in index.get(pod, [])
+            if ns in (namespace, "*") and (container is None or cont in ("", container))
+        ]
+        return "\n".join(parts)
+
+    def _logs_by_pod(self) -> dict[str, list[tuple[str, str, str]]]:
+        index: dict[str, list[tuple[str, str, str]]] = {}
         for key, text in self.logs.items():
             ns, _, rest = key.partition("/")
             name, _, cont = rest.partition("/")
-            if ns in (namespace, "*") and name == pod and (container is None or cont in ("", container)):
-                parts.append(text)
-        return "\n".join(parts)
+            index.setdefault(name, []).append((ns, cont, text))
+        return index
 
 
 def parse_metrics(text: str) -> list[MetricSample]:
