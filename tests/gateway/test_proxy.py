@@ -393,3 +393,71 @@ def test_audit_line_has_key_id_not_key_and_no_prompt(stack: Stack) -> None:
     assert line["key"] == "bob" and line["status"] == 200 and line["completion_tokens"] == 3
     assert line["backend"] == engine.url and line["model"] == "tiny" and line["latency_ms"] > 0
     assert "sk-secret" not in stream.getvalue() and "private" not in stream.getvalue()
+
+
+def test_key_limited_to_some_models_gets_403_for_others(stack: Stack) -> None:
+    engine = stack.engine()
+    gw = stack.gateway(
+        {
+            "pools": [static_pool("a", [engine.url]), static_pool("b", [engine.url])],
+            "admission": {"keys": {"intern": {"models": ["a"]}}},
+        },
+        keys={"intern": "sk-i", "lead": "sk-l"},
+    )
+    client(gw, "sk-i").chat.completions.create(model="a", messages=MSG, max_tokens=1)  # type: ignore[arg-type]
+    with pytest.raises(openai.PermissionDeniedError) as err:
+        client(gw, "sk-i").chat.completions.create(model="b", messages=MSG, max_tokens=1)  # type: ignore[arg-type]
+    assert err.value.code == "permission_denied"
+    client(gw, "sk-l").chat.completions.create(model="b", messages=MSG, max_tokens=1)  # type: ignore[arg-type]
+
+
+def test_tls_termination(stack: Stack, tmp_path: Any) -> None:
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    engine = stack.engine()
+    base = stack.gateway(
+        {
+            "listen": {"host": "127.0.0.1", "port": 0, "tls_cert": str(cert), "tls_key": str(key)},
+            "pools": [static_pool("tiny", [engine.url])],
+        }
+    )
+    import httpx
+
+    https = base.replace("http://", "https://")
+    c = openai.OpenAI(
+        base_url=https + "/v1",
+        api_key="x",
+        max_retries=0,
+        http_client=httpx.Client(verify=ssl.create_default_context(cafile=str(cert))),
+    )
+    assert (
+        c.chat.completions.create(model="tiny", messages=MSG, max_tokens=2).choices[0].message.content
+        == "t0 t1 "
+    )  # type: ignore[arg-type]

@@ -71,6 +71,11 @@ class Proxy:
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(4).hex()
         self._retry_on = frozenset(config.retries.on_status)
+        self._allowed_models = {
+            key_id: frozenset(limits.models)
+            for key_id, limits in config.admission.keys.items()
+            if limits.models is not None
+        }
         self._limits_on = any(
             (config.admission.requests_per_minute, config.admission.tokens_per_minute, config.admission.keys)
         )
@@ -109,6 +114,15 @@ class Proxy:
             raw = await self._read_body(request)
             parsed = parse_request(request.path, raw)
             pool = self._pool_for(parsed)
+            allowed = self._allowed_models.get(key_id)
+            if allowed is not None and parsed.model not in allowed:
+                raise Rejection(
+                    403,
+                    f"key {key_id!r} may not use model {parsed.model!r}",
+                    "model_not_allowed",
+                    code="permission_denied",
+                    param="model",
+                )
             rewrite = cap_max_tokens(parsed, self.config.admission.max_tokens_cap)
             if self._limits_on:
                 estimate = parsed.estimated_tokens

@@ -173,6 +173,10 @@ class KeyLimits(StrictModel):
     priority_class: str | None = Field(
         default=None, description="Priority class name; unset = default class."
     )
+    models: list[str] | None = Field(
+        default=None,
+        description="Model names (or aliases) this key may use (403 otherwise); unset = every model.",
+    )
 
 
 class PriorityClass(StrictModel):
