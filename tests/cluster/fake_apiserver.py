@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
@@ -106,7 +107,7 @@ class FakeApiServer:
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
-    def start(self) -> FakeApiServer:
+    def start(self, tls: ssl.SSLContext | None = None) -> FakeApiServer:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -127,7 +128,10 @@ class FakeApiServer:
             do_GET = do_PATCH = do_DELETE = do_POST = _serve
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
         threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         ).start()

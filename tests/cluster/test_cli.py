@@ -111,3 +111,44 @@ def test_doctor_on_a_clean_log(tmp_path: Path) -> None:
     log.write_text("INFO:     Started server process [1]\nINFO:     Application startup complete.\n")
     result = runner.invoke(app, ["doctor", "--logs", str(log)])
     assert result.exit_code == 0 and "no problems found" in result.output
+
+
+def test_apply_wait_prints_the_endpoint(api: FakeApiServer, kubeconfig: str) -> None:
+    needs_render()
+
+    def finish_rollout(plural: str, namespace: str) -> None:  # the cluster "runs" what was applied
+        for (_, kind_plural, _, _), stored in list(api.store.items()):
+            if kind_plural == "deployments":
+                replicas = stored.get("spec", {}).get("replicas", 1)
+                stored["status"] = {
+                    "replicas": replicas,
+                    "readyReplicas": replicas,
+                    "updatedReplicas": replicas,
+                }
+            elif kind_plural == "jobs":
+                stored["status"] = {"succeeded": 1}
+
+    api.on_get = finish_rollout
+    result = runner.invoke(
+        app, ["apply", str(EXAMPLE), "--force", "--wait", "--timeout", "5", "--kubeconfig", kubeconfig]
+    )
+    assert result.exit_code == 0, result.output
+    assert "… llama-8b: 1/1 ready" in result.output
+    assert "llama-8b-gateway: 2/2 ready" in result.output
+    assert "ready: https://llama-8b.example.com/v1" in result.output  # the spec sets gateway.host
+
+
+def test_live_doctor_with_a_spec_expects_its_autoscaler(kubeconfig: str, tmp_path: Path) -> None:
+    needs_render()
+    from .fake_apiserver import BUILTIN, PROMETHEUS_OPERATOR
+
+    api = FakeApiServer(served={**BUILTIN, **PROMETHEUS_OPERATOR}).start()
+    try:
+        path = tmp_path / "no-keda"
+        path.write_text(api.kubeconfig())
+        result = runner.invoke(app, ["doctor", str(EXAMPLE), "--kubeconfig", str(path), "--json"])
+    finally:
+        api.stop()
+    assert result.exit_code == 1, result.output
+    by_id = {f["id"]: f for f in json.loads(result.output)["findings"]}
+    assert by_id["DOC109"]["spec_field"] == "scaling.autoscaler"
