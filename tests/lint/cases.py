@@ -79,7 +79,7 @@ spec: {maxUnavailable: 1, selector: {matchLabels: {app: llama}}}
 ---
 apiVersion: v1
 kind: Service
-metadata: {name: llama-engine, namespace: llm}
+metadata: {name: llama-engine, namespace: llm, labels: {app: llama}}
 spec:
   type: ClusterIP
   selector: {app: llama}
@@ -301,6 +301,16 @@ spec:
   triggers:
     - type: prometheus
       metadata: {serverAddress: "http://prometheus:9090", query: "sum(vllm:num_requests_waiting)", threshold: "4"}
+"""
+
+
+SERVICE_MONITOR = """
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata: {name: llama, namespace: llm}
+spec:
+  selector: {matchLabels: {app: APP}}
+  endpoints: [{port: http}]
 """
 
 
@@ -563,6 +573,10 @@ CASES: dict[str, tuple[Callable[[], Objs], Callable[[], Objs]]] = {
         ),
     ),
     "NET005": (edit(lambda o: find(o, "Service")["spec"]["ports"][0].update(targetPort="web")), expert),
+    "NET007": (
+        edit(add(SERVICE_MONITOR.replace("APP", "lama"))),
+        edit(add(SERVICE_MONITOR.replace("APP", "llama"))),
+    ),
     "NET006": (
         edit(lambda o: find(o, "NetworkPolicy")["spec"].update(podSelector={"matchLabels": {"app": "lama"}})),
         expert,

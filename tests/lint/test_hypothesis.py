@@ -96,14 +96,14 @@ def k8s_objects(draw: st.DrawFn) -> dict[str, Any]:
     return obj
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(k8s_objects(), min_size=1, max_size=4))
 def test_random_objects_never_raise(objs: list[dict[str, Any]]) -> None:
     result = lint_objects([K8sObject(o, "h.yaml") for o in objs])
     assert all(f.rule and f.message for f in result.findings)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_mutated_expert_never_raises(data: st.DataObject) -> None:
     objs = expert()

@@ -91,9 +91,12 @@ def register(app: typer.Typer) -> None:
             from kubellm.catalog import default_catalog
 
             gpu_spec = default_catalog().gpu(gpu_name)
+        import gc
+
         from kubellm.lint.loader import load_paths
         from kubellm.lint.runner import LintOptions, lint_loaded
 
+        gc.disable()  # a short batch run that builds many small objects and no cycles: GC only costs time
         loaded = load_paths(paths)
         result = lint_loaded(loaded, LintOptions(select=select_ids, ignore=ignore_ids, gpu=gpu_spec))
         text = render(result, fmt)

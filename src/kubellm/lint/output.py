@@ -119,10 +119,10 @@ def to_github(result: LintResult) -> str:
 
 
 def render(result: LintResult, fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(to_json(result), indent=2)
+    if fmt == "json":  # compact: machine formats, and the C encoder is 10x faster than indent=2
+        return json.dumps(to_json(result), ensure_ascii=False)
     if fmt == "sarif":
-        return json.dumps(to_sarif(result), indent=2)
+        return json.dumps(to_sarif(result), ensure_ascii=False)
     if fmt == "github":
         return to_github(result)
     return to_text(result)

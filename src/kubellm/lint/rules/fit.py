@@ -8,9 +8,7 @@ what the manifest says: model, GPU, TP × PP, max-model-len, quantization and me
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from kubellm.catalog import ModelArch
 from kubellm.errors import KubellmError
@@ -20,8 +18,9 @@ from kubellm.lint.finding import Hit, Severity
 from kubellm.lint.gpu import GpuChoice, find_model, prequantized_bytes_per_param
 from kubellm.lint.registry import rule
 from kubellm.lint.workload import ContainerView, PodView
-from kubellm.plan import Plan, plan, valid_tps
-from kubellm.spec import LLMService
+
+if TYPE_CHECKING:  # the planner (and pydantic) load only when a FIT rule has a model and a GPU to check
+    from kubellm.plan import Plan
 
 _DTYPES = {
     "half": "float16",
@@ -115,6 +114,11 @@ def planned(pod: PodView, c: ContainerView, ctx: LintContext) -> tuple[Plan, Mod
     choice = ctx.gpu_for(pod)
     if arch is None or choice is None:
         return None
+    from pydantic import ValidationError
+
+    from kubellm.plan import Plan, plan
+    from kubellm.spec import LLMService
+
     spec_data = _spec(engine, arch, choice, pod)
     key = (arch.name, repr(spec_data))
     if key not in ctx.plan_cache:
@@ -220,6 +224,8 @@ def tp_not_dividing_heads(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
         arch = find_model(ctx.catalog, engine.model)
         if arch is None:
             continue
+        from kubellm.plan import valid_tps
+
         valid = valid_tps(arch, max(engine.tensor_parallel, 64))
         if engine.tensor_parallel not in valid:
             yield Hit(

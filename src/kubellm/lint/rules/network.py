@@ -161,3 +161,28 @@ def networkpolicy_selects_nothing(obj: K8sObject, ctx: LintContext) -> Iterator[
     ]
     if selector and pods and not any(selector_matches(selector, p.labels) for p in pods):
         yield Hit("podSelector matches no pod template here", "spec.podSelector")
+
+
+@rule(
+    "NET007",
+    "servicemonitor-selects-nothing",
+    Severity.INFO,
+    "A ServiceMonitor selects no Service of these manifests",
+    why="Prometheus then scrapes nothing: queue-length and KV-cache metrics (and the autoscaler fed by them) stay empty.",
+    fix="Make `spec.selector` match the labels of the engine's Service (not the pods), and name its port in `endpoints`.",
+    bad="kind: ServiceMonitor\nspec: {selector: {matchLabels: {app: vlm}}, endpoints: [{port: http}]}",
+    good="kind: ServiceMonitor\nspec: {selector: {matchLabels: {app: llama}}, endpoints: [{port: http}]}",
+    scope="object",
+    kinds=("ServiceMonitor",),
+)
+def servicemonitor_selects_nothing(obj: K8sObject, ctx: LintContext) -> Iterator[Hit]:
+    selector = as_dict(obj.spec.get("selector"))
+    services = ctx.by_kind("Service")
+    if not selector or not services:
+        return
+    any_namespace = as_dict(obj.spec.get("namespaceSelector")).get("any") is True
+    for svc in services:
+        same_ns = any_namespace or svc.namespace == obj.namespace or not svc.namespace or not obj.namespace
+        if same_ns and selector_matches(selector, svc.labels):
+            return
+    yield Hit("selector matches no Service here (ServiceMonitors select Services, not pods)", "spec.selector")
