@@ -84,16 +84,16 @@ def _print_ready(info: StackInfo) -> None:
 
 
 def _print_bench(outcome: BenchOutcome) -> None:
-    typer.echo(outcome.table)
-    if outcome.knee_note:
-        typer.echo(outcome.knee_note)
-    typer.echo(f"bench results: {outcome.results_path}")
+    typer.echo(outcome.table)  # the bench CLI's own report: table, knee, files written
+    if outcome.per_replica_note:
+        typer.echo(outcome.per_replica_note)
+    typer.echo("")
     if outcome.manifests_dir is not None:
-        typer.echo(
-            f"manifests for the same spec: {outcome.manifests_dir}  (next: kubellm apply {outcome.manifests_dir})"
-        )
-    elif outcome.render_error:
+        typer.echo(f"manifests for the same spec: {_short(outcome.manifests_dir)}/")
+        typer.echo(f"  deploy them: kubectl apply -k {_short(outcome.manifests_dir)}")
+    else:
         typer.echo(f"manifests not rendered: {outcome.render_error}")
+    typer.echo("")
 
 
 def up(
