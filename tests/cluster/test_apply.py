@@ -210,3 +210,5 @@ def test_prepare_does_not_touch_the_callers_objects() -> None:
     prepared = prepare([original], "llama-8b")
     assert original["metadata"]["labels"] == {}
     assert prepared[0]["metadata"]["labels"] == LABELS
+    namespace = prepare([obj("v1", "Namespace", NS, namespace=None, labels={})], "llama-8b")[0]
+    assert namespace["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "kubellm"}

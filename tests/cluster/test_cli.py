@@ -73,6 +73,10 @@ def test_delete_then_status(api: FakeApiServer, kubeconfig: str) -> None:
     status = runner.invoke(app, ["status", str(EXAMPLE), "--kubeconfig", kubeconfig, "--json"])
     assert status.exit_code == 0, status.output
     assert {w["name"] for w in json.loads(status.output)["workloads"]} >= {"llama-8b"}
+    text = runner.invoke(app, ["status", str(EXAMPLE), "--kubeconfig", kubeconfig])
+    assert text.exit_code == 0, text.output
+    assert "Deployment llama-8b: 0/1 ready" in text.output
+    assert "engine metrics: not reachable" in text.output
     deleted = runner.invoke(app, ["delete", str(EXAMPLE), "--kubeconfig", kubeconfig])
     assert deleted.exit_code == 0, deleted.output
     assert "PersistentVolumeClaim/llm/" in deleted.output and "kept" in deleted.output

@@ -70,7 +70,8 @@ def prepare(objects: list[dict[str, Any]], service: str) -> list[dict[str, Any]]
         metadata = copied.setdefault("metadata", {})
         labels = metadata.setdefault("labels", {})
         labels.setdefault(MANAGED_BY_LABEL, MANAGER)
-        labels.setdefault(INSTANCE_LABEL, service)
+        if copied.get("kind") not in NEVER_DELETED:  # a shared Namespace is no one service's
+            labels.setdefault(INSTANCE_LABEL, service)
         metadata.pop("resourceVersion", None)
         metadata.pop("managedFields", None)
         copied.pop("status", None)
