@@ -114,9 +114,15 @@ def register(app: typer.Typer) -> None:
             if log_text is not None and logs is not None:
                 snap.logs[f"*/{logs.stem}/"] = log_text
             warnings = list(snap.warnings)
-            if hints.service and (snap.pods or from_dump is None) and not any(hints.in_scope(p) for p in snap.pods):
+            if (
+                hints.service
+                and (snap.pods or from_dump is None)
+                and not any(hints.in_scope(p) for p in snap.pods)
+            ):
                 where = f" in namespace {hints.namespace}" if hints.namespace else ""
-                warnings.append(f"no pods of service {hints.service}{where}: not deployed, or scaled to zero?")
+                warnings.append(
+                    f"no pods of service {hints.service}{where}: not deployed, or scaled to zero?"
+                )
             findings = diagnose(snap, hints)
         if as_json:
             typer.echo(
