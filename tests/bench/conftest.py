@@ -12,7 +12,7 @@ import pytest
 
 from kubellm.bench.runner import BenchRun
 from kubellm.bench.workload import build_workload
-from kubellm.spec.bench import BenchConfig, BenchResults
+from kubellm.spec.bench import BenchConfig, BenchResults, RequestRecord
 
 SERVER = Path(__file__).with_name("fake_server.py")
 TTFT_MS = 50.0
@@ -47,3 +47,10 @@ def keyed_url() -> Iterator[str]:
 def run_bench(config: BenchConfig, headers: dict[str, str] | None = None) -> BenchResults:
     """Run a benchmark to completion on a fresh event loop."""
     return asyncio.run(BenchRun(config, build_workload(config), headers).run())
+
+
+def run_bench_keeping_records(config: BenchConfig) -> tuple[BenchResults, list[RequestRecord]]:
+    """Run a one-level benchmark; also return its raw request records."""
+    run = BenchRun(config, build_workload(config))
+    results = asyncio.run(run.run())
+    return results, run.last_records

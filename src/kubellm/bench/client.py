@@ -108,6 +108,7 @@ class StreamingClient:
         times = rec.content_times_s
         texts: list[str] | None = [] if self.count_tokens is not None else None
         async with self.session.post(self.url, data=body, headers=self.headers) as resp:
+            rec.headers_s = clock()
             if resp.status != 200:
                 raw = await resp.read()
                 rec.end_s = clock()

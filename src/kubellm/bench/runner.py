@@ -108,6 +108,7 @@ class BenchRun:
         self.on_point = on_point
         self.clock = clock
         self._body_index = 0
+        self.last_records: list[RequestRecord] = []  # raw records of the level run last
         fallback = "the local tokenizer" if count_tokens is not None else "one token per content chunk"
         note = f"server usage (stream_options.include_usage), else {fallback}"
         self.results = BenchResults(
@@ -230,6 +231,7 @@ class BenchRun:
     ) -> BenchPoint:
         """Run one load level and summarize it."""
         records: list[RequestRecord] = []
+        self.last_records = records
         label = f"concurrency {level:g}" if mode == "concurrency" else f"rate {level:g}/s"
         t0 = self.clock()
         ticker = asyncio.ensure_future(self._tick(label, t0, records, client)) if self.on_progress else None
@@ -274,7 +276,9 @@ class BenchRun:
         next_body = self._next_body
         append = records.append
 
-        async def worker() -> None:
+        async def worker(delay_s: float) -> None:
+            if delay_s > 0:
+                await asyncio.sleep(delay_s)
             while True:
                 now = clock()
                 if now >= stop_at:
@@ -285,7 +289,8 @@ class BenchRun:
                     started[0] += 1
                 append(await send(next_body(), now))
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        step_s = self.config.ramp_up_s / concurrency
+        await asyncio.gather(*(worker(i * step_s) for i in range(concurrency)))
         return w0, stop_at if stop_at != math.inf else _last_end(records, w0)
 
     async def _open(

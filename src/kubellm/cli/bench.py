@@ -322,6 +322,11 @@ def register(app: typer.Typer) -> None:
         warmup: float = typer.Option(
             0.0, "--warmup", help="Seconds of load before each level's window, not counted."
         ),
+        ramp_up: float = typer.Option(
+            0.0,
+            "--ramp-up",
+            help="Closed loop: start workers evenly over this many seconds (within --warmup).",
+        ),
         timeout: float = typer.Option(600.0, "--timeout", help="Per-request timeout, seconds."),
         slo: str | None = typer.Option(None, "--slo", help="Objectives, e.g. ttft_p95=500ms,itl_p95=50ms."),
         input_tokens: int = typer.Option(256, "--input-tokens", help="Mean prompt length, tokens."),
@@ -401,6 +406,7 @@ def register(app: typer.Typer) -> None:
                     duration_s=duration if duration is not None or requests is not None else 30.0,
                     requests=requests,
                     warmup_s=warmup,
+                    ramp_up_s=ramp_up,
                     timeout_s=timeout,
                     slo=parse_slo(slo),
                     input_tokens=input_tokens,

@@ -20,6 +20,7 @@ time. Both import the pure functions below, so a TTFT means the same thing every
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -312,6 +313,12 @@ class BenchConfig(StrictModel):
         default=None, ge=1, description="Requests per level (instead of a duration)."
     )
     warmup_s: float = Field(default=0.0, ge=0, description="Seconds of load before each window, discarded.")
+    ramp_up_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="Closed loop: start the workers evenly over this many seconds instead of all at once "
+        "(keep it within the warm-up).",
+    )
     timeout_s: float = Field(default=600.0, gt=0, description="Per-request timeout, seconds.")
     slo: list[SloTarget] = Field(default_factory=list, description="Latency objectives.")
     input_tokens: int = Field(
@@ -391,6 +398,7 @@ class RequestRecord:
     start_s: float
     sent_s: float
     end_s: float = 0.0
+    headers_s: float = 0.0  # when the response headers arrived (0: never)
     content_times_s: list[float] = field(default_factory=list)
     prompt_tokens: int | None = None
     output_tokens: int | None = None
@@ -425,8 +433,9 @@ def summarize_point(
     """Reduce the records of one load level to a BenchPoint.
 
     Latencies cover requests that started inside ``[window_start_s, window_end_s]`` (including those
-    that finished after it); throughput counts completions inside the window; ``in_flight`` is the
-    time average of overlapping requests.
+    that finished after it). Throughput counts what arrived inside the window, whichever request it
+    belonged to: completions (requests/s), output tokens by the arrival time of their chunks, prompt
+    tokens at their request's first token. ``in_flight`` is the time average of overlapping requests.
     """
     span = max(window_end_s - window_start_s, 1e-9)
     ttfts: list[float] = []
@@ -438,8 +447,8 @@ def summarize_point(
     samples: list[str] = []
     busy = 0.0
     done_in_window = 0
-    out_in_window = 0
-    total_in_window = 0
+    out_in_window = 0.0
+    prompt_in_window = 0
     in_tok: list[int] = []
     out_tok: list[int] = []
     sources: set[TokenSource] = set()
@@ -448,6 +457,20 @@ def summarize_point(
     for r in records:
         end = r.end_s if r.end_s else window_end_s
         busy += max(0.0, min(end, window_end_s) - max(r.start_s, window_start_s))
+        if r.error is None:
+            # Throughput counts what arrived inside the window, whenever the request started
+            # (warm-up requests included): completions, output tokens by the arrival of their
+            # chunks, prompt tokens when their first token arrived.
+            if window_start_s <= r.end_s <= window_end_s:
+                done_in_window += 1
+            if r.content_times_s:
+                n = r.output_tokens if r.output_tokens is not None else len(r.content_times_s)
+                inside = bisect_right(r.content_times_s, window_end_s) - bisect_left(
+                    r.content_times_s, window_start_s
+                )
+                out_in_window += inside * n / len(r.content_times_s)
+                if window_start_s <= r.content_times_s[0] <= window_end_s:
+                    prompt_in_window += r.prompt_tokens or 0
         if not window_start_s <= r.start_s <= window_end_s:
             continue
         attempts += 1
@@ -473,10 +496,6 @@ def summarize_point(
         out_tok.append(n_out)
         if r.prompt_tokens is not None:
             in_tok.append(r.prompt_tokens)
-        if r.end_s <= window_end_s:
-            done_in_window += 1
-            out_in_window += n_out
-            total_in_window += n_out + (r.prompt_tokens or 0)
         if slo:
             itl_max = max(gaps) if gaps else None
             ok = True
@@ -498,7 +517,7 @@ def summarize_point(
         in_flight=round(busy / span, 3),
         requests_per_s=round(done_in_window / span, 3),
         output_tokens_per_s=round(out_in_window / span, 3),
-        total_tokens_per_s=round(total_in_window / span, 3),
+        total_tokens_per_s=round((out_in_window + prompt_in_window) / span, 3),
         input_tokens_mean=round(sum(in_tok) / len(in_tok), 2) if in_tok else None,
         output_tokens_mean=round(sum(out_tok) / len(out_tok), 2) if out_tok else None,
         ttft_ms=latency_stats_ms(ttfts),
