@@ -190,17 +190,17 @@ class _Routes:
         seed = self.config.seed
         n_words = len(_WORDS_JSON)
         sent = 0
+        # like vLLM, the assistant-role chunk goes out with the first output, not before
+        role = (
+            head
+            + b'{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n'
+        )
         try:
-            if req.chat:
-                await resp.write(
-                    head
-                    + b'{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n'
-                )
             while True:
                 n = await self.engine.next_tokens(handle)
                 if n == 0:
                     break
-                parts: list[bytes] = []
+                parts: list[bytes] = [role] if req.chat and sent == 0 else []
                 last = handle.done and handle.pending == 0
                 for i in range(sent, sent + n):
                     finish = b"null"
