@@ -63,3 +63,23 @@ def test_render_cluster() -> None:
     assert result.exit_code == 0, result.output
     kinds = [d["kind"] for d in yaml.safe_load_all(result.stdout)]
     assert "RuntimeClass" in kinds and "ServiceMonitor" in kinds
+
+
+def test_a_cluster_spec_given_as_spec_renders_the_cluster() -> None:
+    result = runner.invoke(app, ["render", str(EXAMPLES / "cluster.yaml")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (GOLDEN / "cluster.yaml").read_text()
+
+
+def test_plan_warnings_go_to_stderr_not_into_the_manifests(tmp_path: Path) -> None:
+    spec = tmp_path / "warn.yaml"
+    spec.write_text(SPEC.read_text().replace("target_concurrency: 16", "target_concurrency: 4096"))
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "kubellm"), "render", str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: target concurrency 4096" in proc.stderr
+    assert "target concurrency" not in proc.stdout

@@ -20,7 +20,8 @@ same bytes.
   kubellm render SPEC                 manifests on stdout
   kubellm render SPEC -o DIR          a directory for `kubectl apply -k DIR`
   kubellm render SPEC --images        every pinned image, one a line (for Trivy/Grype in CI)
-  kubellm render cluster CLUSTER      the cluster's GPU setup (GPU Operator, MIG, time-slicing, …)
+  kubellm render cluster CLUSTER      the cluster's GPU setup (GPU Operator, MIG, time-slicing, …);
+                                      a GpuCluster file given as SPEC is rendered the same way
 
 Examples:
 
@@ -52,7 +53,9 @@ def _supported(version: str) -> str:
     return f"{major}.{minor}"
 
 
-def _service_objects(spec_path: Path, version: str, namespace_object: bool) -> list[dict[str, Any]]:
+def _service_objects(
+    spec_path: Path, version: str, namespace_object: bool
+) -> tuple[list[dict[str, Any]], list[str]]:
     from kubellm.catalog import default_catalog, resolve_model
     from kubellm.render import RenderOptions, plan_service, render
     from kubellm.spec import load_spec
@@ -61,7 +64,8 @@ def _service_objects(spec_path: Path, version: str, namespace_object: bool) -> l
     catalog = default_catalog()
     model = resolve_model(spec.model.planning_name, spec.model.config, catalog)
     plan = plan_service(spec, catalog, model)
-    return render(plan, catalog, RenderOptions(namespace_object=namespace_object, k8s_version=version))
+    options = RenderOptions(namespace_object=namespace_object, k8s_version=version)
+    return render(plan, catalog, options), list(plan.warnings)
 
 
 def _cluster_objects(spec_path: Path) -> list[dict[str, Any]]:
@@ -69,6 +73,13 @@ def _cluster_objects(spec_path: Path) -> list[dict[str, Any]]:
     from kubellm.spec.cluster import load_cluster_spec
 
     return render_cluster(load_cluster_spec(spec_path))
+
+
+def _kind(path: Path) -> str | None:
+    from kubellm.spec import read_yaml
+
+    data = read_yaml(path)
+    return data.get("kind") if isinstance(data, dict) else None
 
 
 def _validate(objects: list[dict[str, Any]], version: str) -> None:
@@ -109,19 +120,24 @@ def register(app: typer.Typer) -> None:
         from kubellm.render.output import to_yaml, write_dir
 
         version = _supported(k8s_version)
+        warnings: list[str] = []
         if target == "cluster":
             if cluster_spec is None:
                 raise UsageError(
                     "render cluster needs a cluster spec", "kubellm render cluster examples/cluster.yaml"
                 )
             objects = _cluster_objects(cluster_spec)
+        elif _kind(Path(target)) == "GpuCluster":
+            objects = _cluster_objects(Path(target))
         else:
             if cluster_spec is not None:
                 raise UsageError(
                     f"unexpected argument {cluster_spec}", "give one spec, or 'cluster CLUSTER_SPEC'"
                 )
-            objects = _service_objects(Path(target), version, not no_namespace)
+            objects, warnings = _service_objects(Path(target), version, not no_namespace)
         _validate(objects, version)
+        for warning in warnings:
+            typer.echo(f"warning: {warning}", err=True)
         if images:
             found = list_images(objects)
             typer.echo(json.dumps(found, indent=2) if as_json else "\n".join(found))
