@@ -108,3 +108,16 @@ def test_histogram_percentiles_are_within_one_percent() -> None:
     approx = stats_from_histogram(histogram_ms(values), exact.mean)
     for name in ("p50", "p90", "p95", "p99"):
         assert getattr(approx, name) == pytest.approx(getattr(exact, name), rel=0.011)
+
+
+def test_throughput_counts_what_arrived_inside_the_window() -> None:
+    # Started during warm-up (before 1.0), finished inside the window: its completion and the two of
+    # its four chunks that arrived after 1.0 count towards throughput, but not its latencies.
+    warm = RequestRecord(
+        start_s=0.5, sent_s=0.5, end_s=1.2, content_times_s=[0.8, 0.9, 1.1, 1.2], output_tokens=8
+    )
+    inside = RequestRecord(start_s=1.0, sent_s=1.0, end_s=1.5, content_times_s=[1.4, 1.5], output_tokens=2)
+    point = summarize_point([warm, inside], 1.0, 2.0, concurrency=2)
+    assert point.requests == 1 and point.ttft_ms.p50 == pytest.approx(400)
+    assert point.requests_per_s == pytest.approx(2.0)
+    assert point.output_tokens_per_s == pytest.approx(2 * 8 / 4 + 2)
