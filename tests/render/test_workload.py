@@ -213,3 +213,25 @@ def test_autoscaled_workloads_leave_the_replica_count_to_the_autoscaler() -> Non
     fixed = render_spec(spec_of(scaling={"min_replicas": 2, "max_replicas": 2}))
     assert _workload(fixed)["spec"]["replicas"] == 2
     assert all(o["kind"] not in ("ScaledObject", "HorizontalPodAutoscaler") for o in fixed)
+
+
+def test_pvc_source_mounts_the_existing_claim_and_downloads_nothing() -> None:
+    objects = render_spec(spec_of(model={"source": "pvc://weights/llama-3.1-8b", "name": "Llama-3.1-8B"}))
+    assert all(o["kind"] not in ("Job", "PersistentVolumeClaim") for o in objects)
+    pod = pod_specs(_workload(objects))[0]
+    models = next(v for v in pod["volumes"] if v["name"] == "models")
+    assert models["persistentVolumeClaim"] == {"claimName": "weights", "readOnly": True}
+    assert "initContainers" not in pod
+    assert engine_container(_workload(objects))["args"][0] == "/models/llama-3.1-8b"
+    assert all(o["metadata"]["name"] != "svc-model-download" for o in objects)
+
+
+def test_host_path_cache_downloads_per_node_and_relaxes_pod_security_enforcement() -> None:
+    objects = render_spec(spec_of(storage={"model_cache": "hostPath", "host_path": "/mnt/models"}))
+    pod = pod_specs(_workload(objects))[0]
+    models = next(v for v in pod["volumes"] if v["name"] == "models")
+    assert models["hostPath"] == {"path": "/mnt/models", "type": "DirectoryOrCreate"}
+    assert pod["initContainers"][0]["name"] == "prefetch"
+    labels = find(objects, "Namespace")["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert labels["pod-security.kubernetes.io/warn"] == "restricted"
