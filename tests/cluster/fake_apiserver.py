@@ -97,6 +97,7 @@ class FakeApiServer:
     conflicts: set[tuple[str, str]] = field(default_factory=set)  # (plural, name) owned by another manager
     logs: dict[tuple[str, str, str, bool], str] = field(default_factory=dict)
     proxy: dict[tuple[str, str, int, str], str] = field(default_factory=dict)
+    require_namespaces: bool = False  # True: objects in a namespace that was never created get a 404
     on_get: Any = None  # called with (plural, namespace) before each list, to move state forward
     url: str = ""
 
@@ -329,6 +330,11 @@ class FakeApiServer:
                         }
                     ]
                 },
+            )
+        namespaces = {k[3] for k in self.store if k[1] == "namespaces"}
+        if key[2] and self.require_namespaces and key[2] not in namespaces:
+            return 404, _status(
+                404, "NotFound", f'namespaces "{key[2]}" not found', {"name": key[2], "kind": "namespaces"}
             )
         existed = key in self.store
         stored = json.loads(json.dumps(body))

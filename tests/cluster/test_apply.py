@@ -212,3 +212,15 @@ def test_prepare_does_not_touch_the_callers_objects() -> None:
     assert prepared[0]["metadata"]["labels"] == LABELS
     namespace = prepare([obj("v1", "Namespace", NS, namespace=None, labels={})], "llama-8b")[0]
     assert namespace["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "kubellm"}
+
+
+def test_missing_namespace_says_how_to_create_it(api: FakeApiServer, client: KubeClient) -> None:
+    api.require_namespaces = True
+    without_namespace = [o for o in service_objects() if o["kind"] != "Namespace"]
+    with pytest.raises(ApiError) as info:
+        apply_objects(client, without_namespace, "llama-8b")
+    assert (
+        info.value.what == "namespace 'llm' does not exist"
+        and "kubectl create namespace llm" in info.value.fix
+    )
+    apply_objects(client, service_objects(), "llama-8b")  # with the Namespace first, it works

@@ -472,3 +472,139 @@ def test_every_finding_uses_a_known_category() -> None:
     findings = diagnose(crashing(log))
     assert {f.id for f in findings} >= {"SIG020", "SIG011", "SIG018"}
     assert all(f.category in CATEGORIES for f in findings)
+
+
+# --- more scenarios ----------------------------------------------------------------------------------------
+
+
+def test_pending_for_host_memory_on_gpu_nodes() -> None:
+    msg = "0/2 nodes are available: 2 Insufficient memory. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod."
+    p, ev = pending(msg)
+    finding = only(diagnose(ClusterSnapshot(nodes=[node("n1"), node("n2")], pods=[p], events=[ev])), "DOC005")
+    assert "memory" in finding.cause
+
+
+def test_pending_on_a_placement_label_no_node_has() -> None:
+    msg = "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."
+    p, ev = pending(
+        msg,
+        node_selector={
+            "cloud.google.com/gke-spot": "true",
+            "nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB",
+        },
+    )
+    finding = only(diagnose(ClusterSnapshot(nodes=[node("n1"), node("n2")], pods=[p], events=[ev])), "DOC004")
+    assert "cloud.google.com/gke-spot=true (nodes have: no such label)" in finding.evidence
+    assert "NVIDIA-A100" not in finding.cause  # the GPU product term is satisfied
+
+
+def test_mig_slice_nobody_advertises_from_an_events_k8s_io_event() -> None:
+    msg = "0/1 nodes are available: 1 Insufficient nvidia.com/mig-3g.40gb."
+    p = pod(
+        ENGINE,
+        phase="Pending",
+        containers=[container(resource="nvidia.com/mig-3g.40gb")],
+        conditions=unschedulable(msg),
+    )
+    ev = {
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {"name": f"{ENGINE}.181a", "namespace": "llm"},
+        "regarding": {"kind": "Pod", "name": ENGINE, "namespace": "llm"},
+        "reason": "FailedScheduling",
+        "note": msg,
+        "type": "Warning",
+        "series": {"count": 9},
+    }
+    findings = diagnose(
+        ClusterSnapshot(nodes=[node("n1")], pods=[p], events=[ev]),
+        DoctorHints(gpu_resource="nvidia.com/mig-3g.40gb"),
+    )
+    assert "FailedScheduling ×9" in only(findings, "DOC007").evidence
+    assert only(findings, "DOC111").spec_field == "gpu.mig_profile"
+
+
+def test_evicted_for_node_memory_pressure() -> None:
+    p = pod(
+        ENGINE,
+        phase="Failed",
+        reason="Evicted",
+        message="The node was low on resource: memory. Threshold quantity: 100Mi, available: 91136Ki. Container vllm was using 61203456Ki, request is 16Gi, has larger consumption of memory. ",
+        statuses=[],
+    )
+    assert "Guaranteed" in only(diagnose(ClusterSnapshot(pods=[p])), "DOC013").fix
+
+
+def test_image_filesystem_full_while_pulling() -> None:
+    msg = 'failed to pull and unpack image "docker.io/vllm/vllm-openai:v0.10.1.1": failed to extract layer sha256:3f1e: write /var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/412/fs/usr/local/lib/python3.12/dist-packages/torch/lib/libtorch_cuda.so: no space left on device: unknown'
+    p = pod(ENGINE, phase="Pending", statuses=[status_waiting("vllm", "ErrImagePull", msg)])
+    assert only(diagnose(ClusterSnapshot(pods=[p])), "DOC014").category == "disk"
+
+
+def test_private_image_without_pull_secret() -> None:
+    msg = 'failed to pull and unpack image "nvcr.io/nim/meta/llama-3.1-8b-instruct:1.3.3": failed to resolve reference "nvcr.io/nim/meta/llama-3.1-8b-instruct:1.3.3": pull access denied, repository does not exist or may require authorization: authorization failed: no basic auth credentials'
+    p = pod(ENGINE, phase="Pending", statuses=[status_waiting("vllm", "ErrImagePull", msg)])
+    assert "imagePullSecrets" in only(diagnose(ClusterSnapshot(pods=[p])), "DOC031").fix
+
+
+def test_run_as_non_root_with_a_root_image() -> None:
+    p = pod(
+        ENGINE,
+        phase="Pending",
+        statuses=[
+            status_waiting(
+                "vllm",
+                "CreateContainerConfigError",
+                'container has runAsNonRoot and image will run as root (pod: "llama-8b-7c9f8d6b5-x2x9k_llm(6f1c)", container: vllm)',
+            )
+        ],
+    )
+    assert only(diagnose(ClusterSnapshot(pods=[p])), "DOC034").spec_field == "security.run_as_user"
+
+
+def test_not_ready_gpu_node_and_missing_feature_discovery() -> None:
+    findings = diagnose(
+        ClusterSnapshot(nodes=[node("n1", ready=False), node("n2", product=None), node("n3", product=None)])
+    )
+    assert only(findings, "DOC103").object == "Node/n1"
+    gfd = only(findings, "DOC104")
+    assert gfd.object == "Node/n2 (+1 more)" and "2 of 3 GPU node(s)" in gfd.evidence
+
+
+def test_cluster_without_dcgm_exporter() -> None:
+    kube_proxy = pod(
+        "kube-proxy-n1",
+        namespace="kube-system",
+        containers=[container(name="kube-proxy", gpus=0)],
+        labels={"k8s-app": "kube-proxy"},
+    )
+    finding = only(diagnose(ClusterSnapshot(nodes=[node("n1")], pods=[kube_proxy])), "DOC106")
+    assert "dcgmExporter.enabled=true" in finding.fix
+
+
+def test_hpa_without_a_metrics_adapter() -> None:
+    snap = ClusterSnapshot(nodes=[node("n1")], api_versions={"v1", "apps/v1", "autoscaling/v2"})
+    assert "Prometheus Adapter" in only(diagnose(snap, DoctorHints(autoscaler="hpa")), "DOC110").fix
+
+
+def test_hugging_face_unreachable_behind_a_network_policy() -> None:
+    log = "requests.exceptions.ConnectionError: (MaxRetryError(\"HTTPSConnectionPool(host='huggingface.co', port=443): Max retries exceeded with url: /api/models/meta-llama/Llama-3.1-8B-Instruct/revision/main (Caused by NameResolutionError(\\\"<urllib3.connection.HTTPSConnection object at 0x7f>: Failed to resolve 'huggingface.co' ([Errno -3] Temporary failure in name resolution)\\\"))\"), '(Request ID: 5c1e)')\n"
+    finding = only(diagnose(crashing(log)), "SIG021")
+    assert finding.category == "network" and finding.spec_field == "security.egress_cidrs"
+
+
+def test_idle_replicas_suggest_scaling_down() -> None:
+    text = METRICS_IDLE_GPU_QUEUE.replace("} 37.0", "} 0").replace("} 16.0", "} 0").replace("} 23", "} 0")
+    finding = only(diagnose(ClusterSnapshot(metrics=parse_metrics(text))), "DOC042")
+    assert finding.severity == "info" and finding.spec_field == "scaling.min_replicas"
+
+
+def test_scope_keeps_other_namespaces_out() -> None:
+    other = pod(
+        "other-7c9f8d6b5-aaaaa", namespace="team-b", statuses=[status_crashloop()], labels={"app": "other"}
+    )
+    snap = ClusterSnapshot(
+        pods=[other], logs={"team-b/other-7c9f8d6b5-aaaaa/vllm": "CUDA error: out of memory"}
+    )
+    assert diagnose(snap, DoctorHints(namespace="llm", service="llama-8b")) == []
+    assert only(diagnose(snap), "SIG011").object == "Pod/team-b/other-7c9f8d6b5-aaaaa"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import ssl
 import tempfile
 import urllib.error
@@ -90,6 +91,14 @@ def _error_for(status: int, method: str, path: str, body: bytes, server: str) ->
             f"apply conflict: {message}",
             "another field manager (kubectl, Helm, a controller) owns these fields; re-run with --force-conflicts "
             "to take them over, or stop managing them elsewhere",
+            reason,
+        )
+    missing_ns = re.search(r'namespaces "([^"]+)" not found', message)
+    if status == 404 and missing_ns:
+        return ApiError(
+            status,
+            f"namespace {missing_ns.group(1)!r} does not exist",
+            f"create it (kubectl create namespace {missing_ns.group(1)}) or let kubellm render it (the default)",
             reason,
         )
     if status == 422:

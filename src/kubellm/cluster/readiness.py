@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kubellm.cluster.driver import image_cuda, min_driver, node_driver
 from kubellm.cluster.findings import Finding
 from kubellm.cluster.hints import DoctorHints
@@ -106,20 +108,26 @@ def check_gpu_nodes(snap: ClusterSnapshot, hints: DoctorHints) -> list[Finding]:
                     + " — fix the kubelet or container runtime, or replace the node.",
                 )
             )
-        if "nvidia.com/gpu.product" not in labels_of(node):
-            findings.append(
-                Finding(
-                    "DOC104",
-                    "scheduling",
-                    "info",
-                    ref(node),
-                    "no nvidia.com/gpu.product label",
-                    "GPU feature discovery does not run on this node, so selectors on the GPU product match nothing.",
-                    "Enable GPU feature discovery (on by default in the GPU Operator: gfd.enabled=true).",
-                    "gpu.type",
-                )
+    unlabelled = [n for n in nodes if "nvidia.com/gpu.product" not in labels_of(n)]
+    if unlabelled:
+        findings.append(
+            Finding(
+                "DOC104",
+                "scheduling",
+                "info",
+                _nodes_ref(unlabelled),
+                f"{len(unlabelled)} of {len(nodes)} GPU node(s) have no nvidia.com/gpu.product label",
+                "GPU feature discovery does not run on these nodes, so selectors on the GPU product match nothing.",
+                "Enable GPU feature discovery (on by default in the GPU Operator: gfd.enabled=true).",
+                "gpu.type",
             )
+        )
     return findings
+
+
+def _nodes_ref(nodes: list[dict[str, Any]]) -> str:
+    """'Node/a' or 'Node/a (+N more)' — one finding for many nodes in the same state."""
+    return ref(nodes[0]) + (f" (+{len(nodes) - 1} more)" if len(nodes) > 1 else "")
 
 
 def check_components(snap: ClusterSnapshot) -> list[Finding]:
@@ -185,24 +193,27 @@ def check_driver(snap: ClusterSnapshot, hints: DoctorHints) -> list[Finding]:
         needed = min_driver(cuda) if cuda else None
         if cuda is None or needed is None:
             continue
+        by_driver: dict[tuple[int, int], list[dict[str, Any]]] = {}
         for node in gpu_nodes(snap):
             have = node_driver(labels_of(node))
             if have is not None and have < needed:
-                findings.append(
-                    Finding(
-                        "DOC107",
-                        "driver",
-                        "warning",
-                        ref(node),
-                        f"driver {have[0]}.{have[1]} (GFD label); image {image} is built for CUDA {cuda[0]}.{cuda[1]}, "
-                        f"whose minimum driver is {needed[0]}.{needed[1]}",
-                        "The node's NVIDIA driver is older than the engine image's CUDA toolkit; the engine may fail "
-                        "with 'CUDA driver version is insufficient for CUDA runtime version'.",
-                        f"Upgrade the node driver to ≥ {needed[0]} (GPU Operator driver.version) or pin an engine image "
-                        "built for an older CUDA.",
-                        "engine.image",
-                    )
+                by_driver.setdefault(have, []).append(node)
+        for have, old_nodes in sorted(by_driver.items()):
+            findings.append(
+                Finding(
+                    "DOC107",
+                    "driver",
+                    "warning",
+                    _nodes_ref(old_nodes),
+                    f"{len(old_nodes)} GPU node(s) with driver {have[0]}.{have[1]} (GFD label); image {image} is built "
+                    f"for CUDA {cuda[0]}.{cuda[1]}, whose minimum driver is {needed[0]}.{needed[1]}",
+                    "The nodes' NVIDIA driver is older than the engine image's CUDA toolkit; the engine may fail "
+                    "with 'CUDA driver version is insufficient for CUDA runtime version'.",
+                    f"Upgrade the node driver to ≥ {needed[0]} (GPU Operator driver.version) or pin an engine image "
+                    "built for an older CUDA.",
+                    "engine.image",
                 )
+            )
     return findings
 
 
