@@ -16,7 +16,7 @@ from kubellm.sim.config import planned_engine, service_from_flags
 
 from .conftest import RunningSim
 
-TIME_SCALE = 4.0  # wall seconds per simulated second: keeps client and event-loop overhead small
+TIME_SCALE = 6.0  # wall seconds per simulated second: keeps client and event-loop overhead small
 OUTPUT_TOKENS = 12
 # A 1,024-token prompt, so the KV cache read per step grows visibly with the batch. Every request
 # sends the same one: after the batch-1 run it sits in the prefix cache and 64 requests prefill fast.

@@ -52,16 +52,20 @@ def test_overload_queues_requests_and_raises_ttft() -> None:
     assert heavy["peak_kv_usage"] > 0.8 > light["peak_kv_usage"]
 
 
-def test_kv_exhaustion_preempts() -> None:
+def test_kv_exhaustion_preempts_and_fast_forward_still_matches_stepping() -> None:
     tight = SimConfig("m", max_model_len=2048, max_num_seqs=64, max_num_batched_tokens=2048, kv_blocks=200)
-    report = replay(
-        tight,
-        TIMER,
-        [TraceRequest(0.0, 100, 1500), *(TraceRequest(0.01 * i, 100, 400) for i in range(1, 12))],
-    )
-    summary = report.summary()
+    trace = [
+        TraceRequest(0.0, 100, 1500),
+        *(TraceRequest(0.01 * i, 100, 400, prefix="sys", prefix_tokens=64) for i in range(1, 12)),
+    ]
+    summary = replay(tight, TIMER, trace).summary()
+    stepped = replay(tight, TIMER, trace, fast_forward=False).summary()
     assert summary["preemptions"] > 0
     assert summary["completed"] == 12
+    assert summary["fast_forward_steps"] > 0
+    for key in ("preemptions", "steps", "output_tokens", "prefix_cached_tokens"):
+        assert summary[key] == stepped[key]
+    assert summary["e2e_ms"]["p99"] == pytest.approx(stepped["e2e_ms"]["p99"], rel=1e-6)
 
 
 def test_shared_prefixes_hit_the_cache() -> None:
