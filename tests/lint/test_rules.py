@@ -48,8 +48,13 @@ def test_expert_manifest_raises_nothing() -> None:
 
 
 def test_time_slicing_config_needs_low_memory_utilization() -> None:
-    fired = lint(GPU_TIME_SLICING_BAD()).findings
-    assert any(f.rule == "GPU017" and f.kind == "ConfigMap" and "0.25" in f.message for f in fired)
+    fired = [f for f in lint(GPU_TIME_SLICING_BAD()).findings if f.rule == "GPU017" and f.kind == "ConfigMap"]
+    assert len(fired) == 1 and "0.25" in fired[0].message and fired[0].severity.value == "warning"
+
+
+def test_time_slicing_config_alone_is_only_a_reminder() -> None:
+    alone = [o for o in GPU_TIME_SLICING_BAD() if o["kind"] == "ConfigMap"]
+    assert [f.severity.value for f in lint(alone).findings if f.rule == "GPU017"] == ["info"]
 
 
 def test_kubeai_model_without_cache_profile() -> None:

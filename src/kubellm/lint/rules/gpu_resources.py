@@ -228,11 +228,13 @@ def shared_gpu_mem_util(ctx: LintContext) -> Iterator[Hit]:
             limit = 1 / replicas
             if vllm_utils and all(u is not None and u <= limit for u in vllm_utils):
                 continue
+            # With vLLM pods in the set that break the bound this is a warning; alone it is a reminder.
             yield Hit(
                 f"device-plugin config {key!r} shares each GPU {replicas} ways by {mode} without memory isolation: "
                 f"every vLLM pod on these GPUs needs --gpu-memory-utilization ≤ {limit:.2f}",
                 f"data.{key}",
                 obj=cm,
+                severity=None if vllm_utils else Severity.INFO,
             )
 
 
