@@ -44,9 +44,9 @@ class TritonTrtllmAdapter:
     readiness_path = "/v2/health/ready"  # the KServe frontend: ready once every model of the ensemble is
     liveness_path = "/v2/health/live"
     probe_port = "kserve-http"
-    gateway_health_path = "/v1/models"
+    gateway_health_path = "/health/ready"  # the OpenAI frontend's readiness route
     planned_flags = frozenset(
-        {"--model-repository", "--tokenizer", "--host", "--openai-port", "--kserve-http-port"}
+        {"--model-repository", "--tokenizer", "--backend", "--host", "--openai-port", "--kserve-http-port"}
     )
 
     def image(self, ctx: EngineContext) -> str:
@@ -57,20 +57,18 @@ class TritonTrtllmAdapter:
 
     def args(self, ctx: EngineContext) -> list[str]:
         planned = [
-            "--model-repository",
-            f"{repository_dir(ctx)}/repository",
-            "--tokenizer",
-            ctx.model_path,
-            "--host",
-            "0.0.0.0",
-            "--openai-port",
-            str(self.port),
+            "--model-repository", f"{repository_dir(ctx)}/repository",
+            "--tokenizer", ctx.model_path,
+            "--backend", "tensorrtllm",
+            "--host", "0.0.0.0",
+            "--openai-port", str(self.port),
             "--enable-kserve-frontends",
-            "--kserve-http-port",
-            "8000",
-            "--kserve-grpc-port",
-            "8001",
-        ]
+            "--kserve-http-port", "8000",
+            "--kserve-grpc-port", "8001",
+            # The frontend answers requests without max_tokens with 16 tokens unless told otherwise.
+            "--default-max-tokens", str(min(4096, ctx.plan.settings.max_model_len // 2)),
+            "--uvicorn-log-level", "warning",
+        ]  # fmt: skip
         return with_extra_args(ctx, planned, self.planned_flags)
 
     def env(self, ctx: EngineContext) -> Env:
