@@ -461,3 +461,40 @@ def test_tls_termination(stack: Stack, tmp_path: Any) -> None:
         c.chat.completions.create(model="tiny", messages=MSG, max_tokens=2).choices[0].message.content
         == "t0 t1 "
     )  # type: ignore[arg-type]
+
+
+def test_active_health_checks_take_a_backend_out_and_back(stack: Stack) -> None:
+    a, b = stack.engine(), stack.engine()
+    gw = stack.gateway(
+        {
+            "pools": [static_pool("tiny", [a.url, b.url], routing="round-robin")],
+            "health_checks": {"interval_s": 0.05, "unhealthy_after": 1, "healthy_after": 1},
+        }
+    )
+    a.healthy = False
+    time.sleep(0.3)
+    assert f'kubellm_gateway_backend_up{{pool="tiny",backend="{a.url}"}} 0' in get(gw, "/metrics")[1].decode()
+    for _ in range(4):
+        client(gw).chat.completions.create(model="tiny", messages=MSG, max_tokens=1)  # type: ignore[arg-type]
+    assert (a.requests, b.requests) == (0, 4)
+    a.healthy = True
+    time.sleep(0.3)
+    for _ in range(4):
+        client(gw).chat.completions.create(model="tiny", messages=MSG, max_tokens=1)  # type: ignore[arg-type]
+    assert a.requests == 2
+
+
+def test_failing_backend_is_ejected_passively(stack: Stack) -> None:
+    bad, good = stack.engine(), stack.engine()
+    bad.fail_status = 502
+    gw = stack.gateway(
+        {
+            "pools": [static_pool("tiny", [bad.url, good.url], routing="round-robin")],
+            "retries": {"attempts": 1, "eject_after_failures": 2, "eject_s": 30},
+        }
+    )
+    statuses = [
+        post(gw, "/v1/chat/completions", json.dumps({"model": "tiny", "messages": MSG}).encode())[0]
+        for _ in range(8)
+    ]
+    assert statuses.count(502) == 2 and bad.requests == 2 and good.requests == 6

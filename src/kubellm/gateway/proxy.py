@@ -303,7 +303,10 @@ class Proxy:
             raise Rejection(
                 502, "the backend failed while answering", "upstream_failed", code="bad_gateway"
             ) from None
-        pool.record_success(url)
+        if upstream.status in self._retry_on:
+            pool.record_failure(url)  # relayed because it was the last attempt, but still a failure
+        else:
+            pool.record_success(url)
         outcome.status = upstream.status
         usage = usage_of(data)
         if usage is not None:
