@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubellm.catalog import Catalog, GpuSpec
-from kubellm.lint.gpu import GpuChoice, gpu_from_labels, gpu_from_mig, node_label_values
+from kubellm.catalog import Catalog, GpuSpec, default_catalog
+from kubellm.lint.gpu import GPU_NODE_LABELS, GpuChoice, gpu_from_labels, gpu_from_mig, node_label_values
 from kubellm.lint.loader import K8sObject
 from kubellm.lint.workload import PodView, as_dict, pods_of
 
@@ -46,7 +46,7 @@ def selector_matches(selector: dict[str, Any], labels: dict[str, Any]) -> bool:
 @dataclass(slots=True)
 class LintContext:
     objects: list[K8sObject]
-    catalog: Catalog
+    given_catalog: Catalog | None = None
     gpu_override: GpuSpec | None = None
     pods: list[PodView] = field(default_factory=list)
     _by_kind: dict[str, list[K8sObject]] = field(default_factory=dict)
@@ -58,6 +58,13 @@ class LintContext:
             self._by_kind.setdefault(obj.kind, []).append(obj)
         for obj in self.objects:
             self.pods.extend(pods_of(obj, self.configmap_data))
+
+    @property
+    def catalog(self) -> Catalog:
+        """The model/GPU catalog, loaded on first use (manifests without GPUs or models never need it)."""
+        if self.given_catalog is None:
+            self.given_catalog = default_catalog()
+        return self.given_catalog
 
     def by_kind(self, *kinds: str) -> list[K8sObject]:
         found: list[K8sObject] = []
@@ -95,12 +102,20 @@ class LintContext:
         return self._gpu_cache[key]
 
     def _resolve_gpu(self, pod: PodView) -> GpuChoice | None:
-        labelled = gpu_from_labels(self.catalog, node_label_values(pod.spec))
+        pairs = [(k, v) for k, v in node_label_values(pod.spec) if k in GPU_NODE_LABELS]
+        resources = [r for c in pod.containers for r in c.gpu_resources]
+        if not (
+            pairs
+            or pod.gpu_profile
+            or self.gpu_override
+            or any(r.startswith("nvidia.com/mig-") for r in resources)
+        ):
+            return None
+        labelled = gpu_from_labels(self.catalog, pairs)
         if labelled is None and pod.gpu_profile:
             gpu = self.catalog.find_gpu(pod.gpu_profile)
             labelled = GpuChoice((gpu,), f"resourceProfile {pod.gpu_profile}") if gpu else None
         if self.gpu_override is not None:
             labelled = GpuChoice((self.gpu_override,), "--gpu")
-        resources = [r for c in pod.containers for r in c.gpu_resources]
         mig = gpu_from_mig(self.catalog, resources, labelled)
         return mig or labelled

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubellm.catalog import Catalog, GpuSpec, default_catalog
+from kubellm.catalog import Catalog, GpuSpec
 from kubellm.lint.context import LintContext
 from kubellm.lint.finding import Finding, Hit, Severity
 from kubellm.lint.loader import K8sObject, LoadResult, ParseProblem
@@ -123,7 +123,7 @@ def lint_objects(
             result.notes.append(
                 f"skipped {obj.kind} {obj.name!r} in {obj.file}: kind not checked by kubellm lint"
             )
-    ctx = LintContext(known, options.catalog or default_catalog(), options.gpu)
+    ctx = LintContext(known, options.catalog, options.gpu)
     raw: list[tuple[Rule, Hit, K8sObject, list[str]]] = []
     pod_rules = [r for r in rules if r.scope == "pod"]
     object_rules = [r for r in rules if r.scope == "object"]
