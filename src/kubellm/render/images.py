@@ -11,7 +11,7 @@ from kubellm import __version__
 # Engine images. The argument spellings of each adapter follow the documentation of these tags.
 VLLM_IMAGE = "vllm/vllm-openai:v0.11.0"
 SGLANG_IMAGE = "lmsysorg/sglang:v0.5.3-cu126"
-TGI_IMAGE = "ghcr.io/huggingface/text-generation-inference:3.3.4"
+TGI_IMAGE = "ghcr.io/huggingface/text-generation-inference:3.3.7"
 TRITON_TRTLLM_IMAGE = "nvcr.io/nvidia/tritonserver:25.08-trtllm-python-py3"
 LLAMACPP_CPU_IMAGE = "ghcr.io/ggml-org/llama.cpp:server-b6615"
 LLAMACPP_CUDA_IMAGE = "ghcr.io/ggml-org/llama.cpp:server-cuda-b6615"

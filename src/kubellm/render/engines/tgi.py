@@ -1,6 +1,6 @@
 """Hugging Face TGI: ``text-generation-launcher`` sharded over the planned GPUs.
 
-Flags follow the launcher reference of the tested image
+Flags follow ``launcher/src/main.rs`` of the tested release (v3.3) and the launcher reference
 (https://huggingface.co/docs/text-generation-inference/reference/launcher); metrics are
 ``tgi_queue_size`` and ``tgi_batch_current_size`` (TGI exports no KV-cache usage gauge).
 """
@@ -54,14 +54,14 @@ class TgiAdapter:
     def _planned(self, ctx: EngineContext) -> list[str]:
         args = [
             "--model-id", ctx.model_path,
-            "--served-model-name", ctx.served_name,
             "--hostname", "0.0.0.0",
             "--port", str(self.port),
             *ctx.plan.engine_args,
         ]  # fmt: skip
         if ctx.plan.settings.dtype in ("bfloat16", "float16") and "--quantize" not in ctx.plan.engine_args:
             args += ["--dtype", ctx.plan.settings.dtype]
-        args.append("--json-output")
+        # TGI answers any model name; its launcher has no --served-model-name (checked for v3.3).
+        args += ["--json-output", "--usage-stats", "off"]
         return args
 
     def args(self, ctx: EngineContext) -> list[str]:
