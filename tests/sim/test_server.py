@@ -152,6 +152,10 @@ def test_metrics_use_vllm_names_types_and_model_label(sim: RunningSim) -> None:
         'vllm:request_success_total{engine="0",model_name="sim-model",finished_reason="length"} 1.0' in text
     )
     assert 'vllm:time_to_first_token_seconds_count{engine="0",model_name="sim-model"} 1.0' in text
+    assert (
+        'vllm:cache_config_info{block_size="16",enable_prefix_caching="True",num_gpu_blocks="256"} 1.0'
+        in text
+    )
 
 
 def test_stop_distribution_ends_early_unless_ignore_eos(start_sim: Callable[..., RunningSim]) -> None:

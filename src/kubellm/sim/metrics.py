@@ -251,6 +251,13 @@ class EngineMetrics:
             out.append(f'vllm:request_success_total{{{lb},finished_reason="{reason}"}} {float(count)!r}')
         for hist in (self.ttft, self.itl, self.tpot, self.e2e, self.queue, self.prompt_len, self.output_len):
             hist.render(lb, out)
+        out.append("# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig")
+        out.append("# TYPE vllm:cache_config_info gauge")
+        caching = "True" if pool.prefix_caching else "False"
+        out.append(
+            f'vllm:cache_config_info{{block_size="{pool.block_size}",enable_prefix_caching="{caching}",'
+            f'num_gpu_blocks="{pool.num_blocks}"}} 1.0'
+        )
         out.append("# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.")
         out.append("# TYPE process_cpu_seconds_total counter")
         out.append(f"process_cpu_seconds_total {time.process_time()!r}")
