@@ -105,3 +105,23 @@ def test_children_die_when_their_parent_is_killed_without_cleanup(tmp_path: Path
 @pytest.mark.parametrize(("status", "text"), [(3, "exited with status 3"), (-9, "was killed by SIGKILL")])
 def test_exit_statuses_read_as_words(status: int, text: str) -> None:
     assert describe_exit(status) == text
+
+
+def test_children_named_first_are_stopped_before_the_others(tmp_path: Path) -> None:
+    order = tmp_path / "order"
+    code = (
+        "import signal, sys, time\n"
+        "def bye(*_):\n"
+        f"    open({str(order)!r}, 'a').write(sys.argv[1] + '\\n'); time.sleep(0.3); sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, bye)\n"
+        f"open({str(order)!r} + '.' + sys.argv[1], 'w').write('up')\n"
+        "time.sleep(60)\n"
+    )
+    supervisor = Supervisor(tmp_path)
+    for name in ("engine-0", "gateway", "engine-1"):
+        supervisor.start(ProcessSpec(name, [sys.executable, "-c", code, name]))
+    for name in ("engine-0", "gateway", "engine-1"):
+        wait_for_file(Path(f"{order}.{name}"))
+    supervisor.stop_all(grace_s=5, first=("gateway",))
+    assert order.read_text().splitlines()[0] == "gateway"
+    assert sorted(order.read_text().splitlines()[1:]) == ["engine-0", "engine-1"]

@@ -32,6 +32,9 @@ HEALTH_PATHS: dict[LocalEngine, str] = {
     LocalEngine.LLAMACPP: "/v1/models",  # llama-cpp-python's server has no /health route
 }
 
+# On Ctrl-C the gateway lets in-flight requests finish this long (below the supervisor's grace period).
+LOCAL_DRAIN_S = 5.0
+
 # llama.cpp contexts are per process and allocated up front: cap what a local run reserves.
 LLAMA_CPP_MAX_CTX = 8192
 
@@ -143,6 +146,7 @@ def gateway_config(
         ),
         health_checks=HealthCheckConfig(path=HEALTH_PATHS[engine], interval_s=2.0),
         cold_start_timeout_s=gw.cold_start_timeout_s,
+        drain_timeout_s=LOCAL_DRAIN_S,
     )
 
 

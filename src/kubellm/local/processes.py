@@ -1,8 +1,8 @@
 """Child processes of `kubellm up`: started in their own process groups, logged to files, stopped as one.
 
 Each child leads its own session, so a Ctrl-C in the terminal reaches only `kubellm up`, which then
-stops the children in order (gateway first, then engines): SIGTERM to each process group, a grace
-period, then SIGKILL for whatever is left. On Linux each child also gets SIGTERM if `kubellm up`
+stops the children in order (the gateway first, so it drains, then the engines): SIGTERM to each
+process group, a grace period, then SIGKILL for whatever is left. On Linux each child also gets SIGTERM if `kubellm up`
 itself dies without cleaning up (prctl PR_SET_PDEATHSIG), so no engine is ever orphaned.
 """
 
@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -108,22 +108,29 @@ class Supervisor:
                 return child
         return None
 
-    def stop_all(self, grace_s: float = 10.0) -> None:
-        """SIGTERM every child's process group (last started first), then SIGKILL what outlives ``grace_s``."""
-        for child in reversed(self.children):
+    def stop(self, names: Collection[str] | None = None, grace_s: float = 10.0) -> None:
+        """SIGTERM the process groups of the named children (all when None) at once, SIGKILL after ``grace_s``."""
+        group = [c for c in reversed(self.children) if names is None or c.spec.name in names]
+        for child in group:
             _signal_group(child, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
-        for child in reversed(self.children):
+        for child in group:
             remaining = max(0.0, deadline - time.monotonic())
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.popen.wait(timeout=remaining)
-        for child in self.children:
+        for child in group:
             # Kill the group even when the leader is gone: a grandchild may still hold it.
             _signal_group(child, signal.SIGKILL)
             if child.exited() is None:
                 # An unkillable child (uninterruptible I/O) is reaped by the kernel when that ends.
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     child.popen.wait(timeout=5.0)
+
+    def stop_all(self, grace_s: float = 10.0, first: Collection[str] = ()) -> None:
+        """Stop the children named in ``first`` (each group at once), then every other one."""
+        if first:
+            self.stop(first, grace_s)
+        self.stop(None, grace_s)
 
     def pids(self) -> dict[str, int]:
         return {child.spec.name: child.pid for child in self.children}

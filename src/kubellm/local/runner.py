@@ -266,8 +266,8 @@ class LocalStack:
             time.sleep(interval_s)
 
     def stop(self, grace_s: float = 10.0) -> None:
-        """Stop every child (gateway first), SIGKILL after ``grace_s``."""
-        self.supervisor.stop_all(grace_s)
+        """Stop the gateway (it drains in-flight requests), then the engines; SIGKILL after ``grace_s``."""
+        self.supervisor.stop_all(grace_s, first=("gateway",))
 
 
 __all__ = ["LocalStack", "ProcessDiedError", "StackInfo", "StartError", "UpOptions"]
