@@ -68,9 +68,10 @@ def test_missing_path_is_a_usage_error() -> None:
         load_paths(["/nonexistent/x.yaml"])
 
 
-def test_scalar_document_and_kindless_object_are_problems() -> None:
+def test_scalar_document_and_kindless_object_are_skipped_with_notes() -> None:
     result = parse_text("just a string\n---\nmetadata: {name: x}\n", "odd.yaml")
-    assert [p.line for p in result.problems] == [1, 3] and result.objects == []
+    assert result.problems == [] and result.objects == []
+    assert [n.split(": ")[0] for n in result.notes] == ["skipped odd.yaml:1", "skipped odd.yaml:3"]
 
 
 def test_helm_output_with_source_comments() -> None:

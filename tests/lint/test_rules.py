@@ -119,3 +119,12 @@ def test_fit_message_names_gpu_source_and_sizes() -> None:
         and "nvidia.com/gpu.product=NVIDIA-L4" in finding.message
         and "GiB" in finding.message
     )
+
+
+def test_gpu_rule_wins_over_the_generic_one_on_engines() -> None:
+    objs = expert()
+    container = objs[1]["spec"]["template"]["spec"]["containers"][0]
+    container["env"].append({"name": "HF_TOKEN", "value": "hf_abc"})
+    container["image"] = "vllm/vllm-openai:latest"
+    fired = {f.rule for f in lint(objs).findings}
+    assert {"GPU011", "GPU012"} <= fired and not {"SEC011", "SEC012"} & fired

@@ -132,6 +132,7 @@ class LoadResult:
     objects: list[K8sObject] = field(default_factory=list)
     problems: list[ParseProblem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # documents skipped as not Kubernetes objects
 
 
 def parse_text(text: str, file: str) -> LoadResult:
@@ -197,13 +198,8 @@ def _add_document(result: LoadResult, data: Any, node: yaml.Node, file: str, ind
     if data is None:
         return
     if not isinstance(data, dict):
-        result.problems.append(
-            ParseProblem(
-                file,
-                node.start_mark.line + 1,
-                f"document {index + 1} is a {type(data).__name__}, not an object",
-            )
-        )
+        line = node.start_mark.line + 1
+        result.notes.append(f"skipped {file}:{line}: a {type(data).__name__}, not a Kubernetes object")
         return
     kind = str(data.get("kind") or "")
     items = data.get("items")
@@ -215,8 +211,9 @@ def _add_document(result: LoadResult, data: Any, node: yaml.Node, file: str, ind
                 result.objects.append(K8sObject(item, file, item_node, index))
         return
     if not kind:
-        result.problems.append(
-            ParseProblem(file, node.start_mark.line + 1, "object without 'kind' (not a Kubernetes object?)")
+        line = node.start_mark.line + 1
+        result.notes.append(
+            f"skipped {file}:{line}: no 'kind' (not a Kubernetes object; a values or config file?)"
         )
         return
     result.objects.append(K8sObject(data, file, node, index))
@@ -267,4 +264,5 @@ def load_paths(paths: Iterable[str], stdin_text: str | None = None) -> LoadResul
         total.objects.extend(part.objects)
         total.problems.extend(part.problems)
         total.files.extend(part.files)
+        total.notes.extend(part.notes)
     return total

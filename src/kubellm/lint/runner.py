@@ -175,4 +175,5 @@ def _pod_annotations(pods: list[PodView], obj: K8sObject) -> list[dict[str, Any]
 def lint_loaded(loaded: LoadResult, options: LintOptions | None = None) -> LintResult:
     result = lint_objects(loaded.objects, options, loaded.problems)
     result.files = list(dict.fromkeys(loaded.files))
+    result.notes[:0] = loaded.notes
     return result

@@ -13,9 +13,10 @@ from kubellm.lint.registry import rule
     "LINT001",
     "yaml-invalid",
     Severity.ERROR,
-    "A file is not valid YAML (or a document is not a Kubernetes object)",
+    "A file is not valid YAML",
     why="A manifest that does not parse is never applied, and a chart that renders broken YAML fails at "
-    "install time. The other files are still linted.",
+    "install time. The other files are still linted; documents that are valid YAML but not Kubernetes "
+    "objects (no `kind`, e.g. a Helm values file) are skipped with a note instead.",
     fix="Fix the YAML syntax at the reported line (indentation, quoting, a stray tab).",
     bad="spec:\n  replicas: 1\n   selector: {}   # indentation error",
     good="spec:\n  replicas: 1\n  selector: {}",
