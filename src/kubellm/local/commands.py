@@ -103,10 +103,16 @@ def llamacpp_process(
     return ProcessSpec(name=f"engine-{index}", argv=argv, env=dict(spec.engine.env))
 
 
+def vllm_executable() -> str:
+    """The `vllm` console script next to this interpreter (an unactivated venv), else the one on PATH."""
+    beside = Path(sys.executable).parent / "vllm"
+    return str(beside) if beside.is_file() else "vllm"
+
+
 def vllm_process(spec: LLMService, index: int, port: int, plan: Plan, gpu_ids: list[int]) -> ProcessSpec:
     """A `vllm serve` replica with the planned arguments, pinned to its GPUs."""
     argv = [
-        "vllm", "serve", spec.model.source_id,
+        vllm_executable(), "serve", spec.model.source_id,
         "--host", LOOPBACK,
         "--port", str(port),
         "--served-model-name", served_name(spec),
