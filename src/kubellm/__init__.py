@@ -22,14 +22,14 @@ if TYPE_CHECKING:
     from kubellm.spec import load_spec
 
 
+_LAZY = {"load_spec": "kubellm.spec", "plan": "kubellm.plan"}
+
+
 def __getattr__(name: str) -> Any:
-    # Lazy so that `import kubellm` (and `kubellm --help`) stays fast.
-    if name == "load_spec":
-        from kubellm.spec import load_spec
+    # Lazy so that `import kubellm` (and `kubellm --help`) stays fast, and so that importing the
+    # package root from a low layer (bench, gateway) does not drag the planner in.
+    if name in _LAZY:
+        import importlib
 
-        return load_spec
-    if name == "plan":
-        from kubellm.plan import plan
-
-        return plan
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'kubellm' has no attribute {name!r}")
