@@ -18,7 +18,7 @@ import yaml
 
 from kubellm.errors import KubellmError, UsageError
 from kubellm.local import commands
-from kubellm.local.engines import EngineChoice, LocalEngine, choose_engine
+from kubellm.local.engines import EngineChoice, LocalEngine, choose_engine, is_gguf
 from kubellm.local.environment import Environment, probe_environment
 from kubellm.local.health import StartError, wait_until_healthy
 from kubellm.local.ports import LOOPBACK, ensure_port_free, free_ports
@@ -121,7 +121,11 @@ class LocalStack:
                     "set model.name to a catalog model (kubellm models) or model.config to its config.json; "
                     + (exc.fix or ""),
                 ) from None
-            self.plan_note = f"not planned ({exc.what}); engine defaults apply"
+            unnamed_gguf = is_gguf(self.spec) and not (self.spec.model.name or self.spec.model.config)
+            reason = (
+                "a GGUF file names no catalog model; set model.name to plan it" if unnamed_gguf else exc.what
+            )
+            self.plan_note = f"not planned ({reason}); llama.cpp defaults apply"
         if self.plan is not None:
             if not self.plan.fits and self.choice.engine in (LocalEngine.VLLM, LocalEngine.SIM):
                 fix = (
