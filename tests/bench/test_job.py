@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -57,3 +58,22 @@ def test_rendered_objects_pass_the_kubernetes_schema() -> None:
 def test_tokenizer_cannot_be_shipped() -> None:
     with pytest.raises(UsageError, match="tokenizer"):
         render_job(BenchConfig(url="http://x", model="m", tokenizer="/t.json"), image="i")
+
+
+def test_pod_command_runs_the_config_and_its_output_merges(timed_url: str, tmp_path: Path) -> None:
+    # What each pod does: `kubellm bench --config bench.json --json`; then `bench merge` of the logs.
+    config = BenchConfig(url=timed_url, model="fake", concurrency=[4], requests=8, output_tokens=2)
+    config_map = render_job(config, pods=2, image="img:1")[0]
+    bench_json = tmp_path / "bench.json"
+    bench_json.write_text(config_map["data"]["bench.json"])
+    logs = []
+    for pod in range(2):
+        out = CliRunner().invoke(app, ["bench", "--config", str(bench_json), "--json"])
+        assert out.exit_code == 0, out.output
+        log = tmp_path / f"pod-{pod}.json"
+        log.write_text(out.stdout)
+        logs.append(str(log))
+    merged = CliRunner().invoke(app, ["bench", "merge", *logs, "--json"])
+    assert merged.exit_code == 0, merged.output
+    point = json.loads(merged.stdout)["points"][0]
+    assert point["concurrency"] == 4 and point["requests"] == 16  # 2 pods × 2 workers, 8 requests each
