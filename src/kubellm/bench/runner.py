@@ -329,15 +329,18 @@ class BenchRun:
     ) -> None:
         assert self.on_progress is not None
         planned_s = self.config.warmup_s + self.config.duration_s if self.config.duration_s else None
+        seen = errors = 0
         while True:
             await asyncio.sleep(PROGRESS_INTERVAL_S)
-            errors = sum(1 for r in records if r.error is not None)
+            total = len(records)
+            errors += sum(1 for r in records[seen:total] if r.error is not None)  # only the new ones
+            seen = total
             self.on_progress(
                 Progress(
                     label=label,
                     elapsed_s=self.clock() - t0,
                     planned_s=planned_s,
-                    completed=len(records) - errors,
+                    completed=total - errors,
                     planned_requests=self.config.requests if self.config.duration_s is None else None,
                     errors=errors,
                     in_flight=client.in_flight,
