@@ -33,10 +33,30 @@ def run_harness(args: argparse.Namespace, concurrency: int, out: Path) -> list[d
         "--routing round-robin --log-level warning"
     )
     cmd = [
-        sys.executable, str(args.harness), "--peers", args.peers, "--gateway-name", "kubellm",
-        "--gateway-cmd", gateway_cmd, "--gateway-url", "http://127.0.0.1:18200",
-        "--concurrency", str(concurrency), "--duration", str(args.duration), "--repeats", str(args.repeats),
-        "--warmup", "2", "--wait-quiet", str(args.wait_quiet), "--retry-noisy", "1", "--out", str(out),
+        sys.executable,
+        str(args.harness),
+        "--peers",
+        args.peers,
+        "--gateway-name",
+        "kubellm",
+        "--gateway-cmd",
+        gateway_cmd,
+        "--gateway-url",
+        "http://127.0.0.1:18200",
+        "--concurrency",
+        str(concurrency),
+        "--duration",
+        str(args.duration),
+        "--repeats",
+        str(args.repeats),
+        "--warmup",
+        "2",
+        "--wait-quiet",
+        str(args.wait_quiet),
+        "--retry-noisy",
+        "1",
+        "--out",
+        str(out),
     ]
     print(f"$ {' '.join(cmd)}", file=sys.stderr)
     subprocess.run(cmd, check=True, stdout=sys.stderr)
@@ -56,14 +76,18 @@ def mean_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     means = []
     for (target, mode, conc), group in groups.items():
         cpu = [r["gw_cpu_ms_per_req"] for r in group if r.get("gw_cpu_ms_per_req") is not None]
-        means.append({
-            "target": target, "mode": mode, "concurrency": conc,
-            "rps": sum(r["rps"] for r in group) / len(group),
-            "p50_ms": sum(r["p50_ms"] for r in group) / len(group),
-            "p99_ms": sum(r["p99_ms"] for r in group) / len(group),
-            "cpu_ms": sum(cpu) / len(cpu) if cpu else None,
-            "runs": len(group),
-        })
+        means.append(
+            {
+                "target": target,
+                "mode": mode,
+                "concurrency": conc,
+                "rps": sum(r["rps"] for r in group) / len(group),
+                "p50_ms": sum(r["p50_ms"] for r in group) / len(group),
+                "p99_ms": sum(r["p99_ms"] for r in group) / len(group),
+                "cpu_ms": sum(cpu) / len(cpu) if cpu else None,
+                "runs": len(group),
+            }
+        )
     return means
 
 
@@ -79,20 +103,28 @@ def table(means: list[dict[str, Any]]) -> str:
         ratio = f"{m['rps'] / router['rps']:.2f}" if router and m["target"] != "direct" else "-"
         added = f"{m['p50_ms'] - direct['p50_ms']:.2f}" if direct and m["target"] != "direct" else "-"
         cpu = f"{m['cpu_ms']:.3f}" if m["cpu_ms"] is not None else "-"
-        lines.append(f"| {m['target']} | {m['mode']} | {m['concurrency']} | {m['rps']:,.0f} | {m['p50_ms']:.2f} | "
-                     f"{m['p99_ms']:.2f} | {cpu} | {ratio} | {added} |")
+        lines.append(
+            f"| {m['target']} | {m['mode']} | {m['concurrency']} | {m['rps']:,.0f} | {m['p50_ms']:.2f} | "
+            f"{m['p99_ms']:.2f} | {cpu} | {ratio} | {added} |"
+        )
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--harness", type=Path, default=HARNESS, help="path of the peer harness run.py")
     parser.add_argument("--peers", default="vllm-router", help="built-in peers of the harness (or 'none')")
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     parser.add_argument("--repeats", type=int, default=2, help="measured runs per target and mode")
-    parser.add_argument("--wait-quiet", type=float, default=60, help="seconds to wait for other load to settle")
+    parser.add_argument(
+        "--wait-quiet", type=float, default=60, help="seconds to wait for other load to settle"
+    )
     parser.add_argument("--concurrency", default="64,8", help="comma list of wrk connection counts")
-    parser.add_argument("--out", type=Path, default=Path("/tmp/kubellm_gateway_bench"), help="harness output folder")
+    parser.add_argument(
+        "--out", type=Path, default=Path("/tmp/kubellm_gateway_bench"), help="harness output folder"
+    )
     parser.add_argument("--json", action="store_true", help="print the mean rows as JSON instead of a table")
     args = parser.parse_args()
     if not args.harness.exists():

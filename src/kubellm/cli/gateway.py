@@ -26,23 +26,35 @@ def register(app: typer.Typer) -> None:
 
 
 def gateway(
-    config: str | None = typer.Option(None, "--config", "-c", help="Gateway config YAML (kind: GatewayConfig)."),
-    model: str | None = typer.Option(None, "--model", help="Served model name (quick start without --config)."),
+    config: str | None = typer.Option(
+        None, "--config", "-c", help="Gateway config YAML (kind: GatewayConfig)."
+    ),
+    model: str | None = typer.Option(
+        None, "--model", help="Served model name (quick start without --config)."
+    ),
     backend: list[str] = typer.Option([], "--backend", help="Engine base URL; repeat for more replicas."),
     routing: str = typer.Option(
         "least-outstanding",
         "--routing",
         help="round-robin | least-outstanding | power-of-two | prefix-affinity | session-affinity.",
     ),
-    api_keys: str | None = typer.Option(None, "--api-keys", help="File of 'id:key' lines; unset = open gateway."),
-    max_body_bytes: int | None = typer.Option(None, "--max-body-bytes", help="Largest request body accepted."),
-    host: str | None = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1, or the config's)."),
+    api_keys: str | None = typer.Option(
+        None, "--api-keys", help="File of 'id:key' lines; unset = open gateway."
+    ),
+    max_body_bytes: int | None = typer.Option(
+        None, "--max-body-bytes", help="Largest request body accepted."
+    ),
+    host: str | None = typer.Option(
+        None, "--host", help="Address to bind (default 127.0.0.1, or the config's)."
+    ),
     port: int | None = typer.Option(None, "--port", help="Port to bind (default 8080, or the config's)."),
     tls_cert: str | None = typer.Option(None, "--tls-cert", help="PEM certificate chain: serve HTTPS."),
     tls_key: str | None = typer.Option(None, "--tls-key", help="PEM private key for --tls-cert."),
     log_level: str | None = typer.Option(None, "--log-level", help="debug | info | warning | error."),
     no_audit: bool = typer.Option(False, "--no-audit", help="Do not write the per-request audit lines."),
-    print_config: bool = typer.Option(False, "--print-config", help="Print the effective config as YAML and exit."),
+    print_config: bool = typer.Option(
+        False, "--print-config", help="Print the effective config as YAML and exit."
+    ),
 ) -> None:
     """Run the gateway until SIGTERM/Ctrl-C, then drain in-flight requests."""
     from kubellm.gateway.config import quick_config
@@ -53,7 +65,9 @@ def gateway(
     cfg: GatewayConfig
     if config is not None:
         if model is not None or backend:
-            raise UsageError("--config cannot be combined with --model/--backend", "put the pools in the config file")
+            raise UsageError(
+                "--config cannot be combined with --model/--backend", "put the pools in the config file"
+            )
         cfg = load_gateway_config(config)
         listen = cfg.listen.model_copy(
             update={
