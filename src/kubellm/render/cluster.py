@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from kubellm.catalog import Catalog, GpuSpec, default_catalog
 from kubellm.errors import UsageError
 from kubellm.render.images import CUDA_SAMPLE_IMAGE, PAUSE_IMAGE
+from kubellm.render.output import dump_plain
 from kubellm.render.security import container_security, pod_security
 from kubellm.spec import GpuSharing
 from kubellm.spec.cluster import GpuCluster, NodePool
@@ -47,7 +46,7 @@ def _meta(name: str, namespace: str | None, component: str) -> Obj:
 
 
 def _dump(data: Any) -> str:
-    return yaml.safe_dump(data, sort_keys=False, width=1000)
+    return dump_plain(data)
 
 
 def check_mig_layout(pool: NodePool, gpu: GpuSpec, index: int) -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from kubellm.render.context import (
     GATEWAY_CONFIG_PATH,
     GATEWAY_KEYS_DIR,
@@ -18,6 +16,7 @@ from kubellm.render.context import (
     RenderContext,
 )
 from kubellm.render.images import GATEWAY_IMAGE
+from kubellm.render.output import dump_plain
 from kubellm.render.placement import spread
 from kubellm.render.security import container_security, pod_security
 from kubellm.spec.gateway import (
@@ -69,7 +68,7 @@ def gateway_config(ctx: RenderContext) -> GatewayConfig:
 
 def gateway_configmap(ctx: RenderContext) -> Obj:
     data = gateway_config(ctx).model_dump(mode="json")
-    text = yaml.safe_dump(data, sort_keys=False, width=1000)
+    text = dump_plain(data)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -78,7 +77,7 @@ def gateway_configmap(ctx: RenderContext) -> Obj:
     }
 
 
-def gateway_deployment(ctx: RenderContext) -> Obj:
+def gateway_deployment(ctx: RenderContext, config_text: str) -> Obj:
     spec = ctx.spec
     mounts: list[Obj] = [
         {
@@ -147,7 +146,7 @@ def gateway_deployment(ctx: RenderContext) -> Obj:
                 "metadata": {
                     "labels": ctx.labels("gateway"),
                     # Roll the gateway when its config changes.
-                    "annotations": {"kubellm.dev/config-hash": _config_hash(ctx)},
+                    "annotations": {"kubellm.dev/config-hash": _config_hash(config_text)},
                 },
                 "spec": pod,
             },
@@ -155,10 +154,9 @@ def gateway_deployment(ctx: RenderContext) -> Obj:
     }
 
 
-def _config_hash(ctx: RenderContext) -> str:
+def _config_hash(text: str) -> str:
     import hashlib
 
-    text = gateway_configmap(ctx)["data"]["gateway.yaml"]
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -237,7 +235,8 @@ def http_route(ctx: RenderContext) -> Obj:
 def gateway_objects(ctx: RenderContext) -> list[Obj]:
     if not ctx.spec.gateway.enabled:
         return []
-    out = [gateway_configmap(ctx), gateway_deployment(ctx), gateway_service(ctx)]
+    configmap = gateway_configmap(ctx)
+    out = [configmap, gateway_deployment(ctx, configmap["data"]["gateway.yaml"]), gateway_service(ctx)]
     if ctx.spec.gateway.host:
         out.append(http_route(ctx) if ctx.spec.gateway.ingress == "httproute" else ingress(ctx))
     return out
