@@ -8,6 +8,7 @@ one call into the pool's routing policy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from kubellm.gateway.routing import BackendStats, Router, RouteRequest, make_router
@@ -156,7 +157,9 @@ class Pool:
         try:
             async with asyncio.timeout(timeout_s):
                 while not self.available:
-                    await self._ready.wait()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._ready.wait(), 0.5)
+                    self.refresh()  # ejections expire even when no health check runs
                     if not self.available:
                         self._ready.clear()
             return True
