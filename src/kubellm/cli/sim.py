@@ -109,7 +109,8 @@ def _print_virtual(summary: dict[str, Any], header: str) -> None:
         f"prefix-cached prompt tokens {summary['prefix_cached_tokens']}"
     )
     console.print(
-        f"simulated {summary['steps']} engine steps in {summary['simulation_wall_s']:.2f} s of CPU time"
+        f"simulated {summary['steps']:,} engine steps in {summary['simulation_wall_s']:.2f} s "
+        f"({summary['simulation_cpu_s']:.2f} s of CPU)"
     )
 
 

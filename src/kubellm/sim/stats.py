@@ -8,9 +8,10 @@ expanding it.
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import math
 from collections.abc import Sequence
-
-import numpy as np
 
 from kubellm.spec.bench import LatencyStats, latency_stats_ms
 
@@ -21,17 +22,16 @@ def weighted_percentile(values: Sequence[float], weights: Sequence[float], q: fl
     """The ``q``-th percentile of a sample where ``values[i]`` occurs ``weights[i]`` times, by the
     same linear interpolation between closest ranks as :func:`kubellm.spec.bench.percentile`."""
     if not values:
-        return float("nan")
-    v = np.asarray(values, dtype=float)
-    w = np.asarray(weights, dtype=float)
-    order = np.argsort(v, kind="stable")
-    v, cum = v[order], np.cumsum(w[order])
-    total = float(cum[-1])
+        return math.nan
+    pairs = sorted(zip(values, weights, strict=True))
+    ordered = [v for v, _ in pairs]
+    cum = list(itertools.accumulate(w for _, w in pairs))
+    total = cum[-1]
     rank = (total - 1) * q / 100.0  # 0-based rank in the expanded, sorted sample
-    low = int(np.floor(rank))
-    i_low = int(np.searchsorted(cum, low + 1))
-    i_high = int(np.searchsorted(cum, min(low + 2, total)))
-    return float(v[i_low] + (v[i_high] - v[i_low]) * (rank - low))
+    low = math.floor(rank)
+    i_low = bisect.bisect_left(cum, low + 1)
+    i_high = bisect.bisect_left(cum, min(low + 2, total))
+    return float(ordered[i_low] + (ordered[i_high] - ordered[i_low]) * (rank - low))
 
 
 def weighted_latency_stats_ms(values_s: Sequence[float], weights: Sequence[float]) -> LatencyStats:
@@ -40,7 +40,7 @@ def weighted_latency_stats_ms(values_s: Sequence[float], weights: Sequence[float
         return LatencyStats()
     ms = [v * 1000.0 for v in values_s]
     total = float(sum(weights))
-    mean = float(np.dot(ms, weights) / total)
+    mean = math.fsum(v * w for v, w in zip(ms, weights, strict=True)) / total
     return LatencyStats(
         mean=round(mean, 4),
         p50=round(weighted_percentile(ms, weights, 50), 4),

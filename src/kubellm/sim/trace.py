@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from kubellm.errors import UsageError
 
@@ -48,27 +47,19 @@ def poisson_trace(
     """Poisson arrivals at ``rate_per_s`` for ``duration_s``; lengths uniform within ±``length_spread``."""
     if rate_per_s <= 0 or duration_s <= 0:
         raise UsageError("a Poisson trace needs a positive rate and duration", "pass --rate R --duration S")
-    rng = np.random.default_rng(seed)
-    expected = int(rate_per_s * duration_s * 1.2) + 64
-    gaps = rng.exponential(1.0 / rate_per_s, size=expected)
-    times = np.cumsum(gaps)
-    while times[-1] < duration_s:
-        times = np.concatenate(
-            [times, times[-1] + np.cumsum(rng.exponential(1.0 / rate_per_s, size=expected))]
-        )
-    times = times[times < duration_s]
-    n = len(times)
-    if length_spread > 0:
-        lo, hi = 1.0 - length_spread, 1.0 + length_spread
-        prompts = np.maximum(1, np.rint(prompt_tokens * rng.uniform(lo, hi, n))).astype(int)
-        outputs = np.maximum(1, np.rint(output_tokens * rng.uniform(lo, hi, n))).astype(int)
-    else:
-        prompts = np.full(n, prompt_tokens)
-        outputs = np.full(n, output_tokens)
-    return [
-        TraceRequest(float(t), int(p), int(o))
-        for t, p, o in zip(times.tolist(), prompts.tolist(), outputs.tolist(), strict=True)
-    ]
+    rng = random.Random(seed)
+    out: list[TraceRequest] = []
+    t = rng.expovariate(rate_per_s)
+    lo, hi = 1.0 - length_spread, 1.0 + length_spread
+    while t < duration_s:
+        if length_spread > 0:
+            prompt = max(1, round(prompt_tokens * rng.uniform(lo, hi)))
+            output = max(1, round(output_tokens * rng.uniform(lo, hi)))
+        else:
+            prompt, output = prompt_tokens, output_tokens
+        out.append(TraceRequest(t, prompt, output))
+        t += rng.expovariate(rate_per_s)
+    return out
 
 
 def load_trace(path: str | Path) -> list[TraceRequest]:

@@ -49,6 +49,7 @@ class VirtualReport:
     fast_forward_steps: int
     preemptions: int
     wall_s: float
+    cpu_s: float
     samples: list[Sample] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -90,6 +91,7 @@ class VirtualReport:
             "peak_waiting": max((s.waiting for s in self.samples), default=0),
             "peak_kv_usage": max((s.kv_usage for s in self.samples), default=0.0),
             "simulation_wall_s": self.wall_s,
+            "simulation_cpu_s": self.cpu_s,
         }
 
 
@@ -109,7 +111,7 @@ def replay(
     arrival times are ignored; the first c requests start at once and each one that finishes is
     replaced at that moment by the next, as a benchmark at fixed concurrency does.
     """
-    wall0 = time.perf_counter()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
     core = SimCore(config, timer)
     sched = core.scheduler
     templates = sorted(trace, key=lambda r: r.arrival_s)
@@ -185,7 +187,15 @@ def replay(
         steps += 1
         finished(result.finished)
     return VirtualReport(
-        requests, itl_v, itl_w, steps, ff_steps, sched.num_preemptions, time.perf_counter() - wall0, samples
+        requests,
+        itl_v,
+        itl_w,
+        steps,
+        ff_steps,
+        sched.num_preemptions,
+        time.perf_counter() - wall0,
+        time.process_time() - cpu0,
+        samples,
     )
 
 
