@@ -13,8 +13,9 @@ Examples:
 
   kubellm gateway --config gateway.yaml
 
-  kubellm gateway --model llama-8b --backend http://127.0.0.1:8000 --backend http://127.0.0.1:8001 \\
-      --routing power-of-two --api-keys keys.txt --port 8080
+  kubellm gateway --model llama-8b --backend http://127.0.0.1:8000 --backend http://127.0.0.1:8001
+
+  kubellm gateway --model llama-8b --backend http://10.0.0.5:8000 --routing power-of-two --api-keys keys.txt
 
 Without --api-keys the gateway is open and binds 127.0.0.1 unless --host says otherwise.
 """
