@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 from render_helpers import EXAMPLES, GOLDEN
@@ -83,3 +84,13 @@ def test_plan_warnings_go_to_stderr_not_into_the_manifests(tmp_path: Path) -> No
     assert proc.returncode == 0, proc.stderr
     assert "warning: target concurrency 4096" in proc.stderr
     assert "target concurrency" not in proc.stdout
+
+
+def test_without_kubernetes_validate_render_still_works_and_says_so(monkeypatch: Any) -> None:
+    import kubellm.cli.render as cli_render
+
+    monkeypatch.setattr(cli_render, "_validator_installed", lambda: False)
+    result = runner.invoke(app, ["render", str(SPEC)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (GOLDEN / "llama-3.1-8b-l4.yaml").read_text()
+    assert "was not checked" in result.stderr

@@ -35,10 +35,16 @@ Examples:
 """
 
 
-def _supported(version: str) -> str:
-    from kubellm.render.validation import OLDEST_VERSION, newest_version
+def _validator_installed() -> bool:
+    import importlib.util
 
-    newest = newest_version()
+    return importlib.util.find_spec("kubernetes_validate") is not None
+
+
+def _supported(version: str) -> str:
+    from kubellm.render.validation import KNOWN_NEWEST, OLDEST_VERSION, newest_version
+
+    newest = newest_version() if _validator_installed() else KNOWN_NEWEST
     try:
         major, minor = (int(x) for x in version.removeprefix("v").split(".")[:2])
     except ValueError:
@@ -84,6 +90,14 @@ def _kind(path: Path) -> str | None:
 
 def _validate(objects: list[dict[str, Any]], version: str) -> None:
     from kubellm.render.validation import validate_objects
+
+    if not _validator_installed():
+        typer.echo(
+            "warning: kubernetes-validate is not installed, so the output was not checked against the "
+            "Kubernetes schemas (pip install 'kubernetes-validate>=1.29')",
+            err=True,
+        )
+        return
 
     problems = validate_objects(objects, version)
     if problems:

@@ -18,6 +18,7 @@ from typing import Any
 Obj = dict[str, Any]
 
 OLDEST_VERSION = "1.29"
+KNOWN_NEWEST = "1.37"  # the newest version kubernetes-validate 1.37 ships; used when it is not installed
 
 # (apiVersion, kind) → schema file in kubellm/render/schemas
 CRD_SCHEMAS = {
