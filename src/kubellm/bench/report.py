@@ -103,10 +103,11 @@ def plot_png(results: BenchResults) -> bytes | None:
             if label.endswith("/ 10"):
                 ys = [y / 10 if y is not None else None for y in ys]
             ax.plot(xs, [y if y is not None else float("nan") for y in ys], marker="o", label=label)
+        first_field, first_stat = series[0][1], series[0][2]
         for x, p in zip(xs, points, strict=True):
-            ax.annotate(
-                load_label(p).split(" ")[0], (x, 0), xytext=(0, 2), textcoords="offset points", fontsize=7
-            )
+            y = getattr(getattr(p, first_field), first_stat)
+            if y is not None:
+                ax.annotate(load_label(p), (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7)
         ax.set_xlabel(f"throughput ({unit})")
         ax.set_ylabel("latency (ms)")
         ax.grid(alpha=0.3)
