@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 
 DTYPE_BYTES = {"float32": 4.0, "bfloat16": 2.0, "float16": 2.0, "fp8": 1.0, "int8": 1.0}
 # Bytes per parameter of quantized linear layers, scales and zero-points included (group size 128
@@ -63,7 +64,6 @@ class ModelArch:
     engines: tuple[str, ...] = ("vllm", "sglang", "tgi", "trtllm")
     source_url: str = ""
     notes: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
     # ---- derived facts -------------------------------------------------------------------------
     @property
@@ -126,7 +126,10 @@ class ModelArch:
         return (3 if self.gated_mlp else 2) * self.hidden_size * intermediate
 
     def _counts(self) -> tuple[int, int, int]:
-        """(total, active per token, embedding) parameter counts from the config."""
+        """(total, active per token, embedding) parameter counts from the config (cached per model)."""
+        return _param_counts(self)
+
+    def _count_params(self) -> tuple[int, int, int]:
         h = self.hidden_size
         embed = self.vocab_size * h
         lm_head = 0 if self.tie_word_embeddings else embed
@@ -188,3 +191,9 @@ class ModelArch:
         embed = self.embedding_params
         body = self.total_params - embed
         return round(body * QUANT_BYTES[quant] + embed * 2.0)
+
+
+@lru_cache(maxsize=1024)
+def _param_counts(model: ModelArch) -> tuple[int, int, int]:
+    # The simulator asks for these on every step; the arithmetic loops over layers, so cache it.
+    return model._count_params()
