@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -36,6 +37,22 @@ def _start(*args: str) -> Iterator[str]:
 def timed_url() -> Iterator[str]:
     """A server with TTFT 50 ms and ITL 10 ms, exactly."""
     yield from _start("--ttft-ms", str(TTFT_MS), "--itl-ms", str(ITL_MS))
+
+
+@pytest.fixture(scope="session")
+def tls_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An HTTPS server with a self-signed certificate (needs the openssl command)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    for url in _start("--ttft-ms", "1", "--itl-ms", "1", "--tls-cert", str(cert), "--tls-key", str(key)):
+        yield url.replace("http://", "https://")
 
 
 @pytest.fixture(scope="session")

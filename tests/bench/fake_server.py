@@ -152,6 +152,8 @@ def main() -> None:
     parser.add_argument("--itl-ms", type=float, default=10.0)
     parser.add_argument("--max-output", type=int, default=64)
     parser.add_argument("--api-key", default=None)
+    parser.add_argument("--tls-cert", default=None, help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--tls-key", default=None, help="private key of --tls-cert (PEM)")
     args = parser.parse_args()
     try:
         import uvloop
@@ -164,7 +166,13 @@ def main() -> None:
     async def serve() -> None:
         runner = web.AppRunner(build_app(server), access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=4096)
+        ssl_context = None
+        if args.tls_cert:
+            import ssl
+
+            ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
+        site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=4096, ssl_context=ssl_context)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         print(f"PORT {port}", flush=True)

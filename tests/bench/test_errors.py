@@ -143,3 +143,13 @@ def test_ctrl_c_writes_the_partial_results(timed_url: str, tmp_path: Path) -> No
     assert "interrupted" in data["aborted"]
     assert data["points"][0]["concurrency"] == 4 and data["points"][0]["requests"] > 0
     assert "partial" in data["stop_reason"]
+
+
+def test_untrusted_tls_certificate_aborts_unless_insecure(tls_url: str, tmp_path: Path) -> None:
+    code, output, data = _bench(tls_url, "fake", tmp_path / "strict")
+    assert code == 1
+    assert "TLS with" in output and "--insecure" in output
+    assert data["points"] == []
+    code, _, data = _bench(tls_url, "fake", tmp_path / "insecure", "--insecure")
+    assert code == 0
+    assert data["points"][0]["requests"] > 0  # type: ignore[index]

@@ -91,6 +91,8 @@ class StreamingClient:
             await self._stream(body, rec)
         except TimeoutError:
             rec.error, rec.error_message = "timeout", "request timed out"
+        except aiohttp.ClientSSLError as exc:
+            rec.error, rec.error_message = "tls", f"TLS failed: {exc}"
         except aiohttp.ClientConnectorError as exc:
             rec.error, rec.error_message = "connect", f"cannot connect: {exc.os_error or exc}"
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:

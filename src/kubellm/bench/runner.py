@@ -166,6 +166,11 @@ class BenchRun:
             ) as resp:
                 raw = await resp.read()
                 status = resp.status
+        except aiohttp.ClientSSLError as exc:
+            raise BenchAbort(
+                f"TLS with {self.config.url} failed: {exc}",
+                "give the server a certificate this machine trusts, or pass --insecure to skip verification",
+            ) from None
         except aiohttp.ClientConnectorError as exc:
             raise BenchAbort(
                 f"cannot reach {self.config.url}: {exc.os_error or exc}",
