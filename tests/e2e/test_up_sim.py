@@ -136,3 +136,24 @@ def test_up_bench_sweeps_reports_the_knee_and_renders_manifests(
     assert any(manifests.glob("deployment-*.yaml"))
     assert up.popen.wait(timeout=30) == 0
     assert all_gone(up.child_pids) == []
+
+
+def test_a_spec_asking_for_api_keys_gets_a_gateway_that_checks_them(
+    tmp_path: Path, up_processes: list[UpProcess]
+) -> None:
+    from openai import AuthenticationError, OpenAI
+
+    spec = tmp_path / "keys.yaml"
+    spec.write_text(
+        "apiVersion: kubellm.dev/v1alpha1\nkind: LLMService\nmetadata: {name: keyed}\n"
+        "model: {source: hf://Qwen/Qwen3-0.6B, served_name: q}\nscaling: {min_replicas: 1}\n"
+        "security: {api_key_secret: llm-keys}\n"
+    )
+    up = start_up([str(spec), "--engine", "sim"], tmp_path)
+    up_processes.append(up)
+    key = up.info["api_key"]
+    assert key and key.startswith("sk-local-")
+    endpoint = up.info["endpoint"]
+    with pytest.raises(AuthenticationError):
+        OpenAI(base_url=endpoint, api_key="sk-wrong", max_retries=0).models.list()
+    assert [m.id for m in OpenAI(base_url=endpoint, api_key=key, max_retries=0).models.list()] == ["q"]

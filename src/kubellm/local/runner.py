@@ -200,7 +200,14 @@ class LocalStack:
         return path, key
 
     def start(self) -> StackInfo:
-        """Start every process, health-gated; on any failure stop what was started and raise."""
+        """Start every process, health-gated; on any failure (Ctrl-C too) stop what was started and raise."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> StackInfo:
         began = time.monotonic()
         choice = self.choice or self.decide()
         count = self.replica_count(choice.engine, len(self.env.gpus) if self.env is not None else 0)
