@@ -392,7 +392,7 @@ class _Planner:
                 if probe.download_s
                 else " (weights prefetched to the cache)"
             )
-            + " × 1.5 margin, at least 300 s: a shorter budget kills the pod mid-load",
+            + " × 1.5 margin, at least 600 s: a shorter budget kills the pod mid-load",
         )
         if tp > 1:
             self.decide(

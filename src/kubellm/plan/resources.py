@@ -8,8 +8,9 @@ from kubellm.plan.result import PodResources, Probes
 
 # Conservative throughput assumptions (documented in docs/planner.md):
 DOWNLOAD_BYTES_PER_S = 150e6  # a hub download inside a cluster, sustained
-LOAD_BYTES_PER_S = 1.0e9  # safetensors from a local or network volume into GPU memory
+LOAD_BYTES_PER_S = 2**30 / 10  # 10 s per GiB: safetensors from a network volume (NFS, EFS) into GPU memory
 ENGINE_INIT_S = 60  # CUDA context, profiling run, CUDA-graph capture
+STARTUP_FLOOR_S = 600
 READINESS_PATHS = {
     "vllm": "/health",
     "sglang": "/health",
@@ -53,10 +54,14 @@ def pod_resources(
 
 
 def probes(*, engine: str, weights_bytes_per_pod: float, downloads_at_start: bool) -> Probes:
-    """Startup budget = (download when the pod downloads itself + load + engine init) × 1.5, ≥ 5 min."""
+    """Startup budget = (download when the pod downloads itself + load + engine init) × 1.5, ≥ 10 min.
+
+    Ten minutes is the floor because a busy node, a cold volume or a CUDA-graph capture of a large
+    batch routinely add minutes; a probe that kills a pod mid-load restarts the whole load.
+    """
     download_s = int(weights_bytes_per_pod / DOWNLOAD_BYTES_PER_S) if downloads_at_start else 0
     load_s = int(weights_bytes_per_pod / LOAD_BYTES_PER_S) + ENGINE_INIT_S
-    budget = max(300, _round_up((download_s + load_s) * 1.5, 60))
+    budget = max(STARTUP_FLOOR_S, _round_up((download_s + load_s) * 1.5, 60))
     path = READINESS_PATHS[engine]
     return Probes(
         startup_budget_s=budget,

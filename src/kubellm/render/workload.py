@@ -27,7 +27,6 @@ Obj = dict[str, Any]
 
 PRESTOP_S = 15  # time for the gateway and Service endpoints to drop a terminating pod
 DRAIN_S = 120  # time in-flight (streaming) requests get to finish after SIGTERM
-STARTUP_FLOOR_S = 600  # the planner's estimate can be optimistic on a busy node or a slow volume
 LWS_API = "leaderworkerset.x-k8s.io/v1"
 ROLE_LABEL = "kubellm.dev/role"
 MULTI_NODE_NOTE = (
@@ -78,10 +77,8 @@ def _resources(ctx: RenderContext) -> Obj:
 
 
 def startup_budget_s(ctx: RenderContext) -> int:
-    """The plan's startup budget, never under 10 minutes nor 10 s per GiB of weights (M8: 10 min to 3 h)."""
-    p = ctx.plan
-    weights_gib = p.memory.weights_gib * p.parallelism.gpus_per_replica
-    return max(p.probes.startup_budget_s, STARTUP_FLOOR_S, math.ceil(weights_gib * 10))
+    """The plan's startup budget (≥ 10 minutes, 10 s per GiB of weights to load; M8: 10 min to 3 h)."""
+    return ctx.plan.probes.startup_budget_s
 
 
 def _probes(ctx: RenderContext) -> Obj:
