@@ -128,3 +128,10 @@ def test_gpu_rule_wins_over_the_generic_one_on_engines() -> None:
     container["image"] = "vllm/vllm-openai:latest"
     fired = {f.rule for f in lint(objs).findings}
     assert {"GPU011", "GPU012"} <= fired and not {"SEC011", "SEC012"} & fired
+
+
+def test_keda_default_min_replica_count_is_zero() -> None:
+    from .cases import KEDA, add, edit
+
+    fired = lint(edit(add(KEDA.replace("  minReplicaCount: MIN\n", "")))()).findings
+    assert any(f.rule == "SCALE002" and "default is 0" in f.message for f in fired)

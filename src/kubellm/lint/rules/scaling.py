@@ -74,7 +74,8 @@ def scale_down_too_fast(obj: K8sObject, ctx: LintContext) -> Iterator[Hit]:
     kinds=("ScaledObject",),
 )
 def scale_to_zero(obj: K8sObject, ctx: LintContext) -> Iterator[Hit]:
-    if obj.spec.get("minReplicaCount", 0) != 0 or "minReplicaCount" not in obj.spec:
+    minimum = obj.spec.get("minReplicaCount", 0)  # KEDA's default is 0: scale to zero unless told otherwise
+    if minimum != 0:
         return
     triggers = [as_dict(t) for t in as_list(obj.spec.get("triggers"))]
     queries = [str(as_dict(t.get("metadata")).get("query") or "") for t in triggers]
@@ -83,10 +84,12 @@ def scale_to_zero(obj: K8sObject, ctx: LintContext) -> Iterator[Hit]:
         and all(t.get("type") == "prometheus" for t in triggers)
         and all(ENGINE_METRIC.search(q) for q in queries)
     ):
-        yield Hit(
-            "minReplicaCount 0 with only engine metrics as triggers: it never scales up from zero",
-            "spec.minReplicaCount",
+        how = (
+            "minReplicaCount 0"
+            if "minReplicaCount" in obj.spec
+            else "no minReplicaCount (KEDA's default is 0)"
         )
+        yield Hit(f"{how} with only engine metrics as triggers: it never scales up from zero", "spec")
 
 
 @rule(
