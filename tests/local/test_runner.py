@@ -90,3 +90,24 @@ def test_spec_asking_for_api_keys_gets_a_key_made_for_the_run(tmp_path: Path) ->
     assert key is not None and key.startswith("sk-local-")
     assert path is not None and path.read_text() == f"local:{key}\n"
     assert path.stat().st_mode & 0o077 == 0  # readable by the owner only
+
+
+def test_an_engine_that_never_answers_stops_the_start_with_its_log_and_no_leftovers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kubellm.local import commands
+    from kubellm.local.health import StartError
+    from kubellm.local.processes import ProcessSpec
+
+    def silent_engine(spec: LLMService, spec_file: Path, index: int, port: int) -> ProcessSpec:
+        return ProcessSpec(f"engine-{index}", ["bash", "-c", "echo loading weights; exec sleep 30"])
+
+    monkeypatch.setattr(commands, "sim_process", silent_engine)
+    local = stack(
+        service(scaling={"min_replicas": 2, "max_replicas": 2}), Environment(), tmp_path, timeout_s=1.0
+    )
+    with pytest.raises(StartError, match="did not answer") as caught:
+        local.start()
+    assert "loading weights" in caught.value.what
+    assert len(local.supervisor.children) == 2
+    assert all(child.exited() is not None for child in local.supervisor.children)
