@@ -63,3 +63,13 @@ def test_text_has_location_message_fix_and_summary() -> None:
         and "fix:" in text
         and "error(s)" in text.splitlines()[-1]
     )
+
+
+def test_sarif_uris() -> None:
+    from kubellm.lint.output import _uri
+
+    assert (
+        _uri("./deploy/a.yaml") == "deploy/a.yaml"
+        and _uri("/tmp/a.yaml") == "file:///tmp/a.yaml"
+        and _uri("<stdin>") == "stdin"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from kubellm import __version__
@@ -46,6 +47,16 @@ def to_json(result: LintResult) -> dict[str, Any]:
     return {"findings": [f.to_json() for f in result.findings], "summary": result.summary()}
 
 
+def _uri(file: str) -> str:
+    """A SARIF artifact URI: relative paths stay relative (code scanning resolves them), absolute ones become file:// URIs."""
+    if file == "<stdin>":
+        return "stdin"
+    path = Path(file)
+    if path.is_absolute():
+        return path.as_uri()
+    return path.as_posix().removeprefix("./")
+
+
 def to_sarif(result: LintResult) -> dict[str, Any]:
     rules = all_rules()
     index = {r.meta.id: i for i, r in enumerate(rules)}
@@ -66,7 +77,7 @@ def to_sarif(result: LintResult) -> dict[str, Any]:
     ]
     results: list[dict[str, Any]] = []
     for f in result.findings:
-        physical: dict[str, Any] = {"artifactLocation": {"uri": f.file.lstrip("./") or f.file}}
+        physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(f.file)}}
         if f.line:
             physical["region"] = {"startLine": f.line}
         item: dict[str, Any] = {
