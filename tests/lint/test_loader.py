@@ -81,3 +81,9 @@ def test_helm_output_with_source_comments() -> None:
         + "---\n# Source: chart/templates/empty.yaml\n"
     )
     assert len(parse_text(text, "helm.yaml").objects) == 1
+
+
+def test_unrendered_helm_template_gets_a_hint() -> None:
+    text = 'apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}\n  labels:\n    {{- include "x" . | nindent 4 }}\n'
+    problem = parse_text(text, "svc.yaml").problems[0]
+    assert "helm template" in problem.message

@@ -152,6 +152,8 @@ def parse_text(text: str, file: str) -> LoadResult:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         context = getattr(exc, "context", None)
         message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+        if "{{" in text:
+            message += "; this looks like an unrendered Helm template: lint `helm template …` output instead"
         result.problems.append(ParseProblem(file, line, message))
     finally:
         loader.dispose()
