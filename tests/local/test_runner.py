@@ -111,3 +111,19 @@ def test_an_engine_that_never_answers_stops_the_start_with_its_log_and_no_leftov
     assert "loading weights" in caught.value.what
     assert len(local.supervisor.children) == 2
     assert all(child.exited() is not None for child in local.supervisor.children)
+
+
+def test_vllm_is_planned_for_the_gpu_this_machine_has(tmp_path: Path) -> None:
+    env = Environment(
+        vllm_installed=True, gpus=("NVIDIA H100 80GB HBM3",), gpu_note="nvidia-smi lists 1 GPU(s)"
+    )
+    local = stack(service(gpu={"type": "L4"}), env, tmp_path)
+    assert local.decide().engine == LocalEngine.VLLM
+    assert local.plan is not None and local.plan.gpu == "H100-SXM-80GB"
+    assert "planned for this machine's H100-SXM-80GB; the spec names L4" in local.plan_note
+
+
+def test_the_simulator_keeps_the_specs_gpu(tmp_path: Path) -> None:
+    local = stack(service(gpu={"type": "L4"}), Environment(gpus=("NVIDIA H100 80GB HBM3",)), tmp_path)
+    local.decide()
+    assert local.plan is not None and local.plan.gpu == "L4"

@@ -101,6 +101,7 @@ class LocalStack:
         self.supervisor = Supervisor(self.run_dir)
         self.plan: Plan | None = None
         self.plan_note = ""
+        self.gpu_note = ""
         self.choice: EngineChoice | None = None
 
     # ---------------------------------------------------------------- decisions, before any process
@@ -111,7 +112,7 @@ class LocalStack:
             self.env = probe_environment()
         self.choice = choose_engine(self.spec, self.env, self.options.engine)
         try:
-            self.plan = make_plan(self.spec)
+            self.plan = make_plan(self._planning_spec(self.choice, self.env))
         except KubellmError as exc:
             if self.choice.engine == LocalEngine.VLLM:
                 raise
@@ -138,8 +139,27 @@ class LocalStack:
             self.plan_note = (
                 f"{self.plan.model} on {self.plan.gpu}: max_model_len {s.max_model_len}, "
                 f"max_num_seqs {s.max_num_seqs}, KV cache {self.plan.kv_cache.tokens} tokens"
+                + (f" ({self.gpu_note})" if self.gpu_note else "")
             )
         return self.choice
+
+    def _planning_spec(self, choice: EngineChoice, env: Environment) -> LLMService:
+        """The spec to plan: for vLLM, with this machine's GPU (the spec's GPU type names the cluster's)."""
+        if choice.engine != LocalEngine.VLLM or not env.gpus or self.spec.gpu.mig_profile:
+            return self.spec
+        from kubellm.catalog import default_catalog
+
+        catalog = default_catalog()
+        local = catalog.find_gpu(env.gpus[0])
+        if local is None:
+            self.gpu_note = (
+                f"this machine's {env.gpus[0]} is not in the catalog: planned for {self.spec.gpu.type}"
+            )
+            return self.spec
+        if catalog.find_gpu(self.spec.gpu.type) is local:
+            return self.spec
+        self.gpu_note = f"planned for this machine's {local.name}; the spec names {self.spec.gpu.type}"
+        return self.spec.model_copy(update={"gpu": self.spec.gpu.model_copy(update={"type": local.name})})
 
     def replica_count(self, engine: LocalEngine, env_gpus: int) -> int:
         wanted = self.options.replicas or max(1, self.spec.scaling.min_replicas)
