@@ -29,6 +29,11 @@ class Signature:
     spec_field: str | None
     sources: tuple[str, ...]
     fallback: bool = False
+    screens: tuple[re.Pattern[str], ...] = ()  # the patterns lower-cased, for a quick case-sensitive scan
+
+    def may_match(self, lowered_text: str) -> bool:
+        """Whether any pattern can match somewhere in the lower-cased text (no per-line work)."""
+        return any(screen.search(lowered_text) for screen in self.screens)
 
     def pattern_rank(self, line: str) -> int | None:
         """Index of the first pattern the line matches (patterns go from most to least telling), or None."""
@@ -59,7 +64,21 @@ def _signature(entry: dict[str, Any]) -> Signature:
         spec_field=entry.get("spec_field"),
         sources=tuple(str(s) for s in entry.get("sources", ())),
         fallback=bool(entry.get("fallback", False)),
+        screens=tuple(re.compile(_lower_pattern(p), re.MULTILINE) for p in entry["patterns"]),
     )
+
+
+def _lower_pattern(pattern: str) -> str:
+    """The regex lower-cased, escapes (\\S, \\d, \\() left as they are."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern[i] == "\\" and i + 1 < len(pattern):
+            out.append(pattern[i : i + 2])
+            i += 2
+        else:
+            out.append(pattern[i].lower())
+            i += 1
+    return "".join(out)
 
 
 @lru_cache(maxsize=1)
@@ -75,22 +94,18 @@ def _evidence(line: str) -> str:
     return line if len(line) <= _MAX_EVIDENCE else line[: _MAX_EVIDENCE - 1] + "…"
 
 
-@lru_cache(maxsize=8)
-def _screen(sigs: tuple[Signature, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p.pattern})" for s in sigs for p in s.patterns), re.IGNORECASE)
-
-
 def match_log(text: str, obj: str, signatures: tuple[Signature, ...] | None = None) -> list[Finding]:
     """Findings for every signature seen in ``text`` (the first matching line is the evidence).
 
     Fallback signatures (generic "engine failed" lines) count only when nothing specific matched.
     """
-    sigs = signatures if signatures is not None else load_signatures()
-    screen = _screen(sigs)
+    all_sigs = signatures if signatures is not None else load_signatures()
+    lowered = text.lower()
+    sigs = [sig for sig in all_sigs if sig.may_match(lowered)]
+    if not sigs:
+        return []
     best: dict[str, tuple[int, str]] = {}  # signature id → (index of the pattern that matched, line)
     for line in text.splitlines():
-        if not screen.search(line):
-            continue  # most lines match nothing; one combined regex says so quickly
         for sig in sigs:
             rank = sig.pattern_rank(line)
             if rank is not None and (sig.id not in best or rank < best[sig.id][0]):
