@@ -127,8 +127,11 @@ def up(
         False, "--json", help="Print one JSON object when ready (and one after --bench) instead of text."
     ),
 ) -> None:
+    from kubellm.errors import UsageError
     from kubellm.local import LocalStack, UpOptions
 
+    if exit_after_bench and not bench:
+        raise UsageError("--exit-after-bench needs --bench", "add --bench, or leave --exit-after-bench out")
     spec, source, spec_dir, label = _load(spec_path)
     options = UpOptions(
         port=port, engine=engine, replicas=replicas, run_dir=run_dir, api_keys_file=api_keys_file,
@@ -176,10 +179,11 @@ def up(
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
             stack.stop()
+            if stack.supervisor.children:
+                say(f"stopped; logs in {_short(stack.run_dir)}/")
         finally:
             signal.signal(signal.SIGINT, signal.default_int_handler)
             signal.signal(signal.SIGTERM, previous)
-    say(f"stopped; logs in {_short(stack.run_dir)}/")
 
 
 def _emit_json(data: dict[str, Any]) -> None:
