@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -157,3 +158,30 @@ def test_a_spec_asking_for_api_keys_gets_a_gateway_that_checks_them(
     with pytest.raises(AuthenticationError):
         OpenAI(base_url=endpoint, api_key="sk-wrong", max_retries=0).models.list()
     assert [m.id for m in OpenAI(base_url=endpoint, api_key=key, max_retries=0).models.list()] == ["q"]
+
+
+def test_the_printed_openai_snippet_runs_against_the_stack(sim_stack: UpProcess) -> None:
+    import sys
+
+    from kubellm.local.hints import openai_snippet
+
+    code = openai_snippet(
+        sim_stack.info["endpoint"], sim_stack.info["served_name"], sim_stack.info["api_key"]
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_the_printed_curl_line_runs_against_the_stack(sim_stack: UpProcess) -> None:
+    from kubellm.local.hints import curl_line
+
+    line = curl_line(sim_stack.info["endpoint"], sim_stack.info["served_name"], sim_stack.info["api_key"])
+    done = subprocess.run(
+        ["bash", "-c", line + " -s"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["choices"][0]["message"]["content"]
