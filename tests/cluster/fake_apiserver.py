@@ -337,6 +337,18 @@ class FakeApiServer:
                 404, "NotFound", f'namespaces "{key[2]}" not found', {"name": key[2], "kind": "namespaces"}
             )
         existed = key in self.store
+        if existed and plural == "jobs" and body.get("spec") != self.store[key].get("spec"):
+            return 422, _status(
+                422,
+                "Invalid",
+                f'Job.batch "{name}" is invalid: spec.template: Invalid value: core.PodTemplateSpec{{...}}: field is immutable',
+                {
+                    "name": name,
+                    "group": "batch",
+                    "kind": "Job",
+                    "causes": [{"reason": "FieldValueInvalid", "field": "spec.template"}],
+                },
+            )
         stored = json.loads(json.dumps(body))
         self._rv += 1
         meta = stored.setdefault("metadata", {})

@@ -224,3 +224,16 @@ def test_missing_namespace_says_how_to_create_it(api: FakeApiServer, client: Kub
         and "kubectl create namespace llm" in info.value.fix
     )
     apply_objects(client, service_objects(), "llama-8b")  # with the Namespace first, it works
+
+
+def test_changed_prefetch_job_is_replaced(api: FakeApiServer, client: KubeClient) -> None:
+    apply_objects(client, service_objects(), "llama-8b")
+    changed = service_objects()
+    job = next(o for o in changed if o["kind"] == "Job")
+    job["spec"] = {
+        "template": {"spec": {"containers": [{"name": "prefetch", "args": ["--revision", "0e9e39f"]}]}}
+    }
+    actions = apply_objects(client, changed, "llama-8b")
+    assert ("replaced", "Job/llm/llama-8b-prefetch") in {(a.verb, a.ref) for a in actions}
+    assert [c.path for c in api.calls("DELETE")] == ["/apis/batch/v1/namespaces/llm/jobs/llama-8b-prefetch"]
+    assert api.store[("batch/v1", "jobs", NS, "llama-8b-prefetch")]["spec"] == job["spec"]

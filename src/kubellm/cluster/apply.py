@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kubellm.cluster.client import KubeClient, MissingApiError
+from kubellm.cluster.client import ApiError, KubeClient, MissingApiError
 from kubellm.cluster.hints import INSTANCE_LABEL, MANAGED_BY_LABEL
 from kubellm.cluster.objects import labels_of, name_of, namespace_of
 
@@ -115,6 +115,10 @@ def ref_of(obj: dict[str, Any]) -> str:
     return f"{obj.get('kind')}/{ns}/{name_of(obj)}" if ns else f"{obj.get('kind')}/{name_of(obj)}"
 
 
+def _replaceable(obj: dict[str, Any], exc: ApiError) -> bool:
+    return obj.get("kind") == "Job" and exc.status == 422 and "immutable" in exc.what
+
+
 def preflight(client: KubeClient, objects: list[dict[str, Any]]) -> None:
     """Fail before applying anything when the cluster lacks an API (CRD) the objects need."""
     missing: list[MissingApiError] = []
@@ -173,7 +177,19 @@ def apply_objects(
             on_action(action)
 
     for obj in prepared:
-        created, _ = client.apply(obj, dry_run=dry_run, force_conflicts=force_conflicts)
+        try:
+            created, _ = client.apply(obj, dry_run=dry_run, force_conflicts=force_conflicts)
+        except ApiError as exc:
+            if not _replaceable(obj, exc):
+                raise
+            # A Job's pod template is immutable: the prefetch Job of a changed spec replaces the old one.
+            client.delete(str(obj["apiVersion"]), str(obj["kind"]), namespace_of(obj), name_of(obj), dry_run)
+            client.wait_deleted(
+                str(obj["apiVersion"]), str(obj["kind"]), namespace_of(obj), name_of(obj), dry_run
+            )
+            client.apply(obj, dry_run=dry_run, force_conflicts=force_conflicts)
+            done(Action("replaced", ref_of(obj), "a Job's template cannot change in place"))
+            continue
         done(Action("created" if created else "configured", ref_of(obj)))
     if prune:
         namespaces = sorted({namespace_of(o) for o in prepared if namespace_of(o)})

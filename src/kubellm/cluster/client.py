@@ -12,6 +12,7 @@ import os
 import re
 import ssl
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -292,6 +293,25 @@ class KubeClient:
         if status >= 400:
             raise _error_for(status, "DELETE", path, raw, self.creds.server)
         return True
+
+    def wait_deleted(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        dry_run: bool = False,
+        timeout_s: float = 60.0,
+    ) -> None:
+        """Poll until an object is gone (a deleted Job lingers while its pods terminate)."""
+        deadline = time.monotonic() + timeout_s
+        while not dry_run and self.get(api_version, kind, namespace, name) is not None:
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"{kind} {namespace}/{name} was deleted but is still there after {timeout_s:.0f} s",
+                    f"check its finalizers: kubectl get {kind.lower()} -n {namespace} {name} -o yaml",
+                )
+            time.sleep(0.5)
 
     def logs(
         self, namespace: str, pod: str, container: str, previous: bool = False, tail_lines: int = 400

@@ -21,6 +21,7 @@ GPU_COMPONENT_APPS = (
     "nvidia-operator-validator",
     "nvidia-mig-manager",
 )
+GKE_COMPONENT_APPS = ("nvidia-gpu-device-plugin", "nvidia-driver-installer")
 PROMETHEUS_QUERIES = (
     "DCGM_FI_DEV_GPU_UTIL",
     "vllm:num_requests_waiting",
@@ -70,6 +71,8 @@ def gather(client: KubeClient, hints: DoctorHints, logs: bool = True) -> Cluster
     snap.nodes = _try_list(client, snap, "v1", "Node", None)
     components = f"app in ({','.join(GPU_COMPONENT_APPS)})"
     snap.pods = _try_list(client, snap, "v1", "Pod", None, components)
+    # GKE installs its own device plugin and DCGM exporter, labelled k8s-app
+    snap.pods += _try_list(client, snap, "v1", "Pod", None, f"k8s-app in ({','.join(GKE_COMPONENT_APPS)})")
     snap.pods += [p for p in _try_list(client, snap, "v1", "Pod", ns) if hints.in_scope(p)]
     snap.events = _try_list(client, snap, "v1", "Event", ns)
     for api_version, kind in (("apps/v1", "Deployment"), ("batch/v1", "Job")):

@@ -29,6 +29,7 @@ _COMPONENTS = {
     "nvidia-container-toolkit": ("configures the NVIDIA container runtime", "runtime"),
     "nvidia-device-plugin": ("advertises nvidia.com/gpu to the scheduler", "runtime"),
     "nvidia-gpu-device-plugin": ("advertises nvidia.com/gpu to the scheduler", "runtime"),
+    "nvidia-driver-installer": ("installs the NVIDIA driver (GKE)", "driver"),
     "gpu-feature-discovery": ("labels GPU nodes (product, driver, MIG)", "runtime"),
     "nvidia-dcgm-exporter": ("exports GPU metrics", "performance"),
     "nvidia-mig-manager": ("applies MIG profiles", "runtime"),
