@@ -247,10 +247,16 @@ def _placeholder(spec: GpuCluster, pool: NodePool) -> Obj | None:
         },
         "securityContext": container_security(),
     }
+    metadata = _meta(f"warm-{pool.name}", spec.system_namespace, "warm-placeholder")
+    metadata["annotations"] = {
+        **metadata.get("annotations", {}),
+        "kubellm.dev/lint-ignore": "REL008",
+        "kubellm.dev/lint-ignore-reason": "a pause placeholder must give its GPU node up at once when preempted",
+    }
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _meta(f"warm-{pool.name}", spec.system_namespace, "warm-placeholder"),
+        "metadata": metadata,
         "spec": {
             "replicas": pool.warm_nodes,
             "selector": {"matchLabels": selector},
