@@ -608,3 +608,28 @@ def test_scope_keeps_other_namespaces_out() -> None:
     )
     assert diagnose(snap, DoctorHints(namespace="llm", service="llama-8b")) == []
     assert only(diagnose(snap), "SIG011").object == "Pod/team-b/other-7c9f8d6b5-aaaaa"
+
+
+def test_service_scope_does_not_take_a_longer_named_service() -> None:
+    other_labels = {"app.kubernetes.io/instance": "llama-8b-instruct", "pod-template-hash": "5d8c7b9f4"}
+    other = pod("llama-8b-instruct-5d8c7b9f4-abcde", statuses=[status_crashloop()], labels=other_labels)
+    hand_made = pod("llama-8b-debug", statuses=[status_crashloop()], labels={"app": "debug"})
+    logs = {
+        "llm/llama-8b-instruct-5d8c7b9f4-abcde/vllm": "CUDA error: out of memory",
+        "llm/llama-8b-debug/vllm": "CUDA error: out of memory",
+    }
+    findings = diagnose(
+        ClusterSnapshot(pods=[other, hand_made], logs=logs), DoctorHints(namespace="llm", service="llama-8b")
+    )
+    assert {f.object for f in findings} == {"Pod/llm/llama-8b-debug"}
+
+
+def test_logs_of_a_pod_without_container_statuses_are_read() -> None:
+    p = pod(ENGINE, phase="Pending", statuses=None)
+    snap = ClusterSnapshot(
+        pods=[p],
+        logs={
+            f"llm/{ENGINE}/vllm": "ValueError: Bfloat16 is only supported on GPUs with compute capability of at least 8.0."
+        },
+    )
+    assert only(diagnose(snap), "SIG012").object == f"Pod/llm/{ENGINE}"

@@ -364,8 +364,10 @@ def log_findings(snap: ClusterSnapshot, pod: dict[str, Any]) -> list[Finding]:
         for s in container_statuses(pod) + container_statuses(pod, init=True)
         if dig(s, "state", "waiting", "reason") == "CrashLoopBackOff"
     ]
-    for status in container_statuses(pod) + container_statuses(pod, init=True):
-        text = snap.logs_for(namespace_of(pod), name_of(pod), str(status.get("name")))
+    names = [*_containers(pod, init=True), *_containers(pod, init=False)]
+    names += [str(s.get("name")) for s in container_statuses(pod) + container_statuses(pod, init=True)]
+    for container_name in dict.fromkeys(names):
+        text = snap.logs_for(namespace_of(pod), name_of(pod), container_name)
         findings.extend(match_log(text, ref(pod)) if text else [])
     if crashing and not findings:
         status = crashing[0]

@@ -35,4 +35,6 @@ class DoctorHints:
         labels = labels_of(obj)
         if labels.get(SERVICE_LABEL) == self.service or labels.get(INSTANCE_LABEL) == self.service:
             return True
-        return name_of(obj).startswith(f"{self.service}-")
+        if INSTANCE_LABEL in labels or SERVICE_LABEL in labels:
+            return False  # labelled as another service's
+        return name_of(obj).startswith(f"{self.service}-")  # unlabelled (hand-made) objects: by name
