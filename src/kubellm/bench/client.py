@@ -99,6 +99,8 @@ class StreamingClient:
             rec.error, rec.error_message = "disconnected", f"server closed the stream: {exc}"
         except aiohttp.ClientError as exc:
             rec.error, rec.error_message = "client_error", f"{type(exc).__name__}: {exc}"
+        except ValueError as exc:  # an event that looked like JSON but was not (tokenizer path)
+            rec.error, rec.error_message = "malformed_sse", f"unreadable event: {exc}"
         finally:
             self.in_flight -= 1
             if not rec.end_s:
