@@ -119,8 +119,8 @@ class LocalStack:
             if self.choice.engine == LocalEngine.SIM:
                 raise UsageError(
                     f"the simulator imitates a planned engine, and planning failed: {exc.what}",
-                    "set model.name to a catalog model (kubellm models) or model.config to its config.json; "
-                    + (exc.fix or ""),
+                    "set model.name to a catalog model (`kubellm models` lists them) or model.config to the "
+                    "model's config.json",
                 ) from None
             unnamed_gguf = is_gguf(self.spec) and not (self.spec.model.name or self.spec.model.config)
             reason = (
