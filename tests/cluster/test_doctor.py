@@ -633,3 +633,34 @@ def test_logs_of_a_pod_without_container_statuses_are_read() -> None:
         },
     )
     assert only(diagnose(snap), "SIG012").object == f"Pod/llm/{ENGINE}"
+
+
+def test_pending_on_the_rendered_gpu_affinity_names_the_products_nodes_have() -> None:
+    msg = "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+    p, ev = pending(msg)
+    p["spec"]["affinity"] = {  # what kubellm renders for gpu.type L4, spot avoided
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {
+                        "matchExpressions": [
+                            {"key": "nvidia.com/gpu.product", "operator": "In", "values": ["NVIDIA-L4"]},
+                            {"key": "cloud.google.com/gke-spot", "operator": "NotIn", "values": ["true"]},
+                        ]
+                    }
+                ]
+            }
+        }
+    }
+    finding = only(
+        diagnose(ClusterSnapshot(nodes=[node(f"n{i}") for i in range(3)], pods=[p], events=[ev])), "DOC004"
+    )
+    assert "nvidia.com/gpu.product In [NVIDIA-L4] (nodes have: NVIDIA-A100-SXM4-80GB)" in finding.evidence
+    assert "gke-spot" not in finding.cause  # NotIn is met by every node
+    assert finding.spec_field == "gpu.type"
+    p["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"
+    ][0]["matchExpressions"][0]["values"] = ["NVIDIA-A100-SXM4-80GB"]
+    assert not [
+        f for f in diagnose(ClusterSnapshot(nodes=[node("n1")], pods=[p], events=[ev])) if f.id == "DOC004"
+    ]

@@ -64,7 +64,20 @@ _json = st.recursive(
     | st.booleans()
     | st.integers()
     | st.text(max_size=8)
-    | st.sampled_from(["Pending", "OOMKilled", "8", "80Gi"]),
+    | st.sampled_from(
+        [
+            "Pending",
+            "OOMKilled",
+            "8",
+            "80Gi",
+            "FailedScheduling",
+            "In",
+            "Exists",
+            "Gt",
+            "x",
+            "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 Insufficient nvidia.com/gpu.",
+        ]
+    ),
     lambda children: (
         st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=4)
     ),
@@ -114,3 +127,36 @@ def test_diagnose_never_crashes_on_malformed_objects(objects: list[tuple[str, An
         snap, DoctorHints(autoscaler="keda", gpu_resource="nvidia.com/mig-1g.10gb", runtime_class="nvidia")
     )
     assert any(f.id == "SIG012" for f in findings)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    _obj,
+    st.lists(
+        st.dictionaries(st.sampled_from(["nvidia.com/gpu.product", "zone", "x"]), st.text(max_size=5)),
+        max_size=3,
+    ),
+)
+def test_pending_analysis_never_crashes_on_malformed_affinity(
+    affinity: Any, node_labels: list[dict[str, str]]
+) -> None:
+    msg = "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 Insufficient nvidia.com/gpu."
+    pod = {
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "llm"},
+        "spec": {
+            "affinity": affinity,
+            "nodeSelector": affinity if isinstance(affinity, dict) else None,
+            "containers": [],
+        },
+        "status": {
+            "phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "False", "message": msg}],
+        },
+    }
+    nodes = [
+        {"kind": "Node", "metadata": {"name": f"n{i}", "labels": labels}}
+        for i, labels in enumerate(node_labels)
+    ]
+    findings = diagnose(ClusterSnapshot(nodes=nodes, pods=[pod]))
+    assert all(f.object == "Pod/llm/p" or f.object.startswith(("Node/", "cluster")) for f in findings)

@@ -191,29 +191,89 @@ def _insufficient(
     )
 
 
+def _expression_matches(labels: dict[str, str], expr: dict[str, Any]) -> bool:
+    """One nodeSelectorRequirement (In, NotIn, Exists, DoesNotExist, Gt, Lt) against a node's labels."""
+    key, op = str(expr.get("key", "")), expr.get("operator")
+    values = [str(v) for v in expr.get("values") or []] if isinstance(expr.get("values"), list) else []
+    if op == "In":
+        return labels.get(key) in values
+    if op == "NotIn":
+        return labels.get(key) not in values
+    if op == "Exists":
+        return key in labels
+    if op == "DoesNotExist":
+        return key not in labels
+    if (
+        op in ("Gt", "Lt")
+        and values
+        and labels.get(key, "").lstrip("-").isdigit()
+        and values[0].lstrip("-").isdigit()
+    ):
+        have, bound = int(labels[key]), int(values[0])
+        return have > bound if op == "Gt" else have < bound
+    return False
+
+
+def _describe(expr: dict[str, Any], nodes: list[dict[str, Any]]) -> str:
+    key = str(expr.get("key", ""))
+    present = sorted({labels_of(n)[key] for n in nodes if key in labels_of(n)})
+    values = (
+        ",".join(str(v) for v in expr.get("values") or []) if isinstance(expr.get("values"), list) else ""
+    )
+    if expr.get("from_selector"):
+        wanted = f"{key}={values}"
+    else:
+        wanted = f"{key} {expr.get('operator')} [{values}]" if values else f"{key} {expr.get('operator')}"
+    return f"{wanted} (nodes have: {', '.join(present) or 'no such label'})"
+
+
+def _unmatched_terms(pod: dict[str, Any], nodes: list[dict[str, Any]]) -> list[str] | None:
+    """None when some node satisfies the selector and the required affinity; else the terms no node meets."""
+    spec = pod_spec(pod)
+    selector = as_dict(spec.get("nodeSelector"))
+    required = as_list(
+        dig(
+            spec,
+            "affinity",
+            "nodeAffinity",
+            "requiredDuringSchedulingIgnoredDuringExecution",
+            "nodeSelectorTerms",
+        )
+    )
+    terms = [as_list(t.get("matchExpressions")) for t in required] or [[]]
+    selector_exprs = [
+        {"key": k, "operator": "In", "values": [v], "from_selector": True} for k, v in selector.items()
+    ]
+    for term in terms:
+        exprs = selector_exprs + term
+        if any(all(_expression_matches(labels_of(n), e) for e in exprs) for n in nodes):
+            return None
+    # No node fits: name the requirements that no node meets on their own (of the first term).
+    exprs = selector_exprs + terms[0]
+    failing = [e for e in exprs if not any(_expression_matches(labels_of(n), e) for n in nodes)]
+    return [_describe(e, nodes) for e in failing]
+
+
 def _selector(snap: ClusterSnapshot, pod: dict[str, Any], obj: str, evidence: str) -> Finding | None:
-    """A finding when a selector term matches no node; None when the only mismatches are nodes meant to be skipped."""
-    selector = as_dict(pod_spec(pod).get("nodeSelector"))
-    has_affinity = bool(dig(pod_spec(pod), "affinity", "nodeAffinity"))
-    missing = []
-    for key, value in selector.items():
-        if snap.nodes and not any(labels_of(n).get(key) == value for n in snap.nodes):
-            present = sorted({labels_of(n)[key] for n in snap.nodes if key in labels_of(n)})
-            missing.append(f"{key}={value} (nodes have: {', '.join(present) or 'no such label'})")
-    if snap.nodes and (selector or not has_affinity) and not missing:
-        return None  # some node matches every term: the mismatching nodes are e.g. CPU nodes, as intended
-    gpu_key = any(k.startswith("nvidia.com/gpu.product") or "accelerator" in k for k in selector)
-    detail = "; ".join(missing) if missing else "the node selector or required node affinity"
+    """A finding when no node meets the pod's node selector and required node affinity; None when some node does
+    (then the mismatching nodes are ones the pod is meant to skip, e.g. CPU nodes)."""
+    unmatched = _unmatched_terms(pod, snap.nodes) if snap.nodes else []
+    if unmatched is None:
+        return None
+    gpu_key = any(
+        k in u for u in unmatched for k in ("nvidia.com/gpu.product", "accelerator", "instance-gpu-name")
+    )
+    detail = "; ".join(unmatched) if unmatched else "the node selector or required node affinity"
     return Finding(
         "DOC004",
         "scheduling",
         "error",
         obj,
-        evidence + (f" — no node matches {detail}" if missing else ""),
+        evidence + (f" — no node matches {detail}" if unmatched else ""),
         f"No node matches {detail}.",
-        "Set gpu.type to a GPU the cluster has (its product label is derived from it)"
+        "Set gpu.type to a GPU the cluster has (the product label is derived from it)"
         if gpu_key
-        else "Fix placement.node_selector to labels nodes carry (kubectl get nodes --show-labels).",
+        else "Fix placement.node_selector (or placement.spot) to labels nodes carry (kubectl get nodes --show-labels).",
         "gpu.type" if gpu_key else "placement.node_selector",
     )
 
