@@ -60,6 +60,104 @@ def _content_text(data: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _parsed_event(payload: bytes, rec: RequestRecord, first: bool) -> bool:
+    """Parse one event fully; record usage or an error. False when the stream must stop."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        rec.error, rec.error_message = "malformed_sse", f"invalid JSON in event: {payload[:120]!r}"
+        return False
+    if not isinstance(data, dict):
+        rec.error, rec.error_message = "malformed_sse", f"event is not a JSON object: {payload[:120]!r}"
+        return False
+    err = data.get("error")
+    if err:
+        message = err.get("message", err) if isinstance(err, dict) else err
+        rec.error, rec.error_message = "stream_error", f"error event in the stream: {str(message)[:300]}"
+        return False
+    if first and not isinstance(data.get("choices"), list):
+        rec.error, rec.error_message = "malformed_sse", f"event has no 'choices' list: {payload[:120]!r}"
+        return False
+    usage = data.get("usage")
+    if isinstance(usage, dict):
+        completion = usage.get("completion_tokens")
+        prompt = usage.get("prompt_tokens")
+        if isinstance(completion, int):
+            rec.output_tokens = completion
+        if isinstance(prompt, int):
+            rec.prompt_tokens = prompt
+    return True
+
+
+class SseParser:
+    """Reads one response's SSE bytes, in whatever pieces they arrive, into a RequestRecord.
+
+    Every event completed by a piece is stamped with that piece's arrival time. The first event and
+    any ``usage``/``error`` event are parsed as JSON; the others are only checked for shape and for
+    non-empty content. ``feed`` returns False once the stream is known to be broken (the record then
+    carries the error).
+    """
+
+    __slots__ = ("_buf", "_first", "done", "rec", "texts")
+
+    def __init__(self, rec: RequestRecord, keep_texts: bool = False) -> None:
+        self.rec = rec
+        self.texts: list[str] | None = [] if keep_texts else None
+        self.done = False
+        self._buf = b""
+        self._first = True
+
+    def feed(self, data: bytes, now: float) -> bool:
+        """Take the next piece of the body, received at ``now``."""
+        rec = self.rec
+        if self._buf:
+            data = self._buf + data
+        lines = data.split(b"\n")
+        self._buf = lines.pop()
+        for line in lines:
+            if line[:5] != b"data:":
+                continue
+            payload = line[5:].strip()
+            if payload[:1] != b"{" or payload[-1:] != b"}":
+                if payload == b"[DONE]":
+                    self.done = True
+                    continue
+                rec.error, rec.error_message = "malformed_sse", f"not a JSON event: {payload[:120]!r}"
+                rec.end_s = now
+                return False
+            if self._first or b'"error"' in payload or (b'"usage"' in payload and _USAGE.search(payload)):
+                if not _parsed_event(payload, rec, self._first):
+                    rec.end_s = now
+                    return False
+                self._first = False
+            if _CONTENT.search(payload):
+                rec.content_times_s.append(now)
+                if self.texts is not None:
+                    self.texts.append(_content_text(json.loads(payload)))
+        return True
+
+    def finish(self, count_tokens: Callable[[str], int] | None = None) -> None:
+        """The body ended: judge its completeness and settle the output token count and its source."""
+        rec = self.rec
+        if self._buf.strip():
+            rec.error, rec.error_message = (
+                "malformed_sse",
+                f"stream ended inside an event: {self._buf[:120]!r}",
+            )
+        elif not self.done:
+            rec.error, rec.error_message = "incomplete_stream", "stream ended without 'data: [DONE]'"
+        elif not rec.content_times_s:
+            rec.error, rec.error_message = "no_content", "the response streamed no content"
+        elif rec.output_tokens is not None:
+            rec.token_source = TokenSource.USAGE
+        elif self.texts is not None and count_tokens is not None:
+            rec.output_tokens = count_tokens("".join(self.texts))
+            rec.token_source = TokenSource.TOKENIZER
+        else:
+            rec.output_tokens = len(rec.content_times_s)
+            rec.token_source = TokenSource.CHUNKS
+
+
 class StreamingClient:
     """Sends pre-built request bodies and records their timings as RequestRecords.
 
@@ -109,8 +207,6 @@ class StreamingClient:
 
     async def _stream(self, body: bytes, rec: RequestRecord) -> None:
         clock = self.clock
-        times = rec.content_times_s
-        texts: list[str] | None = [] if self.count_tokens is not None else None
         async with self.session.post(self.url, data=body, headers=self.headers) as resp:
             rec.headers_s = clock()
             if resp.status != 200:
@@ -126,77 +222,10 @@ class StreamingClient:
                 rec.error = "not_streaming"
                 rec.error_message = f"expected an SSE stream, got {ctype or 'no content type'}: {raw[:120]!r}"
                 return
-            buf = b""
-            first = True
-            done = False
-            content_search = _CONTENT.search
+            parser = SseParser(rec, keep_texts=self.count_tokens is not None)
+            feed = parser.feed
             async for data in resp.content.iter_any():
-                now = clock()
-                if buf:
-                    data = buf + data
-                lines = data.split(b"\n")
-                buf = lines.pop()
-                for line in lines:
-                    if line[:5] != b"data:":
-                        continue
-                    payload = line[5:].strip()
-                    if payload[:1] != b"{" or payload[-1:] != b"}":
-                        if payload == b"[DONE]":
-                            done = True
-                            continue
-                        rec.error, rec.error_message = "malformed_sse", f"not a JSON event: {payload[:120]!r}"
-                        rec.end_s = now
-                        return
-                    if first or b'"error"' in payload or (b'"usage"' in payload and _USAGE.search(payload)):
-                        if not self._parsed_event(payload, rec, first):
-                            rec.end_s = now
-                            return
-                        first = False
-                    if content_search(payload):
-                        times.append(now)
-                        if texts is not None:
-                            texts.append(_content_text(json.loads(payload)))
+                if not feed(data, clock()):
+                    return
             rec.end_s = clock()
-        if buf.strip():
-            rec.error, rec.error_message = "malformed_sse", f"stream ended inside an event: {buf[:120]!r}"
-        elif not done:
-            rec.error, rec.error_message = "incomplete_stream", "stream ended without 'data: [DONE]'"
-        elif not times:
-            rec.error, rec.error_message = "no_content", "the response streamed no content"
-        elif rec.output_tokens is not None:
-            rec.token_source = TokenSource.USAGE
-        elif texts is not None and self.count_tokens is not None:
-            rec.output_tokens = self.count_tokens("".join(texts))
-            rec.token_source = TokenSource.TOKENIZER
-        else:
-            rec.output_tokens = len(times)
-            rec.token_source = TokenSource.CHUNKS
-
-    @staticmethod
-    def _parsed_event(payload: bytes, rec: RequestRecord, first: bool) -> bool:
-        """Parse one event fully; record usage or an error. False when the stream must stop."""
-        try:
-            data = json.loads(payload)
-        except ValueError:
-            rec.error, rec.error_message = "malformed_sse", f"invalid JSON in event: {payload[:120]!r}"
-            return False
-        if not isinstance(data, dict):
-            rec.error, rec.error_message = "malformed_sse", f"event is not a JSON object: {payload[:120]!r}"
-            return False
-        err = data.get("error")
-        if err:
-            message = err.get("message", err) if isinstance(err, dict) else err
-            rec.error, rec.error_message = "stream_error", f"error event in the stream: {str(message)[:300]}"
-            return False
-        if first and not isinstance(data.get("choices"), list):
-            rec.error, rec.error_message = "malformed_sse", f"event has no 'choices' list: {payload[:120]!r}"
-            return False
-        usage = data.get("usage")
-        if isinstance(usage, dict):
-            completion = usage.get("completion_tokens")
-            prompt = usage.get("prompt_tokens")
-            if isinstance(completion, int):
-                rec.output_tokens = completion
-            if isinstance(prompt, int):
-                rec.prompt_tokens = prompt
-        return True
+        parser.finish(self.count_tokens)
