@@ -664,3 +664,17 @@ def test_pending_on_the_rendered_gpu_affinity_names_the_products_nodes_have() ->
     assert not [
         f for f in diagnose(ClusterSnapshot(nodes=[node("n1")], pods=[p], events=[ev])) if f.id == "DOC004"
     ]
+
+
+def test_readiness_against_the_spec_gpu_type_and_count() -> None:
+    snap = ClusterSnapshot(nodes=[node("n1", gpus=4), node("n2", gpus=4)])
+    hints = DoctorHints(
+        gpu_resource="nvidia.com/gpu", gpus_per_pod=8, gpu_products=("NVIDIA-H100-80GB-HBM3",)
+    )
+    findings = diagnose(snap, hints)
+    assert "GPU nodes have: NVIDIA-A100-SXM4-80GB" in only(findings, "DOC113").evidence
+    assert "the largest node has 4" in only(findings, "DOC112").evidence
+    fitting = DoctorHints(
+        gpu_resource="nvidia.com/gpu", gpus_per_pod=4, gpu_products=("NVIDIA-A100-SXM4-80GB",)
+    )
+    assert diagnose(snap, fitting) == []

@@ -25,6 +25,7 @@ class DoctorHints:
     startup_budget_s: int | None = None
     runtime_class: str | None = None
     autoscaler: Literal["hpa", "keda"] | None = None
+    gpu_products: tuple[str, ...] = ()  # nvidia.com/gpu.product values of the spec's GPU type
 
     def in_scope(self, obj: dict[str, Any]) -> bool:
         """Whether an object belongs to the namespace and service looked at."""

@@ -86,7 +86,15 @@ def engine_image(objects: list[dict[str, Any]]) -> str | None:
 
 def hints_for(manifests: ServiceManifests) -> DoctorHints:
     """What the doctor should expect of this service: namespace, image, GPUs, memory, startup budget."""
+    from kubellm.catalog import default_catalog
+
     plan, spec = manifests.plan, manifests.spec
+    gpu = default_catalog().find_gpu(spec.gpu.type)
+    products: tuple[str, ...] = ()
+    if gpu is not None and spec.gpu.sharing.value != "mig":  # MIG 'single' rewrites the product label
+        products = gpu.product_labels
+        if spec.gpu.sharing.value in ("time-slicing", "mps"):
+            products += tuple(f"{label}-SHARED" for label in gpu.product_labels)
     scaled = spec.scaling.max_replicas > spec.scaling.min_replicas or spec.scaling.scale_to_zero
     return DoctorHints(
         namespace=spec.metadata.namespace,
@@ -98,4 +106,5 @@ def hints_for(manifests: ServiceManifests) -> DoctorHints:
         startup_budget_s=plan.probes.startup_budget_s,
         runtime_class=spec.gpu.runtime_class,
         autoscaler=spec.scaling.autoscaler if scaled else None,
+        gpu_products=products,
     )

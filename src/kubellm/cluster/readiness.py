@@ -306,6 +306,46 @@ def check_mig(snap: ClusterSnapshot, hints: DoctorHints) -> list[Finding]:
     ]
 
 
+def check_fit(snap: ClusterSnapshot, hints: DoctorHints) -> list[Finding]:
+    """Before anything runs: does any node have the spec's GPU type, and enough of them for one pod?"""
+    nodes = gpu_nodes(snap)
+    if not nodes:
+        return []
+    findings = []
+    products = {labels_of(n).get("nvidia.com/gpu.product") for n in nodes} - {None}
+    if hints.gpu_products and products and not products & set(hints.gpu_products):
+        findings.append(
+            Finding(
+                "DOC113",
+                "scheduling",
+                "error",
+                "cluster",
+                f"the spec's GPU type is {', '.join(hints.gpu_products)}; GPU nodes have: {', '.join(sorted(map(str, products)))}",
+                "No node has the GPU type the spec asks for, so the engine pods will stay Pending.",
+                "Set gpu.type to a GPU the cluster has, or add a node pool of that type.",
+                "gpu.type",
+            )
+        )
+    resource = hints.gpu_resource
+    if resource and hints.gpus_per_pod:
+        most = max((node_gpus(n).get(resource, 0) for n in nodes), default=0)
+        if 0 < most < hints.gpus_per_pod:
+            findings.append(
+                Finding(
+                    "DOC112",
+                    "scheduling",
+                    "error",
+                    "cluster",
+                    f"one replica needs {hints.gpus_per_pod} {resource} per pod; the largest node has {most}",
+                    "No node can hold one engine pod.",
+                    f"Use at most {most} GPUs per pod (gpu.count with a larger GPU or a quantized model), or span nodes "
+                    "with gpu.nodes > 1.",
+                    "gpu.count",
+                )
+            )
+    return findings
+
+
 def check_readiness(snap: ClusterSnapshot, hints: DoctorHints) -> list[Finding]:
     """Every cluster-readiness check."""
     return [
@@ -315,4 +355,5 @@ def check_readiness(snap: ClusterSnapshot, hints: DoctorHints) -> list[Finding]:
         *check_runtime_class(snap, hints),
         *check_addons(snap, hints),
         *check_mig(snap, hints),
+        *check_fit(snap, hints),
     ]
