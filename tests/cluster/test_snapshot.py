@@ -160,3 +160,14 @@ def test_pending_analysis_never_crashes_on_malformed_affinity(
     ]
     findings = diagnose(ClusterSnapshot(nodes=nodes, pods=[pod]))
     assert all(f.object == "Pod/llm/p" or f.object.startswith(("Node/", "cluster")) for f in findings)
+
+
+def test_yaml_dump_of_a_gke_l4_pool() -> None:
+    snap = load_dump(DATA / "dump-l4-yaml")
+    assert (len(snap.nodes), len(snap.pods), len(snap.events)) == (2, 3, 4)
+    by_id = {f.id: f for f in diagnose(snap, DoctorHints(namespace="llm", service="llama-8b"))}
+    assert by_id["SIG017"].object == "Pod/llm/llama-8b-66b8f9c7d4-7vq2x"
+    assert by_id["DOC020"].object == "Pod/llm/llama-8b-66b8f9c7d4-k8d2m"  # killed at 63 % of the download
+    assert "startup probe budget 600 s" in by_id["DOC020"].evidence
+    assert by_id["DOC003"].object == "Pod/llm/llama-8b-gateway-5f6d7c8b9a-q2w3e"
+    assert "CPU node pool" in by_id["DOC003"].fix  # the gateway needs no GPU

@@ -97,7 +97,11 @@ def diagnose_pending(snap: ClusterSnapshot, pod: dict[str, Any]) -> list[Finding
                 obj,
                 evidence,
                 f"Nodes carry the taint(s) {', '.join('{' + t + '}' for t in taints)} and the pod does not tolerate them.",
-                f"Add toleration(s) for {', '.join(repr(k) for k in keys)}: placement.tolerations: [{tolerations}].",
+                f"Add toleration(s) for {', '.join(repr(k) for k in keys)}: placement.tolerations: [{tolerations}]."
+                if wanted or not any(k.startswith("nvidia.com/") for k in keys)
+                else "This pod needs no GPU and the cluster has only tainted GPU nodes: add a small CPU node pool (keeps "
+                "GPUs for the engines), or tolerate the taint "
+                f"({', '.join(repr(k) for k in keys)}) for it.",
                 "placement.tolerations",
             )
         )
