@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import math
 import random
 import socket
@@ -196,8 +197,6 @@ class BenchRun:
                 f"GET {url} answered HTTP {status}: {error_message_of(raw)}",
                 "check the server's logs and health",
             )
-        import json
-
         try:
             data = json.loads(raw)
             ids = [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict)]
