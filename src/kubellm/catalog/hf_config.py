@@ -29,7 +29,17 @@ _PLAIN_MLP_TYPES = {
     "mpt",
 }
 # Families that keep the checkpoint's embeddings tied unless told otherwise.
-_TIED_BY_DEFAULT = {"falcon", "gemma", "gemma2", "gemma3", "gemma3_text", "bloom", "gpt_bigcode", "t5", "qwen3"}
+_TIED_BY_DEFAULT = {
+    "falcon",
+    "gemma",
+    "gemma2",
+    "gemma3",
+    "gemma3_text",
+    "bloom",
+    "gpt_bigcode",
+    "t5",
+    "qwen3",
+}
 
 
 def _pick(cfg: dict[str, Any], *keys: str) -> Any:
