@@ -7,8 +7,9 @@ import sys
 import types
 from typing import Any
 
+from kubellm.plan.layout import valid_tps
 from kubellm.plan.performance import PerformanceModel
-from kubellm.plan.planner import plan, valid_tps
+from kubellm.plan.planner import plan
 from kubellm.plan.result import Decision, Plan
 
 __all__ = ["Decision", "PerformanceModel", "Plan", "plan", "valid_tps"]

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-
 from kubellm.catalog import Catalog, GpuSpec, ModelArch, default_catalog, resolve_model
 from kubellm.catalog.model import QUANT_BYTES
 from kubellm.errors import PlanError
 from kubellm.plan import memory as mem
 from kubellm.plan.engine_args import engine_args
+from kubellm.plan.layout import (
+    MIN_AUTO_CONTEXT,
+    ROUTINE_CONCURRENCY,
+    Layout,
+    MemoryFit,
+    auto_context,
+    gib,
+    kv_dtype_bytes,
+    memory_fit,
+    sliced_gpu,
+    valid_tps,
+    weights_total,
+)
 from kubellm.plan.performance import PerformanceModel
 from kubellm.plan.resources import pod_resources, probes
 from kubellm.plan.result import (
@@ -22,122 +32,13 @@ from kubellm.plan.result import (
     Performance,
     Plan,
 )
+from kubellm.plan.suggest import suggest
 from kubellm.spec import LLMService
 from kubellm.spec.service import GpuSharing
 
 GIB = mem.GIB
 DECODE_BATCHES = (1, 8, 32, 128, 256)
 PERF_CONTEXT = 1024  # the context of the H200 decode measurements
-MIN_AUTO_CONTEXT = 2048  # an automatically chosen context below this is not a useful service
-AUTO_CONTEXTS = tuple(2**k for k in range(11, 21))  # 2K … 1M
-UNKNOWN_USD_PER_GIB_HOUR = 0.155  # H100 list price per GiB, for GPUs without a known price
-ROUTINE_CONCURRENCY = 4  # requests of the chosen context the auto choice keeps room for (at least)
-
-
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    """The settings one memory evaluation is made for."""
-
-    tp: int
-    pp: int
-    dtype: str
-    quantization: str | None
-    kv_dtype: str
-    max_model_len: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Memory:
-    weights: float
-    activation: float
-    non_torch: float
-    graphs: float
-    kv: float
-    bytes_per_token: float
-    blocks: int
-
-
-def _weights_total(model: ModelArch, spec: LLMService, dtype: str, quant: str | None) -> float:
-    if spec.model.weights_gib:
-        return spec.model.weights_gib * GIB
-    return float(model.weights_bytes_for(dtype, quant))
-
-
-def _kv_dtype_bytes(kv_dtype: str, dtype: str) -> float:
-    if kv_dtype.startswith("fp8"):
-        return 1.0
-    return 4.0 if dtype == "float32" else 2.0
-
-
-def _memory(
-    model: ModelArch, gpu: GpuSpec, spec: LLMService, layout: _Layout, seqs: int, mnbt: int, generation: str
-) -> _Memory:
-    weights = _weights_total(model, spec, layout.dtype, layout.quantization) / (layout.tp * layout.pp)
-    max_len = layout.max_model_len or model.max_position_embeddings
-    activation = mem.activation_peak_bytes(model, seqs, mnbt, max_len, generation)
-    non_torch = mem.non_torch_bytes(layout.tp, gpu, generation)
-    graphs = mem.cuda_graph_bytes(model, seqs)
-    budget = spec.gpu.memory_utilization * gpu.memory_gib * GIB
-    kv = budget - weights - activation - non_torch
-    bpt = mem.kv_page_bytes_per_token(
-        model, layout.tp, layout.pp, _kv_dtype_bytes(layout.kv_dtype, layout.dtype), generation
-    )
-    return _Memory(weights, activation, non_torch, graphs, kv, bpt, mem.kv_blocks(kv, bpt))
-
-
-def gib(value: float) -> str:
-    return f"{value / GIB:.2f} GiB"
-
-
-def valid_tps(model: ModelArch, limit: int) -> list[int]:
-    """TP sizes vLLM accepts: they divide the attention heads, and the KV heads split or replicate evenly."""
-    out = []
-    for tp in range(1, limit + 1):
-        if model.num_attention_heads % tp:
-            continue
-        if not model.is_mla and model.num_kv_heads % tp and tp % model.num_kv_heads:
-            continue
-        out.append(tp)
-    return out
-
-
-def _sliced_gpu(gpu: GpuSpec, spec: LLMService) -> GpuSpec:
-    """A MIG slice as a GPU of its own: its memory, and compute/bandwidth in proportion."""
-    if spec.gpu.sharing != GpuSharing.MIG or not spec.gpu.mig_profile:
-        return gpu
-    profile = gpu.mig_profile(spec.gpu.mig_profile)
-    if profile is None:
-        names = ", ".join(p.name for p in gpu.mig_profiles) or "none (this GPU has no MIG)"
-        raise PlanError(
-            f"gpu.mig_profile {spec.gpu.mig_profile!r} does not exist on {gpu.name}",
-            f"pick one of: {names}",
-        )
-    share = profile.compute_slices / 7
-    mem_share = profile.memory_gib / gpu.memory_gib
-    return dataclasses.replace(
-        gpu,
-        name=f"{gpu.name} MIG {profile.name}",
-        memory_gib=profile.memory_gib,
-        bandwidth_tbs=gpu.bandwidth_tbs * mem_share,
-        bf16_tflops=gpu.bf16_tflops * share if gpu.bf16_tflops else None,
-        fp16_tflops=gpu.fp16_tflops * share,
-        fp8_tflops=gpu.fp8_tflops * share if gpu.fp8_tflops else None,
-        nvlink_gbs=None,
-        usd_per_hour=gpu.usd_per_hour * share if gpu.usd_per_hour else None,
-    )
-
-
-def _auto_context(model: ModelArch, blocks: int, mnbt: int, target: int) -> int:
-    """The longest power-of-two context ≤ native that keeps room for a few requests."""
-    native = model.max_position_embeddings
-    want = min(target, ROUTINE_CONCURRENCY)
-    best = 0
-    for ctx in (*AUTO_CONTEXTS, native):
-        if ctx > native:
-            continue
-        if mem.max_concurrency(model, blocks, ctx, mnbt) >= want:
-            best = max(best, ctx)
-    return best
 
 
 class _Planner:
@@ -147,7 +48,7 @@ class _Planner:
         self.spec = spec
         self.model = model
         self.physical_gpu = gpu
-        self.gpu = _sliced_gpu(gpu, spec)
+        self.gpu = sliced_gpu(gpu, spec)
         self.catalog = catalog
         self.generation = generation
         self.decisions: list[Decision] = []
@@ -236,11 +137,11 @@ class _Planner:
         pp = spec.gpu.nodes
         fixed = self.fixed_tp()
         tps = [fixed] if fixed else self.candidate_tps()
-        chosen: tuple[int, _Memory, int] | None = None
-        first: tuple[int, _Memory, int] | None = None
+        chosen: tuple[int, MemoryFit, int] | None = None
+        first: tuple[int, MemoryFit, int] | None = None
         for tp in tps:
-            layout = _Layout(tp, pp, dtype, quant, kv_dtype, spec.serving.max_model_len)
-            m = _memory(self.model, self.gpu, spec, layout, seqs, mnbt, self.generation)
+            layout = Layout(tp, pp, dtype, quant, kv_dtype, spec.serving.max_model_len)
+            m = memory_fit(self.model, self.gpu, spec, layout, seqs, mnbt, self.generation)
             ctx = self._context(m, mnbt)
             first = first or (tp, m, ctx)
             if self._fits(m, ctx, mnbt):
@@ -252,12 +153,12 @@ class _Planner:
         self._explain_layout(tp, fixed, m, ctx, fits, mnbt, seqs, defaults)
         return self._assemble(fits, tp, pp, m, ctx, dtype, quant, kv_dtype, seqs, mnbt)
 
-    def _context(self, m: _Memory, mnbt: int) -> int:
+    def _context(self, m: MemoryFit, mnbt: int) -> int:
         if self.spec.serving.max_model_len:
             return self.spec.serving.max_model_len
-        return _auto_context(self.model, m.blocks, mnbt, self.spec.serving.target_concurrency)
+        return auto_context(self.model, m.blocks, mnbt, self.spec.serving.target_concurrency)
 
-    def _fits(self, m: _Memory, ctx: int, mnbt: int) -> bool:
+    def _fits(self, m: MemoryFit, ctx: int, mnbt: int) -> bool:
         if m.kv <= 0 or ctx <= 0:
             return False
         if not self.spec.serving.max_model_len and ctx < min(
@@ -270,7 +171,7 @@ class _Planner:
         self,
         tp: int,
         fixed: int | None,
-        m: _Memory,
+        m: MemoryFit,
         ctx: int,
         fits: bool,
         mnbt: int,
@@ -345,7 +246,7 @@ class _Planner:
 
     # ---- assembly ----------------------------------------------------------------------------------
     def _assemble(
-        self, fits: bool, tp: int, pp: int, m: _Memory, ctx: int, dtype: str, quant: str | None, kv_dtype: str,
+        self, fits: bool, tp: int, pp: int, m: MemoryFit, ctx: int, dtype: str, quant: str | None, kv_dtype: str,
         seqs: int, mnbt: int,
     ) -> Plan:  # fmt: skip
         spec, model, gpu = self.spec, self.model, self.gpu
@@ -366,7 +267,7 @@ class _Planner:
         parallelism = Parallelism(
             tensor_parallel=tp, pipeline_parallel=pp, gpus_per_replica=gpus, nodes_per_replica=pp
         )
-        weights_total = _weights_total(model, spec, dtype, quant)
+        weights_bytes = weights_total(model, spec, dtype, quant)
         perf_model = PerformanceModel(model, gpu, tp, m.weights, m.bytes_per_token / model.num_layers * model.num_layers,
                                       "fp8" if quant == "fp8" and gpu.supports_fp8 else dtype, pp)  # fmt: skip
         performance = self._performance(perf_model, m, ctx, seqs)
@@ -375,15 +276,15 @@ class _Planner:
         gpu_resource = f"nvidia.com/mig-{spec.gpu.mig_profile}" if mig else "nvidia.com/gpu"
         cached = spec.storage.model_cache != "none"
         resources = pod_resources(
-            weights_bytes_per_pod=weights_total / pp,
-            weights_bytes_total=weights_total,
+            weights_bytes_per_pod=weights_bytes / pp,
+            weights_bytes_total=weights_bytes,
             gpus_per_pod=tp,
             tp=tp,
             gpu_resource=gpu_resource,
             cached=cached,
             cache_size_gib=spec.storage.size_gib,
         )
-        probe = probes(engine=engine, weights_bytes_per_pod=weights_total / pp, downloads_at_start=not cached)
+        probe = probes(engine=engine, weights_bytes_per_pod=weights_bytes / pp, downloads_at_start=not cached)
         self.decide(
             f"startup_probe_budget={probe.startup_budget_s}s",
             f"load {probe.load_s}s"
@@ -418,7 +319,7 @@ class _Planner:
             ),
             kv_cache=KvCache(
                 bytes_per_token=int(m.bytes_per_token),
-                bytes_per_token_model=model.kv_bytes_per_token(1, _kv_dtype_bytes(kv_dtype, dtype)),
+                bytes_per_token_model=model.kv_bytes_per_token(1, kv_dtype_bytes(kv_dtype, dtype)),
                 block_size=mem.BLOCK_SIZE,
                 blocks=m.blocks,
                 tokens=m.blocks * mem.BLOCK_SIZE,
@@ -440,7 +341,7 @@ class _Planner:
         plan._performance_model = perf_model
         return plan
 
-    def _performance(self, perf: PerformanceModel, m: _Memory, ctx: int, seqs: int) -> Performance:
+    def _performance(self, perf: PerformanceModel, m: MemoryFit, ctx: int, seqs: int) -> Performance:
         by_batch = {b: round(perf.decode_step_ms(b, PERF_CONTEXT), 3) for b in DECODE_BATCHES}
         per_request = PERF_CONTEXT + 256
         kv_room = (m.blocks * mem.BLOCK_SIZE) // per_request if m.blocks else 0
@@ -479,108 +380,10 @@ class _Planner:
 
     # ---- what would fit ----------------------------------------------------------------------------
     def _suggest(self) -> Decision | None:
-        """The cheapest change that fits: same GPU type first, then fewest GPU-dollars, then the least quality loss."""
-        options: list[tuple[bool, float, int, str, str]] = []
-        spec = self.spec
-        price = self.gpu.usd_per_hour or self.gpu.memory_gib * UNKNOWN_USD_PER_GIB_HOUR
+        def probe(candidate: LLMService, gpu: GpuSpec) -> tuple[int, int] | None:
+            return _Planner(candidate, self.model, gpu, self.catalog, self.generation)._probe()
 
-        def attempt(
-            label: str, why: str, quality_rank: int, gpu: GpuSpec | None = None, **changes: object
-        ) -> None:
-            data = spec.model_dump(mode="python")
-            for path, value in changes.items():
-                section, field = path.split("__")
-                data[section][field] = value
-            candidate = LLMService.model_validate(data)
-            target_gpu = gpu or self.physical_gpu
-            try:
-                result = _Planner(candidate, self.model, target_gpu, self.catalog, self.generation)._probe()
-            except PlanError:
-                return
-            if result is None:
-                return
-            gpus, ctx = result
-            unit = (
-                (target_gpu.usd_per_hour or target_gpu.memory_gib * UNKNOWN_USD_PER_GIB_HOUR)
-                if gpu
-                else price
-            )
-            options.append(
-                (
-                    gpu is not None,
-                    unit * gpus,
-                    quality_rank,
-                    label,
-                    f"{why}; fits with max_model_len {ctx} on {gpus} GPU(s)",
-                )
-            )
-
-        exclusive = spec.gpu.sharing == GpuSharing.EXCLUSIVE
-        current_tp = spec.gpu.count or 1
-        if exclusive:
-            for tp in valid_tps(self.model, spec.gpu.gpus_per_node):
-                if tp > current_tp:
-                    attempt(f"tensor_parallel={tp}", f"shard the weights over {tp} GPUs", 0, gpu__count=tp)
-                    break
-        if self.gpu.supports_fp8 or self.gpu.supports_bf16:
-            if spec.model.quantization == "none" and not self.model.quantization:
-                attempt(
-                    "quantization=fp8", "fp8 weights halve the weight memory", 1, model__quantization="fp8"
-                )
-                if exclusive:
-                    for tp in valid_tps(self.model, spec.gpu.gpus_per_node):
-                        if tp > current_tp:
-                            attempt(f"tensor_parallel={tp} with quantization=fp8", "shard and halve the weights", 1,
-                                    gpu__count=tp, model__quantization="fp8")  # fmt: skip
-                            break
-            if spec.serving.kv_cache_dtype == "auto":
-                attempt(
-                    "kv_cache_dtype=fp8",
-                    "an fp8 KV cache holds twice the tokens",
-                    1,
-                    serving__kv_cache_dtype="fp8",
-                )
-        seqs = (
-            spec.serving.max_num_seqs
-            or mem.engine_defaults(self.gpu.memory_gib, self.physical_gpu.name).max_num_seqs
-        )
-        if seqs > 256:
-            attempt(
-                "max_num_seqs=256",
-                "a smaller sampler batch shrinks the activation peak",
-                1,
-                serving__max_num_seqs=256,
-            )
-        if spec.gpu.memory_utilization < 0.95:
-            attempt("gpu_memory_utilization=0.95", "a larger budget (CUDA graphs must fit in the rest)", 1,
-                    gpu__memory_utilization=0.95)  # fmt: skip
-        if spec.serving.max_model_len:
-            for ctx in sorted((c for c in AUTO_CONTEXTS if c < spec.serving.max_model_len), reverse=True):
-                before = len(options)
-                attempt(
-                    f"max_model_len={ctx}",
-                    f"a shorter context ({ctx} tokens) needs fewer KV blocks",
-                    2,
-                    serving__max_model_len=ctx,
-                )
-                if len(options) > before:
-                    break
-        for other in sorted(self.catalog.gpus, key=lambda g: g.memory_gib):
-            if other.memory_gib > self.physical_gpu.memory_gib and spec.gpu.sharing == GpuSharing.EXCLUSIVE:
-                before = len(options)
-                attempt(f"gpu={other.name}", f"a GPU with {other.memory_gib:.0f} GiB", 0, gpu=other,
-                        gpu__count=spec.gpu.count, gpu__type=other.name)  # fmt: skip
-                if len(options) > before:
-                    break
-        if not options:
-            return None
-        # Same GPU type first (no new node pool), then GPU-dollars, then least quality loss.
-        options.sort(key=lambda o: (o[0], o[1], o[2]))
-        _, _, _, label, why = options[0]
-        alternatives = [o[3] for o in options[1:4]]
-        if alternatives:
-            why += f" (also possible: {', '.join(alternatives)})"
-        return Decision(what=label, why=why)
+        return suggest(self.spec, self.model, self.physical_gpu, self.gpu, self.catalog, probe)
 
     def _probe(self) -> tuple[int, int] | None:
         """(GPUs per replica, context) if this spec fits, else None — without building a Plan."""
@@ -591,7 +394,7 @@ class _Planner:
         mnbt = self.spec.serving.max_num_batched_tokens or defaults.max_num_batched_tokens
         fixed = self.fixed_tp()
         for tp in [fixed] if fixed else self.candidate_tps():
-            layout = _Layout(
+            layout = Layout(
                 tp,
                 self.spec.gpu.nodes,
                 dtype,
@@ -599,7 +402,7 @@ class _Planner:
                 self.spec.serving.kv_cache_dtype,
                 self.spec.serving.max_model_len,
             )
-            m = _memory(self.model, self.gpu, self.spec, layout, seqs, mnbt, self.generation)
+            m = memory_fit(self.model, self.gpu, self.spec, layout, seqs, mnbt, self.generation)
             ctx = self._context(m, mnbt)
             if self._fits(m, ctx, mnbt):
                 return tp * self.spec.gpu.nodes, ctx
@@ -639,7 +442,7 @@ def performance_model_for(plan_obj: object) -> PerformanceModel:
     """Rebuild the performance model of a Plan (for plans that crossed a process boundary)."""
     assert isinstance(plan_obj, Plan)
     arch = resolve_model(plan_obj.spec.model.planning_name, plan_obj.spec.model.config)
-    device = _sliced_gpu(default_catalog().gpu(plan_obj.spec.gpu.type), plan_obj.spec)
+    device = sliced_gpu(default_catalog().gpu(plan_obj.spec.gpu.type), plan_obj.spec)
     dtype = arch.dtype if plan_obj.settings.dtype == "auto" else plan_obj.settings.dtype
     return PerformanceModel(
         arch,
