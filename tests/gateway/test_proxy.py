@@ -498,3 +498,15 @@ def test_failing_backend_is_ejected_passively(stack: Stack) -> None:
         for _ in range(8)
     ]
     assert statuses.count(502) == 2 and bad.requests == 2 and good.requests == 6
+
+
+def test_request_ids_are_uuids_and_client_ids_are_kept(stack: Stack) -> None:
+    import uuid
+
+    engine = stack.engine()
+    gw = stack.gateway({"pools": [static_pool("tiny", [engine.url])]})
+    body = json.dumps({"model": "tiny", "messages": MSG, "max_tokens": 1}).encode()
+    _, headers, _ = post(gw, "/v1/chat/completions", body)
+    assert uuid.UUID(headers["X-Request-Id"]).version == 4
+    _, headers, _ = post(gw, "/v1/chat/completions", body, {"X-Request-Id": "trace-abc"})
+    assert headers["X-Request-Id"] == "trace-abc"

@@ -69,7 +69,10 @@ class Proxy:
         self.draining = False
         self.in_flight = 0
         self._ids = itertools.count(1)
-        self._id_prefix = os.urandom(4).hex()
+        # request ids are UUID-shaped (version 4, random per process + a counter): some engine servers
+        # (llama-cpp-python's) refuse X-Request-Id values that are not UUIDs
+        random_part = os.urandom(8).hex()
+        self._id_prefix = f"{random_part[:8]}-{random_part[8:12]}-4{random_part[13:16]}-8{random_part[1:4]}-"
         self._retry_on = frozenset(config.retries.on_status)
         self._allowed_models = {
             key_id: frozenset(limits.models)
@@ -93,7 +96,7 @@ class Proxy:
         started = loop_time()
         request_id = request.headers.get("X-Request-Id", "")
         if not (0 < len(request_id) <= 128 and request_id.isascii() and request_id.isprintable()):
-            request_id = f"{self._id_prefix}-{next(self._ids):x}"
+            request_id = f"{self._id_prefix}{next(self._ids):012x}"
         outcome = Outcome(started=started)
         key_id = ANONYMOUS
         parsed: ParsedRequest | None = None
