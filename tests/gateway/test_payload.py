@@ -91,3 +91,5 @@ def test_usage_from_answer_and_stream_tail() -> None:
     )
     assert usage_of(tail) == (3, 4)
     assert usage_of(b'data: {"usage": null}') is None
+    nested = b'{"usage": {"prompt_tokens": 7, "prompt_tokens_details": {"cached_tokens": 4}, "completion_tokens": 9}}'
+    assert usage_of(nested) == (7, 9)

@@ -16,7 +16,9 @@ from kubellm.gateway.rejection import Rejection
 
 CHARS_PER_TOKEN = 4
 DEFAULT_COMPLETION_ESTIMATE = 256
-_USAGE = re.compile(rb'"usage"\s*:\s*(\{[^{}]*\})')
+_USAGE = re.compile(rb'"usage"\s*:\s*\{')
+_PROMPT_TOKENS = re.compile(rb'"prompt_tokens"\s*:\s*(\d{1,12})\b')
+_COMPLETION_TOKENS = re.compile(rb'"completion_tokens"\s*:\s*(\d{1,12})\b')
 
 
 @dataclass(slots=True)
@@ -116,14 +118,14 @@ def cap_max_tokens(request: ParsedRequest, cap: int | None) -> bool:
 
 def usage_of(tail: bytes) -> tuple[int, int] | None:
     """(prompt_tokens, completion_tokens) of the last ``usage`` object in a response or stream tail."""
-    matches = _USAGE.findall(tail)
-    if not matches:
+    last = None
+    for last in _USAGE.finditer(tail):  # noqa: B007 - only the last one counts
+        pass
+    if last is None:
         return None
-    try:
-        usage = json.loads(matches[-1])
-    except ValueError:
+    window = tail[last.end() : last.end() + 512]
+    prompt = _PROMPT_TOKENS.search(window)
+    if prompt is None:
         return None
-    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens", 0)
-    if not isinstance(prompt, int) or not isinstance(completion, int):
-        return None
-    return prompt, completion
+    completion = _COMPLETION_TOKENS.search(window)
+    return int(prompt.group(1)), int(completion.group(1)) if completion else 0
