@@ -510,3 +510,13 @@ def test_request_ids_are_uuids_and_client_ids_are_kept(stack: Stack) -> None:
     assert uuid.UUID(headers["X-Request-Id"]).version == 4
     _, headers, _ = post(gw, "/v1/chat/completions", body, {"X-Request-Id": "trace-abc"})
     assert headers["X-Request-Id"] == "trace-abc"
+
+
+def test_dns_discovered_backends_serve(stack: Stack) -> None:
+    engine = stack.engine()
+    port = int(engine.url.rsplit(":", 1)[1])
+    gw = stack.gateway(
+        {"pools": [{"name": "tiny", "backends": {"kind": "dns", "name": "localhost", "port": port}}]}
+    )
+    assert client(gw).chat.completions.create(model="tiny", messages=MSG, max_tokens=1).choices  # type: ignore[arg-type]
+    assert f'backend="http://127.0.0.1:{port}"}} 1' in get(gw, "/metrics")[1].decode()
