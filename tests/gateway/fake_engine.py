@@ -34,7 +34,6 @@ class FakeEngine:
         self.cancelled = 0
         self.completed = 0
         self.last_body: dict[str, Any] = {}
-        self.last_auth: str | None = None
         self.fail_status: int | None = None  # answer this status instead
         self.die_after_chunks: int | None = None  # break the connection mid-stream
         self.healthy = True
@@ -117,7 +116,6 @@ class FakeEngine:
             )
         self.requests += 1
         self.last_body = body
-        self.last_auth = request.headers.get("Authorization")
         if self.fail_status is not None:
             return web.json_response(
                 {"error": {"message": "induced", "type": "server_error"}}, status=self.fail_status

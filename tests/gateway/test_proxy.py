@@ -520,17 +520,3 @@ def test_dns_discovered_backends_serve(stack: Stack) -> None:
     )
     assert client(gw).chat.completions.create(model="tiny", messages=MSG, max_tokens=1).choices  # type: ignore[arg-type]
     assert f'backend="http://127.0.0.1:{port}"}} 1' in get(gw, "/metrics")[1].decode()
-
-
-def test_engine_api_key_is_sent_and_client_key_is_not(stack: Stack, tmp_path: Any) -> None:
-    engine = stack.engine()
-    secret = tmp_path / "engine-key"
-    secret.write_text("engine-secret\n")
-    gw = stack.gateway(
-        {"pools": [static_pool("tiny", [engine.url], api_key_file=str(secret))]}, keys={"u": "sk-user"}
-    )
-    client(gw, "sk-user").chat.completions.create(model="tiny", messages=MSG, max_tokens=1)  # type: ignore[arg-type]
-    assert engine.last_auth == "Bearer engine-secret"
-    plain = stack.gateway({"pools": [static_pool("tiny", [engine.url])]}, keys={"u": "sk-user"})
-    client(plain, "sk-user").chat.completions.create(model="tiny", messages=MSG, max_tokens=1)  # type: ignore[arg-type]
-    assert engine.last_auth is None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from pathlib import Path
 
 from kubellm.errors import UsageError
 from kubellm.gateway.admission import ApiKeyStore
@@ -66,26 +65,11 @@ def build_pools(config: GatewayConfig, clock: Callable[[], float], seed: int = 0
         for i, p in enumerate(config.pools)
     }
     for pool in pools.values():
-        if pool.config.api_key_file:
-            pool.upstream_headers = (
-                b"Authorization: Bearer " + read_secret(pool.config.api_key_file) + b"\r\n"
-            )
         if pool.config.fallback_pool:
             pool.fallback = pools[pool.config.fallback_pool]
         if pool.config.long_context:
             pool.long_context = pools[pool.config.long_context.pool]
     return pools
-
-
-def read_secret(path: str) -> bytes:
-    """The stripped content of a one-line secret file (a mounted Secret key), as header-safe bytes."""
-    try:
-        value = Path(path).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}", "check the path of the mounted Secret") from None
-    if not value or not value.isascii() or not value.isprintable():
-        raise UsageError(f"{path}: expected one line of printable ASCII", "write only the key into the file")
-    return value.encode()
 
 
 def is_loopback(host: str) -> bool:

@@ -49,7 +49,6 @@ class Pool:
         self.stats: dict[str, BackendStats] = {}
         self.available: list[str] = []
         self.pending = 0
-        self.upstream_headers = b""  # extra header lines sent to every backend (the engines' API key)
         self.fallback: Pool | None = None
         self.long_context: Pool | None = None
         self._retries = retries

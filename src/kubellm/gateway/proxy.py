@@ -266,9 +266,7 @@ class Proxy:
             stats.outstanding += 1
             try:
                 try:
-                    upstream = await client.post(
-                        url, request.path, body, extra_headers + target.upstream_headers, parsed.stream
-                    )
+                    upstream = await client.post(url, request.path, body, extra_headers, parsed.stream)
                 except UpstreamError:
                     target.record_failure(url)
                     continue

@@ -156,11 +156,6 @@ class PoolConfig(StrictModel):
     cold_start_timeout_s: float | None = Field(
         default=None, gt=0, description="Override of the gateway-wide cold_start_timeout_s for this pool."
     )
-    api_key_file: str | None = Field(
-        default=None,
-        description="File holding the key the engines require (vLLM --api-key), sent to them as "
-        "'Authorization: Bearer'; unset = none.",
-    )
 
 
 class KeyLimits(StrictModel):
