@@ -239,7 +239,8 @@ def test_prefix_and_session_affinity_stick(stack: Stack) -> None:
     assert sorted(e.requests - b for e, b in zip(engines, before, strict=True)) == [0, 0, 6]
 
 
-def test_audit_line_has_key_id_not_key_and_no_prompt(stack: Stack) -> None:
+@pytest.mark.parametrize("log_prompts", [False, True])
+def test_audit_line_has_key_id_not_key_and_prompt_only_when_asked(stack: Stack, log_prompts: bool) -> None:
     import io
 
     from kubellm.gateway.admission import ApiKeyStore
@@ -249,7 +250,7 @@ def test_audit_line_has_key_id_not_key_and_no_prompt(stack: Stack) -> None:
     engine = stack.engine()
     stream = io.StringIO()
     config = GatewayConfig.model_validate(
-        {"listen": {"port": 0}, "pools": [static_pool("tiny", [engine.url])]}
+        {"listen": {"port": 0}, "pools": [static_pool("tiny", [engine.url])], "log_prompts": log_prompts}
     )
     gateway = Gateway(config, keys=ApiKeyStore({"bob": "sk-secret"}), audit_stream=stream)
     stack.loop.run(gateway.start())
@@ -261,7 +262,8 @@ def test_audit_line_has_key_id_not_key_and_no_prompt(stack: Stack) -> None:
     line = json.loads(stream.getvalue().strip().splitlines()[-1])
     assert line["key"] == "bob" and line["status"] == 200 and line["completion_tokens"] == 3
     assert line["backend"] == engine.url and line["model"] == "tiny" and line["latency_ms"] > 0
-    assert "sk-secret" not in stream.getvalue() and "private" not in stream.getvalue()
+    assert "sk-secret" not in stream.getvalue()
+    assert ("private" in stream.getvalue()) == log_prompts
 
 
 def test_key_limited_to_some_models_gets_403_for_others(stack: Stack) -> None:
