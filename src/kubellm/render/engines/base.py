@@ -110,3 +110,23 @@ class EngineAdapter(Protocol):
     def multi_node(self, ctx: EngineContext) -> WorkerCommand | None:
         """Leader/worker commands across nodes, or None when the engine cannot span nodes."""
         ...
+
+
+class AdapterDefaults:
+    """What most engines share: one HTTP port, NCCL's /dev/shm only across GPUs, the catalog's word
+    on which models they serve, no multi-node mode. Adapters inherit it and override what differs."""
+
+    name: str
+    port: int
+
+    def ports(self) -> list[dict[str, Any]]:
+        return [{"name": "http", "containerPort": self.port, "protocol": "TCP"}]
+
+    def shm_gib(self, ctx: EngineContext) -> float:
+        return ctx.plan.resources.shm_gib if ctx.tp * ctx.pp > 1 else 0.0
+
+    def can_serve(self, model: ModelArch) -> bool:
+        return self.name in model.engines
+
+    def multi_node(self, ctx: EngineContext) -> WorkerCommand | None:
+        return None

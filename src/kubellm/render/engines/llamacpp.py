@@ -6,15 +6,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from kubellm.catalog import ModelArch
-from kubellm.render.engines.base import EngineContext, EngineMetrics, Env, WorkerCommand
+from kubellm.render.engines.base import AdapterDefaults, EngineContext, EngineMetrics, Env
 from kubellm.render.engines.common import pick_image, with_extra_args
 from kubellm.render.images import LLAMACPP_CPU_IMAGE, LLAMACPP_CUDA_IMAGE
 
 
-class LlamacppAdapter:
+class LlamacppAdapter(AdapterDefaults):
     """llama.cpp's OpenAI-compatible server."""
 
     name = "llamacpp"
@@ -73,14 +70,5 @@ class LlamacppAdapter:
             env.append({"name": "NVIDIA_VISIBLE_DEVICES", "value": "void"})  # no GPU leaks in (M4)
         return env
 
-    def ports(self) -> list[dict[str, Any]]:
-        return [{"name": "http", "containerPort": self.port, "protocol": "TCP"}]
-
     def shm_gib(self, ctx: EngineContext) -> float:
         return 0.0
-
-    def can_serve(self, model: ModelArch) -> bool:
-        return "llamacpp" in model.engines
-
-    def multi_node(self, ctx: EngineContext) -> WorkerCommand | None:
-        return None

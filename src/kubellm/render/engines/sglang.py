@@ -6,17 +6,14 @@ Flags follow ``sglang.launch_server --help`` of the tested image; metrics are SG
 
 from __future__ import annotations
 
-from typing import Any
-
-from kubellm.catalog import ModelArch
-from kubellm.render.engines.base import EngineContext, EngineMetrics, Env, WorkerCommand
+from kubellm.render.engines.base import AdapterDefaults, EngineContext, EngineMetrics, Env, WorkerCommand
 from kubellm.render.engines.common import pick_image, with_extra_args
 from kubellm.render.images import SGLANG_IMAGE
 
 DIST_INIT_PORT = 20000
 
 
-class SglangAdapter:
+class SglangAdapter(AdapterDefaults):
     """SGLang's OpenAI-compatible server."""
 
     name = "sglang"
@@ -78,15 +75,6 @@ class SglangAdapter:
 
     def env(self, ctx: EngineContext) -> Env:
         return [{"name": "SGLANG_DISABLE_USAGE_STATS", "value": "1"}]
-
-    def ports(self) -> list[dict[str, Any]]:
-        return [{"name": "http", "containerPort": self.port, "protocol": "TCP"}]
-
-    def shm_gib(self, ctx: EngineContext) -> float:
-        return ctx.plan.resources.shm_gib if ctx.tp * ctx.pp > 1 else 0.0
-
-    def can_serve(self, model: ModelArch) -> bool:
-        return "sglang" in model.engines
 
     def multi_node(self, ctx: EngineContext) -> WorkerCommand | None:
         nodes = ctx.plan.parallelism.nodes_per_replica

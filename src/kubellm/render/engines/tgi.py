@@ -7,15 +7,12 @@ Flags follow ``launcher/src/main.rs`` of the tested release (v3.3) and the launc
 
 from __future__ import annotations
 
-from typing import Any
-
-from kubellm.catalog import ModelArch
-from kubellm.render.engines.base import EngineContext, EngineMetrics, Env, WorkerCommand
+from kubellm.render.engines.base import AdapterDefaults, EngineContext, EngineMetrics, Env
 from kubellm.render.engines.common import pick_image, with_extra_args
 from kubellm.render.images import TGI_IMAGE
 
 
-class TgiAdapter:
+class TgiAdapter(AdapterDefaults):
     """TGI's router and sharded model server."""
 
     name = "tgi"
@@ -75,15 +72,3 @@ class TgiAdapter:
         if not ctx.plan.spec.serving.prefix_caching:
             env.append({"name": "PREFIX_CACHING", "value": "0"})
         return env
-
-    def ports(self) -> list[dict[str, Any]]:
-        return [{"name": "http", "containerPort": self.port, "protocol": "TCP"}]
-
-    def shm_gib(self, ctx: EngineContext) -> float:
-        return ctx.plan.resources.shm_gib if ctx.tp * ctx.pp > 1 else 0.0
-
-    def can_serve(self, model: ModelArch) -> bool:
-        return "tgi" in model.engines
-
-    def multi_node(self, ctx: EngineContext) -> WorkerCommand | None:
-        return None

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubellm.catalog import ModelArch
-from kubellm.render.engines.base import EngineContext, EngineMetrics, Env, WorkerCommand
+from kubellm.render.engines.base import AdapterDefaults, EngineContext, EngineMetrics, Env
 from kubellm.render.engines.common import pick_image, with_extra_args
 from kubellm.render.images import TRITON_TRTLLM_IMAGE
 
@@ -31,7 +30,7 @@ def repository_dir(ctx: EngineContext) -> str:
     return f"{ctx.engines_dir}/trtllm/tp{ctx.tp}-ctx{s.max_model_len}-seqs{s.max_num_seqs}"
 
 
-class TritonTrtllmAdapter:
+class TritonTrtllmAdapter(AdapterDefaults):
     """Triton + TensorRT-LLM behind Triton's OpenAI-compatible frontend."""
 
     name = "trtllm"
@@ -86,12 +85,6 @@ class TritonTrtllmAdapter:
     def shm_gib(self, ctx: EngineContext) -> float:
         # The Python backend models of the ensemble need shared memory even on one GPU (M27).
         return max(ctx.plan.resources.shm_gib, 1.0)
-
-    def can_serve(self, model: ModelArch) -> bool:
-        return "trtllm" in model.engines
-
-    def multi_node(self, ctx: EngineContext) -> WorkerCommand | None:
-        return None
 
 
 def build_script(ctx: EngineContext) -> str:

@@ -7,17 +7,14 @@ those of its /metrics (``vllm:num_requests_waiting``, ``vllm:num_requests_runnin
 
 from __future__ import annotations
 
-from typing import Any
-
-from kubellm.catalog import ModelArch
-from kubellm.render.engines.base import EngineContext, EngineMetrics, Env, WorkerCommand
+from kubellm.render.engines.base import AdapterDefaults, EngineContext, EngineMetrics, Env, WorkerCommand
 from kubellm.render.engines.common import pick_image, with_extra_args
 from kubellm.render.images import VLLM_IMAGE
 
 RAY_PORT = 6379
 
 
-class VllmAdapter:
+class VllmAdapter(AdapterDefaults):
     """vLLM's OpenAI-compatible server."""
 
     name = "vllm"
@@ -89,15 +86,6 @@ class VllmAdapter:
         if ctx.multi_node:
             env.append({"name": "VLLM_HOST_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}})
         return env
-
-    def ports(self) -> list[dict[str, Any]]:
-        return [{"name": "http", "containerPort": self.port, "protocol": "TCP"}]
-
-    def shm_gib(self, ctx: EngineContext) -> float:
-        return ctx.plan.resources.shm_gib if ctx.tp * ctx.pp > 1 else 0.0
-
-    def can_serve(self, model: ModelArch) -> bool:
-        return "vllm" in model.engines
 
     def multi_node(self, ctx: EngineContext) -> WorkerCommand | None:
         serve = " ".join(["vllm", "serve", *_quote_all(self.args(ctx))])
