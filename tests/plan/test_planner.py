@@ -170,3 +170,14 @@ def test_plan_is_deterministic() -> None:
     a = plan(service("Mixtral-8x7B", "a100-80gb")).to_json_dict()
     b = plan(service("Mixtral-8x7B", "a100-80gb")).to_json_dict()
     assert a == b
+
+
+def test_cpu_node_plans_llamacpp_without_a_gpu() -> None:
+    p = plan(service("Phi-3-mini-4k", "cpu", engine={"name": "llamacpp"}, serving={"max_model_len": 4096}))
+    assert p.resources.gpu_count == 0
+    assert p.resources.memory_gib >= p.memory.weights_gib + p.memory.kv_cache_gib
+
+
+def test_cpu_node_refuses_gpu_engines() -> None:
+    with pytest.raises(PlanError, match="only llama.cpp"):
+        plan(service("Phi-3-mini-4k", "cpu"))

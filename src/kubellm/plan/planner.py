@@ -6,6 +6,7 @@ from kubellm.catalog import Catalog, GpuSpec, ModelArch, default_catalog, resolv
 from kubellm.catalog.model import QUANT_BYTES
 from kubellm.errors import PlanError
 from kubellm.plan import memory as mem
+from kubellm.plan.cpu import CPU_DEVICE, check_cpu_engine, is_cpu, on_cpu_node
 from kubellm.plan.engine_args import engine_args
 from kubellm.plan.layout import (
     MIN_AUTO_CONTEXT,
@@ -428,21 +429,26 @@ def plan(
     """
     catalog = catalog or default_catalog()
     arch = model or resolve_model(spec.model.planning_name, spec.model.config, catalog)
-    device = gpu or resolve_gpu(spec, catalog)
+    cpu_node = gpu is None and is_cpu(spec)
+    if cpu_node:
+        check_cpu_engine(spec)
+    device = gpu or (CPU_DEVICE if cpu_node else resolve_gpu(spec, catalog))
     engine = spec.engine.name.value
     if arch.engines and engine not in arch.engines:
         raise PlanError(
             f"engine {engine} cannot serve {arch.name}",
             f"use one of: {', '.join(arch.engines)} (engine.name in the spec)",
         )
-    return _Planner(spec, arch, device, catalog, generation).run()
+    result = _Planner(spec, arch, device, catalog, generation).run()
+    return on_cpu_node(result) if cpu_node else result
 
 
 def performance_model_for(plan_obj: object) -> PerformanceModel:
     """Rebuild the performance model of a Plan (for plans that crossed a process boundary)."""
     assert isinstance(plan_obj, Plan)
     arch = resolve_model(plan_obj.spec.model.planning_name, plan_obj.spec.model.config)
-    device = sliced_gpu(default_catalog().gpu(plan_obj.spec.gpu.type), plan_obj.spec)
+    spec = plan_obj.spec
+    device = CPU_DEVICE if is_cpu(spec) else sliced_gpu(default_catalog().gpu(spec.gpu.type), spec)
     dtype = arch.dtype if plan_obj.settings.dtype == "auto" else plan_obj.settings.dtype
     return PerformanceModel(
         arch,
