@@ -179,5 +179,5 @@ def test_cpu_node_plans_llamacpp_without_a_gpu() -> None:
 
 
 def test_cpu_node_refuses_gpu_engines() -> None:
-    with pytest.raises(PlanError, match="only llama.cpp"):
+    with pytest.raises(PlanError, match=r"only llama\.cpp"):
         plan(service("Phi-3-mini-4k", "cpu"))
