@@ -193,7 +193,7 @@ class LocalStack:
         if self.options.timeout_s is not None:
             return self.options.timeout_s
         if engine == LocalEngine.VLLM and self.plan is not None:
-            return float(max(self.plan.probes.startup_budget_s, 300))
+            return float(self.plan.probes.startup_budget_s)  # the planner's budget, at least 600 s
         return DEFAULT_STARTUP_TIMEOUT_S[engine]
 
     def _waiting(self, child: Child) -> Callable[[float], None]:
