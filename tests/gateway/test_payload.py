@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubellm.gateway.payload import cap_max_tokens, parse_request, usage_of
+from kubellm.gateway.payload import UsageScanner, cap_max_tokens, parse_request, usage_of
 from kubellm.gateway.rejection import Rejection
 
 json_values = st.recursive(
@@ -93,3 +94,37 @@ def test_usage_from_answer_and_stream_tail() -> None:
     assert usage_of(b'data: {"usage": null}') is None
     nested = b'{"usage": {"prompt_tokens": 7, "prompt_tokens_details": {"cached_tokens": 4}, "completion_tokens": 9}}'
     assert usage_of(nested) == (7, 9)
+
+
+usage_objects = st.builds(
+    lambda p, c, pad, ws: (
+        '"usage"'
+        + ws
+        + ":"
+        + ws
+        + "{"
+        + f'"prompt_tokens": {p},'
+        + " " * pad
+        + f'"completion_tokens": {c}'
+        + "}"
+    ).encode(),
+    st.integers(0, 10**6),
+    st.integers(0, 10**6),
+    st.integers(0, 600),
+    st.sampled_from(["", " ", "\n  "]),
+)
+fillers = st.binary(max_size=3000).map(lambda b: b.replace(b'"', b"'"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    parts=st.lists(st.one_of(usage_objects, fillers), max_size=6),
+    cuts=st.lists(st.integers(0, 20_000), max_size=8),
+)
+def test_usage_scanned_in_pieces_equals_usage_of_the_whole(parts: list[bytes], cuts: list[int]) -> None:
+    body = b"".join(parts)
+    bounds = [0, *sorted(c for c in cuts if c < len(body)), len(body)]
+    scanner = UsageScanner()
+    for a, b in itertools.pairwise(bounds):
+        scanner.feed(body[a:b])
+    assert scanner.usage == usage_of(body)

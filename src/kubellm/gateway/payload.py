@@ -16,7 +16,7 @@ from kubellm.gateway.rejection import Rejection
 
 CHARS_PER_TOKEN = 4
 DEFAULT_COMPLETION_ESTIMATE = 256
-_USAGE = re.compile(rb'"usage"\s*:\s*\{')
+_USAGE = re.compile(rb'"usage"\s{0,16}:\s{0,16}\{')  # bounded: a match is at most 41 bytes
 _PROMPT_TOKENS = re.compile(rb'"prompt_tokens"\s*:\s*(\d{1,12})\b')
 _COMPLETION_TOKENS = re.compile(rb'"completion_tokens"\s*:\s*(\d{1,12})\b')
 
@@ -123,9 +123,55 @@ def usage_of(tail: bytes) -> tuple[int, int] | None:
         pass
     if last is None:
         return None
-    window = tail[last.end() : last.end() + 512]
+    return _counts(tail, last.end())
+
+
+def _counts(data: bytes, start: int) -> tuple[int, int] | None:
+    window = data[start : start + 512]
     prompt = _PROMPT_TOKENS.search(window)
     if prompt is None:
         return None
     completion = _COMPLETION_TOKENS.search(window)
     return int(prompt.group(1)), int(completion.group(1)) if completion else 0
+
+
+_USAGE_WINDOW = 512  # bytes after '"usage": {' in which the token counts must appear
+
+
+class UsageScanner:
+    """``usage_of`` over a body that arrives in pieces, without keeping the body.
+
+    Each piece is searched together with the last bytes of the one before it, so a ``usage`` object
+    cut anywhere by the network is still found; the result is the same as ``usage_of(whole_body)``.
+    """
+
+    __slots__ = ("_carry", "_found")
+
+    def __init__(self) -> None:
+        self._carry = b""
+        self._found: tuple[int, int] | None = None
+
+    @staticmethod
+    def of(body: bytes) -> tuple[int, int] | None:
+        """The usage of a whole body."""
+        return usage_of(body)
+
+    def feed(self, piece: bytes) -> None:
+        """Scan the next piece of the body."""
+        window = self._carry + piece
+        last = None
+        for last in _USAGE.finditer(window):  # noqa: B007 - only the last one counts
+            pass
+        keep = _USAGE_WINDOW + 64
+        if last is not None and len(window) - last.end() >= _USAGE_WINDOW:
+            self._found = _counts(window, last.end())
+        # a match whose counts may not have arrived yet stays inside the carried tail and is found again
+        self._carry = window[-keep:] if len(window) > keep else window
+
+    @property
+    def usage(self) -> tuple[int, int] | None:
+        """(prompt_tokens, completion_tokens) of the last ``usage`` object seen so far."""
+        last = None
+        for last in _USAGE.finditer(self._carry):  # noqa: B007 - only the last one counts
+            pass
+        return self._found if last is None else _counts(self._carry, last.end())

@@ -21,11 +21,12 @@ from aiohttp import web
 from kubellm.gateway.admission import Admission, ApiKeyStore
 from kubellm.gateway.logs import AuditLog
 from kubellm.gateway.metrics import GatewayMetrics
-from kubellm.gateway.payload import ParsedRequest, cap_max_tokens, parse_request, usage_of
+from kubellm.gateway.payload import ParsedRequest, cap_max_tokens, parse_request
 from kubellm.gateway.pools import Pool
-from kubellm.gateway.rejection import Rejection, error_body, sse_error_event
+from kubellm.gateway.rejection import Rejection, error_body
+from kubellm.gateway.relay import Relayed, relay_body, relay_stream, response_headers
 from kubellm.gateway.routing import RouteRequest
-from kubellm.gateway.upstream import UpstreamClient, UpstreamConnection, UpstreamError
+from kubellm.gateway.upstream import UpstreamClient, UpstreamError, UpstreamResponse
 from kubellm.spec.gateway import GatewayConfig
 
 ANONYMOUS = "anonymous"
@@ -249,7 +250,7 @@ class Proxy:
             prefix=parsed.prefix[: pool.config.prefix_chars],
             session=request.headers.get(pool.config.session_header) or parsed.user,
         )
-        extra_headers = b"X-Request-Id: " + request_id.encode() + b"\r\n"
+        headers = (("X-Request-Id", request_id),)
         tried: set[str] = set()
         attempts = self.config.retries.attempts
         for attempt in range(1, attempts + 1):
@@ -266,7 +267,7 @@ class Proxy:
             stats.outstanding += 1
             try:
                 try:
-                    upstream = await client.post(url, request.path, body, extra_headers, parsed.stream)
+                    upstream = await client.post(url, request.path, body, headers, parsed.stream)
                 except UpstreamError:
                     target.record_failure(url)
                     continue
@@ -275,10 +276,9 @@ class Proxy:
                     target.record_failure(url)
                     continue
                 try:
-                    content_type = upstream.header(b"content-type") or "application/json"
-                    if parsed.stream and content_type.startswith("text/event-stream"):
-                        return await self._relay_stream(request, request_id, target, url, upstream, outcome)
-                    return await self._relay_body(request_id, target, url, upstream, content_type, outcome)
+                    return await self._relay(
+                        request, request_id, target, url, upstream, parsed.stream, outcome
+                    )
                 finally:
                     upstream.release()
             finally:
@@ -290,93 +290,46 @@ class Proxy:
             code="bad_gateway",
         )
 
-    async def _relay_body(
-        self,
-        request_id: str,
-        pool: Pool,
-        url: str,
-        upstream: UpstreamConnection,
-        content_type: str,
-        outcome: Outcome,
-    ) -> web.Response:
-        try:
-            data = await upstream.read()
-        except UpstreamError:
-            pool.record_failure(url)
-            raise Rejection(
-                502, "the backend failed while answering", "upstream_failed", code="bad_gateway"
-            ) from None
-        if upstream.status in self._retry_on:
-            pool.record_failure(url)  # relayed because it was the last attempt, but still a failure
-        else:
-            pool.record_success(url)
-        outcome.status = upstream.status
-        usage = usage_of(data)
-        if usage is not None:
-            outcome.prompt_tokens, outcome.completion_tokens = usage
-        return web.Response(
-            status=upstream.status,
-            body=data,
-            headers={"Content-Type": content_type, "X-Request-Id": request_id},
-        )
-
-    async def _relay_stream(
+    async def _relay(
         self,
         request: web.Request,
         request_id: str,
         pool: Pool,
         url: str,
-        upstream: UpstreamConnection,
+        upstream: UpstreamResponse,
+        stream: bool,
         outcome: Outcome,
     ) -> web.StreamResponse:
-        response = web.StreamResponse(
-            status=upstream.status,
-            headers={
-                "Content-Type": "text/event-stream",
-                "Cache-Control": "no-cache",
-                "X-Request-Id": request_id,
-            },
-        )
-        await response.prepare(request)
+        content_type = upstream.header("content-type") or "application/json"
+        headers = response_headers(upstream, content_type, request_id)
+        relayed = Relayed()
         outcome.status = upstream.status
-        now = asyncio.get_running_loop().time
-        first = last = 0.0
-        chunks = 0
-        before = chunk = b""
-        try:
-            async for piece in upstream.chunks():
-                before, chunk = chunk, piece
-                last = now()
-                if not chunks:
-                    first = last
-                chunks += 1
-                try:
-                    await response.write(chunk)
-                except ConnectionResetError:
-                    outcome.status, outcome.error = 499, "client_closed"
-                    return (
-                        response  # the client left; closing the upstream response cancels the engine's work
+        if stream and content_type.startswith("text/event-stream"):
+            clock = asyncio.get_running_loop().time
+            response = await relay_stream(request, upstream, headers, relayed, clock)
+            if relayed.chunks:
+                self.metrics.ttft.observe((pool.name,), relayed.first_s - outcome.started)
+                if relayed.chunks > 1:
+                    self.metrics.itl.observe(
+                        (pool.name,), (relayed.last_s - relayed.first_s) / (relayed.chunks - 1)
                     )
-        except UpstreamError:
-            pool.record_failure(url)
-            outcome.error = "upstream_broke_stream"
-            separator = b"" if not chunk or chunk.endswith(b"\n\n") else b"\n\n"
-            try:
-                await response.write(
-                    separator + sse_error_event("the backend failed mid-stream", "upstream_error")
-                )
-            except ConnectionResetError:
-                return response
         else:
+            try:
+                response = await relay_body(request, upstream, headers, relayed)
+            except UpstreamError:
+                pool.record_failure(url)
+                raise Rejection(
+                    502, "the backend failed while answering", "upstream_failed", code="bad_gateway"
+                ) from None
+        if relayed.upstream_failed or upstream.status in self._retry_on:
+            pool.record_failure(url)  # (a relayed retry status means this was the last attempt)
+        elif not relayed.error:
             pool.record_success(url)
-        if chunks:
-            self.metrics.ttft.observe((pool.name,), first - outcome.started)
-            if chunks > 1:
-                self.metrics.itl.observe((pool.name,), (last - first) / (chunks - 1))
-        usage = usage_of(before[-4096:] + chunk[-4096:])
-        if usage is not None:
-            outcome.prompt_tokens, outcome.completion_tokens = usage
-        await response.write_eof()
+        if relayed.error == "client_closed":
+            outcome.status = 499
+        outcome.error = relayed.error
+        if relayed.usage is not None:
+            outcome.prompt_tokens, outcome.completion_tokens = relayed.usage
         return response
 
     # --- accounting ------------------------------------------------------------------------------

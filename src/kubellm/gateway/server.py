@@ -25,6 +25,8 @@ from kubellm.gateway.metrics import GatewayMetrics, Labels
 from kubellm.gateway.proxy import Proxy
 from kubellm.gateway.rejection import Rejection, error_body
 from kubellm.gateway.upstream import UpstreamClient
+from kubellm.gateway.upstream_aiohttp import AiohttpUpstreamClient
+from kubellm.gateway.upstream_httptools import HttptoolsUpstreamClient
 from kubellm.spec.gateway import GatewayConfig
 
 log = logging.getLogger("kubellm.gateway")
@@ -175,7 +177,7 @@ class Gateway:
         self._session = aiohttp.ClientSession(
             connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent",)
         )
-        self._client = UpstreamClient(self.config.timeouts, self.config.max_connections_per_backend)
+        self._client = make_upstream_client(self.config)
         self.proxy.client = self._client
         for pool in self.pools.values():
             keeper = PoolKeeper(
@@ -255,11 +257,17 @@ class Gateway:
         if self.audit is not None:
             await self.audit.stop()
         if self._client is not None:
-            self._client.close()
+            await self._client.aclose()
             self._client = None
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def make_upstream_client(config: GatewayConfig) -> UpstreamClient:
+    """The upstream client the config names (the fast one unless ``upstream_client: aiohttp``)."""
+    kind = AiohttpUpstreamClient if config.upstream_client == "aiohttp" else HttptoolsUpstreamClient
+    return kind(config.timeouts, config.max_connections_per_backend)
 
 
 async def serve(

@@ -310,6 +310,11 @@ class GatewayConfig(StrictModel):
     max_connections_per_backend: int = Field(
         default=256, ge=1, description="Pooled keep-alive connections kept per backend."
     )
+    upstream_client: Literal["httptools", "aiohttp"] = Field(
+        default="httptools",
+        description="HTTP client that reaches the engines: 'httptools' (fast, the default) or 'aiohttp' "
+        "(the plain reference implementation: same behaviour, more CPU per request).",
+    )
     log_prompts: bool = Field(
         default=False, description="Log prompt text in audit lines (off: prompts are private)."
     )
