@@ -76,8 +76,8 @@ def outcome(item: Item) -> tuple[bool, str]:
     """(correct, what the doctor said) for one item."""
     from kubellm.cluster.doctor import diagnose_text
 
-    findings = [f for f in diagnose_text(item.text, item.path.stem) if f.severity == "error"]
-    said = ", ".join(f"{f.id}[{f.category}]" for f in findings) or "no error finding"
+    findings = [f for f in diagnose_text(item.text, item.path.stem) if f.severity in ("error", "warning")]
+    said = ", ".join(f"{f.id}[{f.category}]" for f in findings) or "no finding"
     if item.healthy:
         return not findings, said
     if item.expect == ("unknown",):
@@ -94,7 +94,9 @@ def _table(title: str, rows: dict[str, list[bool]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--misses", action="store_true", help="list the build split's misses")
     args = parser.parse_args(argv)
     items = load_items()
@@ -114,9 +116,15 @@ def main(argv: list[str] | None = None) -> int:
             by_category["|".join(item.expect)].append(ok)
         recall = sum(results[i.path][0] for i in errors) / len(errors)
         alarms = [i for i in healthy if not results[i.path][0]]
-        label = "HOLDOUT (no signature written from it)" if split == "holdout" else "BUILD (signatures written from it)"
-        print(f"\n=== {label}: recall {recall:.1%} over {len(errors)} error texts; "
-              f"false alarms {len(alarms)} of {len(healthy)} healthy logs ===")
+        label = (
+            "HOLDOUT (no signature written from it)"
+            if split == "holdout"
+            else "BUILD (signatures written from it)"
+        )
+        print(
+            f"\n=== {label}: recall {recall:.1%} over {len(errors)} error texts; "
+            f"false alarms {len(alarms)} of {len(healthy)} healthy logs ==="
+        )
         _table("per engine", by_engine)
         _table("per expected category", by_category)
         if args.misses and split == "build":

@@ -29,6 +29,8 @@ Examples:
   kubellm doctor --from-dump ./dump --namespace llm --json
 
   kubectl logs -n llm deploy/llama-8b --previous > engine.log && kubellm doctor --logs engine.log
+
+  kubectl describe pod -n llm llama-8b-0 | kubellm doctor --logs -
 """
 _TTY = sys.stdout.isatty()
 _COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
@@ -70,7 +72,9 @@ def register(app: typer.Typer) -> None:
             None, "--from-dump", help="Directory made with the kubectl commands in docs/cluster.md."
         ),
         logs: Path | None = typer.Option(
-            None, "--logs", help="An engine log file to match against known errors."
+            None,
+            "--logs",
+            help="A pasted log or kubectl output (describe, get events, -o yaml|json); '-' reads stdin.",
         ),
         kubeconfig: str | None = typer.Option(None, "--kubeconfig", help="Kubeconfig file (live mode)."),
         context: str | None = typer.Option(None, "--context", help="Kubeconfig context (live mode)."),
@@ -78,7 +82,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from dataclasses import replace
 
-        from kubellm.cluster.doctor import diagnose, diagnose_log
+        from kubellm.cluster.doctor import diagnose, diagnose_text
         from kubellm.cluster.hints import DoctorHints
         from kubellm.cluster.snapshot import load_dump
 
@@ -91,14 +95,18 @@ def register(app: typer.Typer) -> None:
         log_text = None
         if logs is not None:
             try:
-                log_text = logs.read_text(encoding="utf-8", errors="replace")
+                log_text = (
+                    sys.stdin.read()
+                    if str(logs) == "-"
+                    else logs.read_text(encoding="utf-8", errors="replace")
+                )
             except OSError as exc:
                 raise UsageError(
                     f"--logs {logs}: {exc.strerror}", "give the path of a saved engine log"
                 ) from None
         warnings: list[str] = []
         if log_text is not None and from_dump is None and spec is None and not (namespace or service):
-            findings = diagnose_log(log_text, logs.name if logs else "log")
+            findings = diagnose_text(log_text, logs.name if logs and str(logs) != "-" else "stdin")
         else:
             if from_dump is not None:
                 snap = load_dump(from_dump)

@@ -8,6 +8,7 @@ from typing import Any
 from kubellm.cluster.events import EventView, pod_events, view
 from kubellm.cluster.findings import Finding
 from kubellm.cluster.hints import DoctorHints
+from kubellm.cluster.logdiagnosis import match_log
 from kubellm.cluster.objects import (
     GIB,
     as_list,
@@ -20,7 +21,7 @@ from kubellm.cluster.objects import (
     pod_spec,
     ref,
 )
-from kubellm.cluster.signatures import match_log, startup_phase
+from kubellm.cluster.signatures import startup_phase
 from kubellm.cluster.snapshot import ClusterSnapshot
 
 _PROBE_KILL = re.compile(r"failed (startup|liveness) probe, will be restarted", re.I)
@@ -366,9 +367,13 @@ def log_findings(snap: ClusterSnapshot, pod: dict[str, Any]) -> list[Finding]:
     ]
     names = [*_containers(pod, init=True), *_containers(pod, init=False)]
     names += [str(s.get("name")) for s in container_statuses(pod) + container_statuses(pod, init=True)]
+    unexplained: list[Finding] = []
     for container_name in dict.fromkeys(names):
         text = snap.logs_for(namespace_of(pod), name_of(pod), container_name)
-        findings.extend(match_log(text, ref(pod)) if text else [])
+        for finding in match_log(text, ref(pod)) if text else []:
+            (unexplained if finding.category == "unknown" else findings).append(finding)
+    if not crashing and not findings:
+        findings += unexplained[:1]
     if crashing and not findings:
         status = crashing[0]
         exit_code = dig(status, "lastState", "terminated", "exitCode")
@@ -380,7 +385,9 @@ def log_findings(snap: ClusterSnapshot, pod: dict[str, Any]) -> list[Finding]:
                 "warning",
                 ref(pod),
                 f"container {status.get('name')} CrashLoopBackOff, restarted {status.get('restartCount', 0)}×, "
-                f"last exit code {exit_code}" + (f": {last}" if last else ""),
+                f"last exit code {exit_code}"
+                + (f": {last}" if last else "")
+                + (f"; log root cause: {unexplained[0].evidence}" if unexplained else ""),
                 "The engine exits soon after start; no known error signature was found"
                 + (
                     " in its log."

@@ -14,11 +14,11 @@ from kubellm.cluster.containers import (
 )
 from kubellm.cluster.findings import Finding, sort_findings
 from kubellm.cluster.hints import DoctorHints
+from kubellm.cluster.logdiagnosis import match_log
 from kubellm.cluster.objects import as_list, gpu_requests, name_of, namespace_of, pod_spec
 from kubellm.cluster.performance import check_performance
 from kubellm.cluster.readiness import check_readiness
 from kubellm.cluster.scheduling import pending_pods
-from kubellm.cluster.signatures import match_log
 from kubellm.cluster.snapshot import ClusterSnapshot
 
 
@@ -83,3 +83,14 @@ def diagnose(snap: ClusterSnapshot, hints: DoctorHints | None = None) -> list[Fi
 def diagnose_log(text: str, name: str = "log") -> list[Finding]:
     """Findings for a log alone (`kubellm doctor --logs FILE`)."""
     return sort_findings(match_log(text, f"log/{name}"))
+
+
+def diagnose_text(text: str, name: str = "log") -> list[Finding]:
+    """Findings for pasted text of any kind: kubectl output goes to the cluster diagnosers, anything else is a log."""
+    from kubellm.cluster.pasted import snapshot_from_text
+
+    snap = snapshot_from_text(text)
+    if snap is None:
+        return diagnose_log(text, name)
+    found = diagnose(snap)
+    return found or diagnose_log(text, name)

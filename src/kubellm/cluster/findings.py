@@ -24,6 +24,7 @@ Category = Literal[
     "image",
     "network",
     "performance",
+    "unknown",
 ]
 CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
 

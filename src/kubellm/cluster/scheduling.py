@@ -31,12 +31,16 @@ _PVC = re.compile(
 
 
 def _scheduling_message(snap: ClusterSnapshot, pod: dict[str, Any]) -> tuple[str, int]:
+    """The scheduler's current reason: the PodScheduled condition (rewritten on every attempt), events only as a
+    fallback. The scheduler aggregates FailedScheduling events without the message in the key, so a new reason only
+    bumps the series count of the old event and its text stays stale; the count is still the number of attempts."""
     failed: list[EventView] = [e for e in pod_events(snap, pod) if e.reason == "FailedScheduling"]
-    if failed:
-        return failed[-1].message, sum(e.count for e in failed)
+    attempts = sum(e.count for e in failed)
     for cond in as_list(dig(pod, "status", "conditions")):
-        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
-            return str(cond.get("message", "")), 1
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False" and cond.get("message"):
+            return str(cond["message"]), max(attempts, 1)
+    if failed:
+        return failed[-1].message, attempts
     return "", 0
 
 

@@ -1,4 +1,4 @@
-"""The engine error-signature database (``data/signatures.yaml``) and matching logs against it."""
+"""The error-signature database (``data/signatures.yaml``): known failures, the text that shows them, cause and fix."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from typing import Any, Literal, cast
 
 import yaml
 
-from kubellm.cluster.findings import CATEGORIES, Category, Finding, Severity
-
-_MAX_EVIDENCE = 300
+from kubellm.cluster.findings import CATEGORIES, Category, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +27,7 @@ class Signature:
     spec_field: str | None
     sources: tuple[str, ...]
     fallback: bool = False
+    scope: Literal["error", "any"] = "error"  # "error": only lines not logged at INFO/DEBUG level
     screens: tuple[re.Pattern[str], ...] = ()  # the patterns lower-cased, for a quick case-sensitive scan
 
     def may_match(self, lowered_text: str) -> bool:
@@ -64,6 +63,7 @@ def _signature(entry: dict[str, Any]) -> Signature:
         spec_field=entry.get("spec_field"),
         sources=tuple(str(s) for s in entry.get("sources", ())),
         fallback=bool(entry.get("fallback", False)),
+        scope="any" if entry.get("scope") == "any" else "error",
         screens=tuple(re.compile(_lower_pattern(p), re.MULTILINE) for p in entry["patterns"]),
     )
 
@@ -87,45 +87,6 @@ def load_signatures() -> tuple[Signature, ...]:
     text = resources.files("kubellm.cluster").joinpath("data/signatures.yaml").read_text(encoding="utf-8")
     data = yaml.safe_load(text)
     return tuple(_signature(entry) for entry in data["signatures"])
-
-
-def _evidence(line: str) -> str:
-    line = line.strip()
-    return line if len(line) <= _MAX_EVIDENCE else line[: _MAX_EVIDENCE - 1] + "…"
-
-
-def match_log(text: str, obj: str, signatures: tuple[Signature, ...] | None = None) -> list[Finding]:
-    """Findings for every signature seen in ``text`` (the first matching line is the evidence).
-
-    Fallback signatures (generic "engine failed" lines) count only when nothing specific matched.
-    """
-    all_sigs = signatures if signatures is not None else load_signatures()
-    lowered = text.lower()
-    sigs = [sig for sig in all_sigs if sig.may_match(lowered)]
-    if not sigs:
-        return []
-    best: dict[str, tuple[int, str]] = {}  # signature id → (index of the pattern that matched, line)
-    for line in text.splitlines():
-        for sig in sigs:
-            rank = sig.pattern_rank(line)
-            if rank is not None and (sig.id not in best or rank < best[sig.id][0]):
-                best[sig.id] = (rank, line)
-    first_line = {sig_id: line for sig_id, (_, line) in best.items()}
-    specific = [s for s in sigs if s.id in first_line and not s.fallback]
-    chosen = specific or [s for s in sigs if s.id in first_line]
-    return [
-        Finding(
-            id=s.id,
-            category=s.category,
-            severity=s.severity,
-            object=obj,
-            evidence=_evidence(first_line[s.id]),
-            cause=s.cause,
-            fix=s.fix,
-            spec_field=s.spec_field,
-        )
-        for s in chosen
-    ]
 
 
 StartupPhase = Literal["download", "load", "serving"]
