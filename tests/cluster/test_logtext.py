@@ -188,3 +188,16 @@ def test_the_pod_condition_wins_over_a_stale_event() -> None:
     assert "DOC001" in ids and "DOC006" not in ids
     (finding,) = [f for f in diagnose(snap) if f.id == "DOC001"]
     assert "×7" in finding.evidence and "Insufficient nvidia.com/gpu" in finding.evidence
+
+
+def test_objects_written_by_the_real_scheduler() -> None:
+    """Recorded from kube-scheduler v1.36 (no kubelet): Event count/series are null on the first attempt, and the
+    condition message carries the node counts and the preemption tail."""
+    from pathlib import Path
+
+    from kubellm.cluster.doctor import diagnose
+    from kubellm.cluster.snapshot import load_dump
+
+    snap = load_dump(Path(__file__).parent / "data" / "dump-real-scheduler")
+    (finding,) = [f for f in diagnose(snap) if f.category == "scheduling" and f.object.startswith("Pod/")]
+    assert finding.id == "DOC002" and "16 nvidia.com/gpu" in finding.cause
