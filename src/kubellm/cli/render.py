@@ -62,16 +62,12 @@ def _supported(version: str) -> str:
 def _service_objects(
     spec_path: Path, version: str, namespace_object: bool
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    from kubellm.catalog import default_catalog, resolve_model
     from kubellm.render import RenderOptions, plan_service, render
     from kubellm.spec import load_spec
 
-    spec = load_spec(spec_path)
-    catalog = default_catalog()
-    model = resolve_model(spec.model.planning_name, spec.model.config, catalog)
-    plan = plan_service(spec, catalog, model)
+    plan = plan_service(load_spec(spec_path))
     options = RenderOptions(namespace_object=namespace_object, k8s_version=version)
-    return render(plan, catalog, options), list(plan.warnings)
+    return render(plan, options=options), list(plan.warnings)
 
 
 def _cluster_objects(spec_path: Path) -> list[dict[str, Any]]:

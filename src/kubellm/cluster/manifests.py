@@ -39,13 +39,10 @@ class ServiceManifests:
 
 def render_service(spec: LLMService) -> tuple[Plan, list[dict[str, Any]]]:
     """plan(spec) and render(plan), as `kubellm render` does."""
-    from kubellm.catalog import default_catalog, resolve_model
     from kubellm.render import plan_service, render
 
-    catalog = default_catalog()
-    model = resolve_model(spec.model.planning_name, spec.model.config, catalog)
-    plan = plan_service(spec, catalog, model)
-    return plan, render(plan, catalog)
+    plan = plan_service(spec)
+    return plan, render(plan)
 
 
 def lint_service(objects: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
@@ -86,10 +83,8 @@ def engine_image(objects: list[dict[str, Any]]) -> str | None:
 
 def hints_for(manifests: ServiceManifests) -> DoctorHints:
     """What the doctor should expect of this service: namespace, image, GPUs, memory, startup budget."""
-    from kubellm.catalog import default_catalog
-
     plan, spec = manifests.plan, manifests.spec
-    gpu = default_catalog().find_gpu(spec.gpu.type)
+    gpu = plan.gpu_spec if plan.on_gpu else None
     products: tuple[str, ...] = ()
     if gpu is not None and spec.gpu.sharing.value != "mig":  # MIG 'single' rewrites the product label
         products = gpu.product_labels

@@ -2,38 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from kubellm.quantity import parse_quantity as parse_quantity
+
 GPU_RESOURCE = "nvidia.com/gpu"
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
-_SUFFIX = {
-    "": 1.0,
-    "m": 1e-3,
-    "k": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "P": 1e15,
-    "Ki": 2.0**10,
-    "Mi": 2.0**20,
-    "Gi": 2.0**30,
-    "Ti": 2.0**40,
-    "Pi": 2.0**50,
-}
 GIB = 2.0**30
-
-
-def parse_quantity(value: object) -> float | None:
-    """A Kubernetes quantity ('80Gi', '500m', '2') in base units; None when it is not one."""
-    if isinstance(value, int | float):
-        return float(value)
-    if not isinstance(value, str):
-        return None
-    match = _QUANTITY.match(value.strip())
-    if not match or match.group(2) not in _SUFFIX:
-        return None
-    return float(match.group(1)) * _SUFFIX[match.group(2)]
 
 
 def meta(obj: dict[str, Any]) -> dict[str, Any]:

@@ -7,9 +7,8 @@ from typing import Any
 
 from kubellm.lint.workload import ContainerView, PodView, as_dict
 
-STARTUP_BUDGET_MIN_S = (
-    600  # weights download + load + CUDA-graph capture of a small model (research/lint.md M8)
-)
+# The planner's floor (kubellm.plan.resources.STARTUP_FLOOR_S, equal by test) for models of unknown size.
+STARTUP_BUDGET_MIN_S = 600
 TOKEN_ENV_NAMES = frozenset(
     {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACEHUB_API_TOKEN", "HUGGINGFACE_TOKEN", "HF_API_TOKEN"}
 )

@@ -11,25 +11,28 @@ import os
 import sys
 from pathlib import Path
 
-from kubellm.local.engines import LocalEngine, is_gguf
+from kubellm.engines import LLAMACPP_PYTHON, VLLM, EngineTable, check_extra_args, check_extra_env
+from kubellm.engines import served_name as served_name
+from kubellm.local.engines import LocalEngine
 from kubellm.local.ports import LOOPBACK
 from kubellm.local.processes import ProcessSpec
 from kubellm.plan.result import Plan
+from kubellm.render.gateway_config import engine_pool
+from kubellm.render.gateway_config import gateway_config as build_gateway_config
 from kubellm.spec import LLMService
-from kubellm.spec.gateway import (
-    AdmissionConfig,
-    GatewayConfig,
-    HealthCheckConfig,
-    ListenConfig,
-    PoolConfig,
-    StaticBackends,
-)
+from kubellm.spec.gateway import GatewayConfig, HealthCheckConfig, ListenConfig, StaticBackends
 
+# The program each local engine runs (the simulator imitates vLLM's server).
+LOCAL_TABLES: dict[LocalEngine, EngineTable] = {
+    LocalEngine.VLLM: VLLM,
+    LocalEngine.SIM: VLLM,
+    LocalEngine.LLAMACPP: LLAMACPP_PYTHON,
+}
 # The path each engine answers 200 on once its model is loaded.
 HEALTH_PATHS: dict[LocalEngine, str] = {
-    LocalEngine.VLLM: "/health",
-    LocalEngine.SIM: "/health",
-    LocalEngine.LLAMACPP: "/v1/models",  # llama-cpp-python's server has no /health route
+    LocalEngine.VLLM: VLLM.readiness.live_path,
+    LocalEngine.SIM: VLLM.readiness.live_path,
+    LocalEngine.LLAMACPP: LLAMACPP_PYTHON.readiness.ready_path,  # llama-cpp-python has no /health route
 }
 
 # On Ctrl-C the gateway lets in-flight requests finish this long (below the supervisor's grace period).
@@ -50,13 +53,11 @@ def kubellm_command() -> list[str]:
     ]
 
 
-def served_name(spec: LLMService) -> str:
-    """The model name clients send: ``model.served_name``, else the GGUF file's stem, else the source id."""
-    if spec.model.served_name:
-        return spec.model.served_name
-    if is_gguf(spec) and "://" not in spec.model.source:
-        return Path(spec.model.source).stem
-    return spec.model.source_id
+def extra_args(table: EngineTable, spec: LLMService) -> list[str]:
+    """The spec's extra_args after the same guard as on a cluster: one that sets a planned flag is an error."""
+    check_extra_args(table, spec.engine.extra_args)
+    check_extra_env(table, spec.engine.env)
+    return list(spec.engine.extra_args)
 
 
 def gguf_path(spec: LLMService, base_dir: Path) -> Path:
@@ -98,7 +99,7 @@ def llamacpp_process(
         "--port", str(port),
         "--n_ctx", str(n_ctx),
         "--n_threads", str(threads),
-        *spec.engine.extra_args,
+        *extra_args(LLAMACPP_PYTHON, spec),
     ]  # fmt: skip
     return ProcessSpec(name=f"engine-{index}", argv=argv, env=dict(spec.engine.env))
 
@@ -119,7 +120,7 @@ def vllm_process(spec: LLMService, index: int, port: int, plan: Plan, gpu_ids: l
     ]  # fmt: skip
     if spec.model.revision:
         argv += ["--revision", spec.model.revision]
-    argv += [*plan.engine_args, *spec.engine.extra_args]
+    argv += [*plan.engine_args, *extra_args(VLLM, spec)]
     env = {"CUDA_VISIBLE_DEVICES": ",".join(str(g) for g in gpu_ids), **spec.engine.env}
     return ProcessSpec(name=f"engine-{index}", argv=argv, env=env)
 
@@ -130,28 +131,16 @@ def gateway_config(
     port: int,
     engine: LocalEngine,
     api_keys_file: Path | None,
+    plan: Plan | None = None,
 ) -> GatewayConfig:
-    """The gateway in front of the local replicas, with the spec's routing, limits and keys."""
-    gw = spec.gateway
-    return GatewayConfig(
+    """The gateway in front of the local replicas: the cluster's builder, with loopback and static URLs."""
+    pool = engine_pool(spec, plan, StaticBackends(urls=backend_urls))
+    return build_gateway_config(
+        spec,
+        [pool],
         listen=ListenConfig(host=LOOPBACK, port=port),
-        pools=[
-            PoolConfig(
-                name=served_name(spec),
-                backends=StaticBackends(urls=backend_urls),
-                routing=gw.routing,
-                cold_start_timeout_s=gw.cold_start_timeout_s,
-            )
-        ],
-        admission=AdmissionConfig(
-            api_keys_file=str(api_keys_file) if api_keys_file else None,
-            requests_per_minute=gw.requests_per_minute,
-            tokens_per_minute=gw.tokens_per_minute,
-            max_body_bytes=gw.max_body_bytes,
-            max_tokens_cap=gw.max_tokens_cap,
-        ),
-        health_checks=HealthCheckConfig(path=HEALTH_PATHS[engine], interval_s=2.0),
-        cold_start_timeout_s=gw.cold_start_timeout_s,
+        health=HealthCheckConfig(path=HEALTH_PATHS[engine], interval_s=2.0),
+        api_keys_file=str(api_keys_file) if api_keys_file else None,
         drain_timeout_s=LOCAL_DRAIN_S,
     )
 

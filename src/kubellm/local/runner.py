@@ -248,7 +248,9 @@ class LocalStack:
         urls = [url for _, url, _ in launched]
 
         keys_file, api_key = self._api_key()
-        config = commands.gateway_config(self.spec, urls, self.options.port, choice.engine, keys_file)
+        config = commands.gateway_config(
+            self.spec, urls, self.options.port, choice.engine, keys_file, plan=self.plan
+        )
         config_path = self.run_dir / "gateway.yaml"
         config_path.write_text(
             yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), encoding="utf-8"

@@ -51,6 +51,4 @@ def on_cpu_node(plan: Plan) -> Plan:
     resources = r.model_copy(
         update={"gpu_count": 0, "gpu_resource": "", "memory_gib": memory, "shm_gib": 0.0}
     )
-    result = plan.model_copy(update={"resources": resources, "gpu": CPU_DEVICE.name})
-    result._performance_model = plan._performance_model
-    return result
+    return plan.model_copy(update={"resources": resources, "gpu": CPU_DEVICE.name})

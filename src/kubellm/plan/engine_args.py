@@ -1,98 +1,132 @@
-"""Engine command-line arguments from planned settings, one builder per engine."""
+"""Engine command-line arguments from planned settings, one builder per engine.
+
+Flag names and value spellings come from the engine tables (``kubellm.engines``); the builders
+only decide which settings each engine takes and compute derived values (TGI's input limit,
+llama.cpp's slots × context).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from kubellm.engines import LLAMACPP, SGLANG, TGI, TRTLLM, VLLM, EngineTable
 from kubellm.plan.result import EngineSettings, Parallelism
 
 ArgsBuilder = Callable[[EngineSettings, Parallelism, bool], list[str]]
+LLAMACPP_MAX_SLOTS = 8
+LLAMACPP_MAX_BATCH = 2048
+
+
+def _arg(table: EngineTable, setting: str, value: object) -> list[str]:
+    flag = table.flag(setting)
+    text = f"{value:.2f}" if isinstance(value, float) else str(value)
+    return [flag.name, flag.engine_value(text)]
+
+
+def _derived(table: EngineTable, name: str, value: object) -> list[str]:
+    """A flag whose value the builder computes (the table still names and owns it)."""
+    return [table.named(name).name, str(value)]
+
+
+def _switch(table: EngineTable, setting: str, on: bool) -> list[str]:
+    """A boolean setting: the flag when it says ``on``, its negation (if any) otherwise."""
+    flag = table.flag(setting)
+    if on == flag.when_present:
+        return [flag.name]
+    return [flag.negation] if flag.negation else []
 
 
 def _vllm(s: EngineSettings, p: Parallelism, prefix_caching: bool) -> list[str]:
+    t = VLLM
     args = [
-        "--max-model-len", str(s.max_model_len),
-        "--gpu-memory-utilization", f"{s.gpu_memory_utilization:.2f}",
-        "--tensor-parallel-size", str(p.tensor_parallel),
-    ]  # fmt: skip
+        *_arg(t, "max_model_len", s.max_model_len),
+        *_arg(t, "gpu_memory_utilization", s.gpu_memory_utilization),
+        *_arg(t, "tensor_parallel", p.tensor_parallel),
+    ]
     if p.pipeline_parallel > 1:
-        args += ["--pipeline-parallel-size", str(p.pipeline_parallel)]
-    args += ["--max-num-seqs", str(s.max_num_seqs), "--max-num-batched-tokens", str(s.max_num_batched_tokens)]
+        args += _arg(t, "pipeline_parallel", p.pipeline_parallel)
+    args += [
+        *_arg(t, "max_num_seqs", s.max_num_seqs),
+        *_arg(t, "max_num_batched_tokens", s.max_num_batched_tokens),
+    ]
     if s.dtype != "auto":
-        args += ["--dtype", s.dtype]
+        args += _arg(t, "dtype", s.dtype)
     if s.quantization:
-        args += ["--quantization", s.quantization]
+        args += _arg(t, "quantization", s.quantization)
     if s.kv_cache_dtype != "auto":
-        args += ["--kv-cache-dtype", s.kv_cache_dtype]
-    args.append("--enable-prefix-caching" if prefix_caching else "--no-enable-prefix-caching")
-    return args
+        args += _arg(t, "kv_cache_dtype", s.kv_cache_dtype)
+    return [*args, *_switch(t, "prefix_caching", prefix_caching)]
 
 
 def _sglang(s: EngineSettings, p: Parallelism, prefix_caching: bool) -> list[str]:
+    t = SGLANG
     args = [
-        "--context-length", str(s.max_model_len),
-        "--mem-fraction-static", f"{s.gpu_memory_utilization:.2f}",
-        "--tp-size", str(p.tensor_parallel),
-        "--max-running-requests", str(s.max_num_seqs),
-        "--chunked-prefill-size", str(s.max_num_batched_tokens),
-    ]  # fmt: skip
+        *_arg(t, "max_model_len", s.max_model_len),
+        *_arg(t, "gpu_memory_utilization", s.gpu_memory_utilization),
+        *_arg(t, "tensor_parallel", p.tensor_parallel),
+        *_arg(t, "max_num_seqs", s.max_num_seqs),
+        *_arg(t, "max_num_batched_tokens", s.max_num_batched_tokens),
+    ]
     if p.pipeline_parallel > 1:
-        args += ["--pp-size", str(p.pipeline_parallel)]
+        args += _arg(t, "pipeline_parallel", p.pipeline_parallel)
     if s.quantization:
-        args += ["--quantization", s.quantization]
+        args += _arg(t, "quantization", s.quantization)
     if s.kv_cache_dtype != "auto":
-        args += ["--kv-cache-dtype", "fp8_e4m3" if s.kv_cache_dtype == "fp8" else s.kv_cache_dtype]
-    if not prefix_caching:
-        args.append("--disable-radix-cache")
+        args += _arg(t, "kv_cache_dtype", s.kv_cache_dtype)
+    args += _switch(t, "prefix_caching", prefix_caching)
+    if s.dtype != "auto":
+        args += _arg(t, "dtype", s.dtype)
     return args
 
 
-_TGI_QUANTIZE = {
-    "fp8": "fp8",
-    "awq": "awq",
-    "gptq": "gptq",
-    "int8": "bitsandbytes",
-    "int4": "bitsandbytes-nf4",
-}
-
-
 def _tgi(s: EngineSettings, p: Parallelism, prefix_caching: bool) -> list[str]:
+    t = TGI
     args = [
-        "--num-shard", str(p.tensor_parallel),
-        "--max-total-tokens", str(s.max_model_len),
-        "--max-input-tokens", str(max(1, s.max_model_len - 1)),
-        "--max-batch-prefill-tokens", str(max(s.max_num_batched_tokens, s.max_model_len)),
-        "--max-concurrent-requests", str(s.max_num_seqs),
-        "--cuda-memory-fraction", f"{s.gpu_memory_utilization:.2f}",
+        *_arg(t, "tensor_parallel", p.tensor_parallel),
+        *_arg(t, "max_model_len", s.max_model_len),
+        *_derived(t, "--max-input-tokens", max(1, s.max_model_len - 1)),
+        *_derived(t, "--max-batch-prefill-tokens", max(s.max_num_batched_tokens, s.max_model_len)),
+        *_arg(t, "max_num_seqs", s.max_num_seqs),
+        *_arg(t, "gpu_memory_utilization", s.gpu_memory_utilization),
     ]  # fmt: skip
-    if s.quantization in _TGI_QUANTIZE:
-        args += ["--quantize", _TGI_QUANTIZE[s.quantization]]
+    quantized = s.quantization is not None and s.quantization in dict(t.flag("quantization").values)
+    if quantized:
+        args += _arg(t, "quantization", s.quantization)
     if s.kv_cache_dtype != "auto":
-        args += ["--kv-cache-dtype", "fp8_e4m3fn" if s.kv_cache_dtype in ("fp8", "fp8_e4m3") else "fp8_e5m2"]
+        args += _arg(t, "kv_cache_dtype", s.kv_cache_dtype)
+    if not quantized and s.dtype in ("bfloat16", "float16"):
+        args += _arg(t, "dtype", s.dtype)
     return args
 
 
 def _trtllm(s: EngineSettings, p: Parallelism, prefix_caching: bool) -> list[str]:
+    t = TRTLLM
     args = [
-        "--tp_size", str(p.tensor_parallel),
-        "--pp_size", str(p.pipeline_parallel),
-        "--max_seq_len", str(s.max_model_len),
-        "--max_batch_size", str(s.max_num_seqs),
-        "--max_num_tokens", str(s.max_num_batched_tokens),
-        "--kv_cache_free_gpu_memory_fraction", f"{s.gpu_memory_utilization:.2f}",
-    ]  # fmt: skip
+        *_arg(t, "tensor_parallel", p.tensor_parallel),
+        *_arg(t, "pipeline_parallel", p.pipeline_parallel),
+        *_arg(t, "max_model_len", s.max_model_len),
+        *_arg(t, "max_num_seqs", s.max_num_seqs),
+        *_arg(t, "max_num_batched_tokens", s.max_num_batched_tokens),
+        *_arg(t, "gpu_memory_utilization", s.gpu_memory_utilization),
+    ]
     if s.quantization == "fp8":
-        args += ["--use_fp8"]
+        args += _derived(t, "--use_fp8", "")[:1]
     return args
 
 
+def llamacpp_slots(s: EngineSettings) -> int:
+    """Parallel slots of llama-server: the planned sequences, at most 8 (each slot holds a full context)."""
+    return max(1, min(s.max_num_seqs, LLAMACPP_MAX_SLOTS))
+
+
 def _llamacpp(s: EngineSettings, p: Parallelism, prefix_caching: bool) -> list[str]:
-    slots = max(1, min(s.max_num_seqs, 8))
+    t = LLAMACPP
+    slots = llamacpp_slots(s)
     return [
-        "--ctx-size", str(s.max_model_len * slots),
-        "--parallel", str(slots),
-        "--n-gpu-layers", "999",
-        "--batch-size", str(min(s.max_num_batched_tokens, 2048)),
+        *_derived(t, "--ctx-size", s.max_model_len * slots),
+        *_arg(t, "max_num_seqs", slots),
+        *_derived(t, "--n-gpu-layers", 999),
+        *_arg(t, "max_num_batched_tokens", min(s.max_num_batched_tokens, LLAMACPP_MAX_BATCH)),
     ]  # fmt: skip
 
 

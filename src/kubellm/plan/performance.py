@@ -33,17 +33,6 @@ class PerformanceModel:
     compute_dtype: str = "bfloat16"
     pp: int = 1
 
-    @classmethod
-    def for_plan(cls, plan: object) -> PerformanceModel:
-        """The model behind a Plan (kept on the plan by the planner)."""
-        perf = getattr(plan, "_performance_model", None)
-        if perf is None:
-            from kubellm.plan.planner import performance_model_for
-
-            perf = performance_model_for(plan)
-        assert isinstance(perf, PerformanceModel)
-        return perf
-
     # ---- building blocks -----------------------------------------------------------------------
     @property
     def _bandwidth_bytes_per_ms(self) -> float:

@@ -22,7 +22,7 @@ from kubellm.plan.layout import (
     weights_total,
 )
 from kubellm.plan.performance import PerformanceModel
-from kubellm.plan.resources import pod_resources, probes
+from kubellm.plan.resources import pod_resources, probes, shared_gpu_problem
 from kubellm.plan.result import (
     Cost,
     Decision,
@@ -135,24 +135,28 @@ class _Planner:
                 f"max_model_len {spec.serving.max_model_len} exceeds {self.model.name}'s native "
                 f"{self.model.max_position_embeddings}; vLLM refuses it without rope scaling"
             )
-        pp = spec.gpu.nodes
         fixed = self.fixed_tp()
-        tps = [fixed] if fixed else self.candidate_tps()
-        chosen: tuple[int, MemoryFit, int] | None = None
+        tp, m, ctx, fits = self._search(fixed, dtype, quant, seqs, mnbt)
+        self._explain_layout(tp, fixed, m, ctx, fits, mnbt, seqs, defaults)
+        return self._assemble(fits, tp, spec.gpu.nodes, m, ctx, dtype, quant, kv_dtype, seqs, mnbt)
+
+    def _search(
+        self, fixed: int | None, dtype: str, quant: str | None, seqs: int, mnbt: int
+    ) -> tuple[int, MemoryFit, int, bool]:
+        """The smallest TP that fits (or the fixed one): (tp, memory, context, fits); the first tried when none fits."""
+        spec = self.spec
         first: tuple[int, MemoryFit, int] | None = None
-        for tp in tps:
-            layout = Layout(tp, pp, dtype, quant, kv_dtype, spec.serving.max_model_len)
+        for tp in [fixed] if fixed else self.candidate_tps():
+            layout = Layout(
+                tp, spec.gpu.nodes, dtype, quant, spec.serving.kv_cache_dtype, spec.serving.max_model_len
+            )
             m = memory_fit(self.model, self.gpu, spec, layout, seqs, mnbt, self.generation)
             ctx = self._context(m, mnbt)
-            first = first or (tp, m, ctx)
             if self._fits(m, ctx, mnbt):
-                chosen = (tp, m, ctx)
-                break
+                return tp, m, ctx, True
+            first = first or (tp, m, ctx)
         assert first is not None
-        tp, m, ctx = chosen or first
-        fits = chosen is not None
-        self._explain_layout(tp, fixed, m, ctx, fits, mnbt, seqs, defaults)
-        return self._assemble(fits, tp, pp, m, ctx, dtype, quant, kv_dtype, seqs, mnbt)
+        return (*first, False)
 
     def _context(self, m: MemoryFit, mnbt: int) -> int:
         if self.spec.serving.max_model_len:
@@ -227,15 +231,9 @@ class _Planner:
                 f"gpu_memory_utilization {self.spec.gpu.memory_utilization} leaves {gib(headroom + m.graphs)} outside the "
                 f"budget but CUDA graphs need ~{gib(m.graphs)}: expect CUDA OOM after 'KV cache allocated'; lower it"
             )
-        if (
-            self.spec.gpu.sharing in (GpuSharing.TIME_SLICING, GpuSharing.MPS)
-            and self.spec.gpu.memory_utilization > 0.5
-        ):
-            self.warnings.append(
-                f"gpu.sharing {self.spec.gpu.sharing.value}: every pod on the GPU claims memory_utilization × total; "
-                "with two pods at 0.9 the second fails at start ('Free memory on device … is less than desired') — "
-                "set memory_utilization ≤ 0.9 / pods per GPU"
-            )
+        shared = shared_gpu_problem(self.spec.gpu.sharing.value, self.spec.gpu.memory_utilization)
+        if shared:
+            self.warnings.append(shared)
 
     def _kv_heads_text(self, tp: int) -> str:
         m = self.model
@@ -269,8 +267,8 @@ class _Planner:
             tensor_parallel=tp, pipeline_parallel=pp, gpus_per_replica=gpus, nodes_per_replica=pp
         )
         weights_bytes = weights_total(model, spec, dtype, quant)
-        perf_model = PerformanceModel(model, gpu, tp, m.weights, m.bytes_per_token / model.num_layers * model.num_layers,
-                                      "fp8" if quant == "fp8" and gpu.supports_fp8 else dtype, pp)  # fmt: skip
+        compute_dtype = "fp8" if quant == "fp8" and gpu.supports_fp8 else dtype
+        perf_model = PerformanceModel(model, gpu, tp, m.weights, m.bytes_per_token, compute_dtype, pp)
         performance = self._performance(perf_model, m, ctx, seqs)
         cost = self._cost(gpus, performance.output_tokens_per_s)
         mig = spec.gpu.sharing == GpuSharing.MIG and spec.gpu.mig_profile
@@ -302,7 +300,7 @@ class _Planner:
                 "NCCL needs a memory-backed /dev/shm when TP > 1 (the 64 MiB default fails)",
             )
         suggestion = None if fits else self._suggest()
-        plan = Plan(
+        return Plan(
             fits=fits,
             model=model.name,
             gpu=gpu.name,
@@ -338,9 +336,10 @@ class _Planner:
             warnings=self.warnings,
             suggestion=suggestion,
             spec=spec,
+            model_arch=model,
+            gpu_spec=self.physical_gpu,
+            performance_model=perf_model,
         )
-        plan._performance_model = perf_model
-        return plan
 
     def _performance(self, perf: PerformanceModel, m: MemoryFit, ctx: int, seqs: int) -> Performance:
         by_batch = {b: round(perf.decode_step_ms(b, PERF_CONTEXT), 3) for b in DECODE_BATCHES}
@@ -388,26 +387,11 @@ class _Planner:
 
     def _probe(self) -> tuple[int, int] | None:
         """(GPUs per replica, context) if this spec fits, else None — without building a Plan."""
-        dtype = self.dtype()
-        quant = self.quantization()
         defaults = mem.engine_defaults(self.gpu.memory_gib, self.physical_gpu.name)
         seqs = self.spec.serving.max_num_seqs or defaults.max_num_seqs
         mnbt = self.spec.serving.max_num_batched_tokens or defaults.max_num_batched_tokens
-        fixed = self.fixed_tp()
-        for tp in [fixed] if fixed else self.candidate_tps():
-            layout = Layout(
-                tp,
-                self.spec.gpu.nodes,
-                dtype,
-                quant,
-                self.spec.serving.kv_cache_dtype,
-                self.spec.serving.max_model_len,
-            )
-            m = memory_fit(self.model, self.gpu, self.spec, layout, seqs, mnbt, self.generation)
-            ctx = self._context(m, mnbt)
-            if self._fits(m, ctx, mnbt):
-                return tp * self.spec.gpu.nodes, ctx
-        return None
+        tp, _, ctx, fits = self._search(self.fixed_tp(), self.dtype(), self.quantization(), seqs, mnbt)
+        return (tp * self.spec.gpu.nodes, ctx) if fits else None
 
 
 def resolve_gpu(spec: LLMService, catalog: Catalog) -> GpuSpec:
@@ -441,21 +425,3 @@ def plan(
         )
     result = _Planner(spec, arch, device, catalog, generation).run()
     return on_cpu_node(result) if cpu_node else result
-
-
-def performance_model_for(plan_obj: object) -> PerformanceModel:
-    """Rebuild the performance model of a Plan (for plans that crossed a process boundary)."""
-    assert isinstance(plan_obj, Plan)
-    arch = resolve_model(plan_obj.spec.model.planning_name, plan_obj.spec.model.config)
-    spec = plan_obj.spec
-    device = CPU_DEVICE if is_cpu(spec) else sliced_gpu(default_catalog().gpu(spec.gpu.type), spec)
-    dtype = arch.dtype if plan_obj.settings.dtype == "auto" else plan_obj.settings.dtype
-    return PerformanceModel(
-        arch,
-        device,
-        plan_obj.parallelism.tensor_parallel,
-        plan_obj.memory.weights_gib * GIB,
-        float(plan_obj.kv_cache.bytes_per_token),
-        dtype,
-        plan_obj.parallelism.pipeline_parallel,
-    )

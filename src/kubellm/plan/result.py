@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf
 
+from kubellm.catalog import GpuSpec, ModelArch
+from kubellm.plan.performance import PerformanceModel
 from kubellm.spec import LLMService
 
 
@@ -145,7 +147,24 @@ class Plan(_Out):
     spec: LLMService = Field(
         description="The spec this plan was made for (with defaults filled in).", exclude=True
     )
-    _performance_model: Any = PrivateAttr(default=None)
+    model_arch: InstanceOf[ModelArch] = Field(
+        description="The model architecture the plan was made for (catalog row or parsed config.json).",
+        exclude=True,
+    )
+    gpu_spec: InstanceOf[GpuSpec] = Field(
+        description="The GPU type planned against (the whole GPU for a MIG slice; the CPU node on gpu.type cpu).",
+        exclude=True,
+    )
+    performance_model: InstanceOf[PerformanceModel] = Field(
+        description="The step-time model behind the performance figures (the slice, TP, PP and compute dtype "
+        "the plan chose); the simulator and sizing read it instead of rebuilding one.",
+        exclude=True,
+    )
+
+    @property
+    def on_gpu(self) -> bool:
+        """Whether a replica asks for GPUs (False on CPU nodes)."""
+        return self.resources.gpu_count > 0
 
     def to_json_dict(self) -> dict[str, Any]:
         """The plan as plain JSON data (the spec left out)."""

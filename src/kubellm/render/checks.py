@@ -7,11 +7,12 @@ cannot serve the model; these are the checks that need rendering knowledge.
 from __future__ import annotations
 
 from kubellm.errors import UsageError
+from kubellm.plan.resources import shared_gpu_max_utilization, shared_gpu_problem
 from kubellm.plan.result import Plan
 from kubellm.render.engines import ADAPTERS, EngineAdapter
 from kubellm.spec import GpuSharing
 
-SHARED_MAX_UTILIZATION = 0.5
+SHARED_MAX_UTILIZATION = shared_gpu_max_utilization()
 
 
 def check(plan: Plan, adapter: EngineAdapter, can_serve: bool) -> None:
@@ -53,14 +54,10 @@ def check(plan: Plan, adapter: EngineAdapter, can_serve: bool) -> None:
             f"gpu.nodes {plan.parallelism.nodes_per_replica}: {engine} cannot span nodes",
             "use engine.name vllm (or sglang) for multi-node replicas, or fit the model on one node",
         )
-    if spec.gpu.sharing in (GpuSharing.TIME_SLICING, GpuSharing.MPS) and (
-        spec.gpu.memory_utilization > SHARED_MAX_UTILIZATION
-    ):
-        raise UsageError(
-            f"gpu.memory_utilization {spec.gpu.memory_utilization:g} with sharing {spec.gpu.sharing.value}: "
-            "every pod on the shared GPU claims that fraction, so the second one fails to start",
-            f"set gpu.memory_utilization to at most 1 / (pods per GPU), e.g. {SHARED_MAX_UTILIZATION:g} for two",
-        )
+    shared = shared_gpu_problem(spec.gpu.sharing.value, spec.gpu.memory_utilization)
+    if shared:
+        what, _, fix = shared.rpartition("; ")
+        raise UsageError(what, fix)
     if engine == "trtllm" and (
         spec.storage.model_cache != "pvc" or not spec.model.source.startswith("hf://")
     ):
@@ -81,8 +78,3 @@ def check(plan: Plan, adapter: EngineAdapter, can_serve: bool) -> None:
                 f"gateway.host {g.host}: no TLS certificate source",
                 "set gateway.tls_secret (an existing kubernetes.io/tls Secret) or gateway.cert_manager_issuer",
             )
-    if spec.scaling.scale_to_zero and not g.enabled:
-        raise UsageError(
-            "scaling.scale_to_zero needs gateway.enabled: true (the gateway holds requests while a replica starts)",
-            "enable the gateway or set scaling.scale_to_zero: false",
-        )

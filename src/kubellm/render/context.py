@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kubellm.catalog import Catalog, GpuSpec, ModelArch
+from kubellm.catalog import GpuSpec, ModelArch
+from kubellm.engines import served_name
 from kubellm.plan.result import Plan
 from kubellm.render.engines import EngineAdapter, EngineContext, adapter_for
 from kubellm.spec import LLMService
@@ -102,22 +103,21 @@ class RenderContext:
         return out
 
 
-def build_context(plan: Plan, catalog: Catalog, options: RenderOptions, model: ModelArch) -> RenderContext:
-    """The shared context of one render (paths of the weights and caches included)."""
-    from kubellm.render.storage import hf_repo, model_path
+def build_context(plan: Plan, options: RenderOptions) -> RenderContext:
+    """The shared context of one render (paths of the weights and caches included); model and GPU
+    come from the plan, never from a second catalog lookup."""
+    from kubellm.render.storage import model_path
 
     spec = plan.spec
     adapter = adapter_for(spec.engine.name.value)
-    gpu = catalog.find_gpu(spec.gpu.type) if plan.resources.gpu_count > 0 else None
-    served = spec.model.served_name or (
-        hf_repo(spec) if spec.model.source.startswith("hf://") else spec.model.source_id
-    )
+    model = plan.model_arch
+    gpu = plan.gpu_spec if plan.on_gpu else None
     engine = EngineContext(
         plan=plan,
         model=model,
         gpu=gpu,
         model_path=model_path(spec),
-        served_name=served,
+        served_name=served_name(spec),
         cache_dir=CACHE_DIR,
         multi_node=plan.parallelism.nodes_per_replica > 1,
     )

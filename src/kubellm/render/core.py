@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubellm.catalog import Catalog, default_catalog, resolve_model
+from kubellm.catalog import Catalog
 from kubellm.plan.result import Plan
 from kubellm.render.autoscaling import autoscaling_objects, pod_disruption_budgets
 from kubellm.render.checks import check
@@ -37,12 +37,11 @@ def _rank(obj: Obj) -> tuple[int, str]:
 def render_context(
     plan: Plan, catalog: Catalog | None = None, options: RenderOptions | None = None
 ) -> RenderContext:
-    """Check the plan for invalid combinations and build the shared naming context."""
-    catalog = catalog or default_catalog()
-    spec = plan.spec
-    model = resolve_model(spec.model.planning_name, spec.model.config, catalog)
-    ctx = build_context(plan, catalog, options or RenderOptions(), model)
-    check(plan, ctx.adapter, ctx.adapter.can_serve(model))
+    """Check the plan for invalid combinations and build the shared naming context.
+
+    ``catalog`` is accepted for callers that pass one; the plan carries the model and GPU it used."""
+    ctx = build_context(plan, options or RenderOptions())
+    check(plan, ctx.adapter, ctx.adapter.can_serve(plan.model_arch))
     return ctx
 
 

@@ -11,6 +11,6 @@ from kubellm.spec import LLMService
 __all__ = ["CPU_DEVICE", "CPU_TYPE", "is_cpu", "plan_service"]
 
 
-def plan_service(spec: LLMService, catalog: Catalog, model: ModelArch) -> Plan:
+def plan_service(spec: LLMService, catalog: Catalog | None = None, model: ModelArch | None = None) -> Plan:
     """plan(spec); for ``gpu.type: cpu`` the plan is for a CPU node with no GPU in the pod."""
     return make_plan(spec, catalog, model=model)

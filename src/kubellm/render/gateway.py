@@ -15,18 +15,13 @@ from kubellm.render.context import (
     GATEWAY_PORT,
     RenderContext,
 )
+from kubellm.render.gateway_config import engine_pool
+from kubellm.render.gateway_config import gateway_config as build_gateway_config
 from kubellm.render.images import GATEWAY_IMAGE
 from kubellm.render.output import dump_plain
 from kubellm.render.placement import spread
 from kubellm.render.security import container_security, pod_security
-from kubellm.spec.gateway import (
-    AdmissionConfig,
-    DnsBackends,
-    GatewayConfig,
-    HealthCheckConfig,
-    ListenConfig,
-    PoolConfig,
-)
+from kubellm.spec.gateway import DnsBackends, GatewayConfig, HealthCheckConfig, ListenConfig
 
 Obj = dict[str, Any]
 DRAIN_S = 30
@@ -34,35 +29,20 @@ PRESTOP_S = 10
 
 
 def gateway_config(ctx: RenderContext) -> GatewayConfig:
-    g = ctx.spec.gateway
-    upstream = None
-    if ctx.spec.engine.name.value == "trtllm":
-        from kubellm.render.engines.trtllm import TRITON_MODEL_NAME
-
-        upstream = TRITON_MODEL_NAME
-    pool = PoolConfig(
-        name=ctx.served_name,
-        upstream_model=upstream,
-        backends=DnsBackends(name=ctx.engine_dns, port=ctx.adapter.port),
-        routing=g.routing,
-        max_outstanding_per_backend=ctx.plan.settings.max_num_seqs,
-        cold_start_timeout_s=g.cold_start_timeout_s if ctx.spec.scaling.scale_to_zero else None,
+    """The cluster gateway's config: one pool found by DNS of the engines' headless Service."""
+    pool = engine_pool(
+        ctx.spec,
+        ctx.plan,
+        DnsBackends(name=ctx.engine_dns, port=ctx.adapter.port),
+        upstream_model=ctx.adapter.table.upstream_model,
     )
-    admission = AdmissionConfig(
-        api_keys_file=f"{GATEWAY_KEYS_DIR}/keys" if ctx.spec.security.api_key_secret else None,
-        requests_per_minute=g.requests_per_minute,
-        tokens_per_minute=g.tokens_per_minute,
-        max_body_bytes=g.max_body_bytes,
-        max_tokens_cap=g.max_tokens_cap,
-    )
-    return GatewayConfig(
+    return build_gateway_config(
+        ctx.spec,
+        [pool],
         listen=ListenConfig(host="0.0.0.0", port=GATEWAY_PORT),
-        pools=[pool],
-        admission=admission,
-        health_checks=HealthCheckConfig(path=ctx.adapter.gateway_health_path),
-        cold_start_timeout_s=g.cold_start_timeout_s,
+        health=HealthCheckConfig(path=ctx.adapter.gateway_health_path),
+        api_keys_file=f"{GATEWAY_KEYS_DIR}/keys" if ctx.spec.security.api_key_secret else None,
         drain_timeout_s=float(DRAIN_S),
-        log_prompts=False,
     )
 
 

@@ -74,8 +74,10 @@ def config_from_plan(
 
 
 def served_name_of(spec: LLMService) -> str:
-    """The name clients send: ``model.served_name``, else the id in ``model.source`` (as vLLM does)."""
-    return spec.model.served_name or spec.model.source_id
+    """The name clients send: the same rule as on a cluster and in ``kubellm up`` (kubellm.engines)."""
+    from kubellm.engines import served_name
+
+    return served_name(spec)
 
 
 def service_from_flags(
@@ -123,7 +125,7 @@ def planned_engine(
     stop_mean_tokens: float | None = None,
 ) -> tuple[Plan, SimConfig, StepTimer]:
     """Plan ``spec`` and return the plan, the engine it describes and its step-time model."""
-    from kubellm.plan import PerformanceModel, plan
+    from kubellm.plan import plan
 
     the_plan = plan(spec)
     config = config_from_plan(
@@ -133,4 +135,4 @@ def planned_engine(
         seed=seed,
         stop_mean_tokens=stop_mean_tokens,
     )
-    return the_plan, config, PerformanceModel.for_plan(the_plan)
+    return the_plan, config, the_plan.performance_model

@@ -1,8 +1,8 @@
 """Command lines as Kubernetes and a shell see them: `$(VAR)` expansion, `sh -c` scripts, flags.
 
 ``command_lines`` turns a container's command and args into one or more argv lists (one per simple
-command of a shell script). ``parse_flags`` reads `--flag=value`, `--flag value`, `-f value` and
-positionals without knowing the engine; engines then pick the flags they understand.
+command of a shell script). Flags are then read by the engine tables (``kubellm.engines``):
+``parse_flags`` and ``read_settings`` live there, beside the flag names they read.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+
+from kubellm.engines import ParsedArgs, flag_key, parse_flags, to_float, to_int
 
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh"})
 _K8S_VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
@@ -85,74 +86,18 @@ def command_lines(command: Sequence[str], args: Sequence[str], env: Mapping[str,
 
 
 def flag_name(token: str) -> str:
-    """'--Max_Model-Len' → 'max-model-len'; '-tp' → 'tp'."""
-    return token.lstrip("-").replace("_", "-").lower()
+    """'--Max_Model-Len' → 'max-model-len'; '-tp' → 'tp' (the engine tables' spelling-free key)."""
+    return flag_key(token)
 
 
-@dataclass(slots=True)
-class ParsedArgs:
-    """Flags (name → every value given, '' for a bare flag) and positionals, in order."""
-
-    flags: dict[str, list[str]] = field(default_factory=dict)
-    positionals: list[str] = field(default_factory=list)
-
-    def get(self, *names: str) -> str | None:
-        """The last value of the first of ``names`` present (engines take the last occurrence)."""
-        for name in names:
-            values = self.flags.get(name)
-            if values:
-                return values[-1]
-        return None
-
-    def has(self, *names: str) -> bool:
-        return any(name in self.flags for name in names)
-
-
-def parse_flags(argv: Sequence[str], boolean: frozenset[str] = frozenset()) -> ParsedArgs:
-    """Parse `--a=1 --b 2 -c 3 --bare pos` without a schema; ``boolean`` flags never take a value."""
-    parsed = ParsedArgs()
-    i = 0
-    while i < len(argv):
-        token = argv[i]
-        if token.startswith("-") and len(token) > 1 and not _is_number(token):
-            if "=" in token:
-                name, _, value = token.partition("=")
-                parsed.flags.setdefault(flag_name(name), []).append(value)
-            else:
-                name = flag_name(token)
-                nxt = argv[i + 1] if i + 1 < len(argv) else None
-                if name not in boolean and nxt is not None and (not nxt.startswith("-") or _is_number(nxt)):
-                    parsed.flags.setdefault(name, []).append(nxt)
-                    i += 1
-                else:
-                    parsed.flags.setdefault(name, []).append("")
-        else:
-            parsed.positionals.append(token)
-        i += 1
-    return parsed
-
-
-def _is_number(token: str) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
-
-
-def to_int(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(float(value.strip().strip("'\"")))
-    except (ValueError, OverflowError):
-        return None
-
-
-def to_float(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value.strip().strip("'\""))
-    except ValueError:
-        return None
+__all__ = [
+    "ParsedArgs",
+    "command_lines",
+    "expand_k8s",
+    "expand_shell",
+    "flag_name",
+    "parse_flags",
+    "split_script",
+    "to_float",
+    "to_int",
+]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
 
-from kubellm.lint.engines.argv import ParsedArgs
+from kubellm.engines import EngineTable, ParsedArgs, parse_flags, read_settings
 
 # Engines kubellm recognises; `kserve-hf` is KServe's huggingfaceserver (vLLM backend, vLLM flags).
 ENGINES = ("vllm", "sglang", "tgi", "triton", "trtllm", "llamacpp", "ollama", "kserve-hf")
@@ -14,12 +16,17 @@ VLLM_LIKE = frozenset({"vllm", "kserve-hf"})
 
 @dataclass(slots=True)
 class EngineConfig:
-    """One LLM engine invocation; ``None`` means the manifest does not say."""
+    """One LLM engine invocation; ``None`` means the manifest does not say.
+
+    Setting names are the engine tables' (``kubellm.engines``); values keep the engine's spelling
+    (``awq_marlin``), which ``Flag.spec_value`` maps to the spec's.
+    """
 
     engine: str
     argv: list[str] = field(default_factory=list)
     args: ParsedArgs = field(default_factory=ParsedArgs)
     model: str | None = None
+    served_name: str | None = None
     tensor_parallel: int | None = None
     pipeline_parallel: int | None = None
     data_parallel: int | None = None
@@ -28,12 +35,14 @@ class EngineConfig:
     quantization: str | None = None
     dtype: str | None = None
     kv_cache_dtype: str | None = None
+    prefix_caching: bool | None = None
     download_dir: str | None = None
     device: str | None = None
     api_key: bool = False
     token_on_command_line: bool = False
     python_backend: bool = False
     max_num_seqs: int | None = None
+    max_num_batched_tokens: int | None = None
 
     @property
     def gpus_needed(self) -> int:
@@ -47,3 +56,17 @@ class EngineConfig:
     @property
     def vllm_like(self) -> bool:
         return self.engine in VLLM_LIKE
+
+
+_FIELDS = frozenset(f.name for f in fields(EngineConfig))
+
+
+def from_table(
+    engine: str, table: EngineTable, argv: Sequence[str], env: Mapping[str, str], **extra: Any
+) -> EngineConfig:
+    """Parse ``argv`` and ``env`` by ``table`` into an EngineConfig; ``extra`` fills what the table cannot
+    say (engine quirks) and wins over the table's reading."""
+    args = parse_flags(argv, table.boolean_keys())
+    settings = {k: v for k, v in read_settings(table, args, env).items() if k in _FIELDS}
+    settings.update({k: v for k, v in extra.items() if v is not None or k not in settings})
+    return EngineConfig(engine=engine, argv=list(argv), args=args, **settings)

@@ -1,15 +1,15 @@
-"""llama.cpp server: `llama-server -m model.gguf -c 8192 -ngl 99 --parallel 4`."""
+"""llama.cpp server: `llama-server -m model.gguf -c 8192 -ngl 99 --parallel 4`.
+
+Flags, spellings and `LLAMA_ARG_*` variables come from the llama.cpp engine table. ``-c`` is the context
+of all slots together, so one request's context (``max_model_len``) is ``ctx-size / parallel``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from kubellm.lint.engines.argv import parse_flags, to_int
-from kubellm.lint.engines.base import EngineConfig
-
-BOOLEAN_FLAGS = frozenset(
-    {"cont-batching", "no-mmap", "mlock", "flash-attn", "fa", "embedding", "metrics", "no-webui"}
-)
+from kubellm.engines import LLAMACPP, to_int
+from kubellm.lint.engines.base import EngineConfig, from_table
 
 
 def find_invocation(argv: Sequence[str]) -> list[str] | None:
@@ -20,14 +20,13 @@ def find_invocation(argv: Sequence[str]) -> list[str] | None:
 
 
 def parse(argv: Sequence[str], env: Mapping[str, str]) -> EngineConfig:
-    args = parse_flags(argv, BOOLEAN_FLAGS)
-    return EngineConfig(
-        engine="llamacpp",
-        argv=list(argv),
-        args=args,
-        model=args.get("m", "model", "hf", "hf-repo", "hfr") or env.get("LLAMA_ARG_MODEL"),
-        max_model_len=to_int(args.get("c", "ctx-size") or env.get("LLAMA_ARG_CTX_SIZE")),
-        api_key=args.has("api-key", "api-key-file") or bool(env.get("LLAMA_API_KEY")),
-        max_num_seqs=to_int(args.get("np", "parallel") or env.get("LLAMA_ARG_N_PARALLEL")),
-        device="cpu" if args.get("ngl", "n-gpu-layers", "gpu-layers") == "0" else None,
-    )
+    config = from_table("llamacpp", LLAMACPP, argv, env)
+    args = config.args
+    config.model = config.model or args.get("hf", "hf-repo", "hfr")
+    ctx_flag = LLAMACPP.named("--ctx-size")
+    ctx = to_int(args.get(*ctx_flag.spellings) or env.get(ctx_flag.env or ""))
+    slots = config.max_num_seqs or 1
+    config.max_model_len = ctx // slots if ctx else None
+    config.api_key = args.has("api-key", "api-key-file") or bool(env.get("LLAMA_API_KEY"))
+    config.device = "cpu" if args.get(*LLAMACPP.named("--n-gpu-layers").spellings) == "0" else None
+    return config

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from kubellm.lint.engines.argv import ParsedArgs, to_int
-from kubellm.lint.engines.base import EngineConfig
+from kubellm.engines import OLLAMA
+from kubellm.lint.engines.base import EngineConfig, from_table
 
 
 def find_invocation(argv: Sequence[str]) -> list[str] | None:
@@ -16,11 +16,6 @@ def find_invocation(argv: Sequence[str]) -> list[str] | None:
 
 
 def parse(argv: Sequence[str], env: Mapping[str, str]) -> EngineConfig:
-    return EngineConfig(
-        engine="ollama",
-        argv=list(argv),
-        args=ParsedArgs(),
-        max_model_len=to_int(env.get("OLLAMA_CONTEXT_LENGTH")),
-        max_num_seqs=to_int(env.get("OLLAMA_NUM_PARALLEL")),
-        download_dir=env.get("OLLAMA_MODELS"),
-    )
+    config = from_table("ollama", OLLAMA, [], env)
+    config.argv = list(argv)
+    return config

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from kubellm.lint.engines.argv import parse_flags, to_int
-from kubellm.lint.engines.base import EngineConfig
+from kubellm.engines import TRITON, TRTLLM, to_int
+from kubellm.lint.engines.base import EngineConfig, from_table
 
 
 def find_invocation(argv: Sequence[str]) -> tuple[str, list[str]] | None:
@@ -27,23 +27,13 @@ def find_invocation(argv: Sequence[str]) -> tuple[str, list[str]] | None:
 
 
 def parse(engine: str, argv: Sequence[str], env: Mapping[str, str]) -> EngineConfig:
-    args = parse_flags(argv)
-    tp = to_int(args.get("tp", "tp-size", "tensor-parallel-size", "world-size"))
-    pp = to_int(args.get("pp", "pp-size", "pipeline-parallel-size"))
-    model = args.get("model", "model-repository", "model-store")
-    if engine == "trtllm" and model is None and args.positionals:
-        model = args.positionals[0]
-    python_backend = engine == "triton" and (
+    config = from_table(engine, TRTLLM if engine == "trtllm" else TRITON, argv, env)
+    args = config.args
+    config.model = config.model or args.get("model")
+    if engine == "trtllm" and config.model is None and args.positionals:
+        config.model = args.positionals[0]
+    config.max_model_len = config.max_model_len or to_int(args.get("max-input-len"))
+    config.python_backend = engine == "triton" and (
         any("trtllm" in t or "ensemble" in t or "python" in t for t in argv) or args.has("backend-config")
     )
-    return EngineConfig(
-        engine=engine,
-        argv=list(argv),
-        args=args,
-        model=model,
-        tensor_parallel=tp,
-        pipeline_parallel=pp,
-        dtype=args.get("dt", "dtype"),
-        max_model_len=to_int(args.get("max-seq-len", "max-input-len")),
-        python_backend=python_backend,
-    )
+    return config

@@ -8,9 +8,10 @@ what the manifest says: model, GPU, TP × PP, max-model-len, quantization and me
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from kubellm.catalog import ModelArch
+from kubellm.engines import table_for
 from kubellm.errors import KubellmError
 from kubellm.lint.context import LintContext
 from kubellm.lint.engines import EngineConfig
@@ -22,29 +23,15 @@ from kubellm.lint.workload import ContainerView, PodView
 if TYPE_CHECKING:  # the planner (and pydantic) load only when a FIT rule has a model and a GPU to check
     from kubellm.plan import Plan
 
-_DTYPES = {
-    "half": "float16",
-    "float16": "float16",
-    "fp16": "float16",
-    "bfloat16": "bfloat16",
-    "bf16": "bfloat16",
-    "float": "float32",
-    "float32": "float32",
-}
-_QUANT = {
-    "fp8": "fp8",
-    "awq": "awq",
-    "awq_marlin": "awq",
-    "gptq": "gptq",
-    "gptq_marlin": "gptq",
-    "int8": "int8",
-    "w8a8": "int8",
-    "int4": "int4",
-    "w4a16": "int4",
-    "mxfp4": "mxfp4",
-    "gguf": "gguf",
-    "compressed-tensors": "none",
-}
+
+def _spec_values(section: str, field: str) -> frozenset[str]:
+    """Values the spec accepts for a Literal field (an engine spelling outside them reads as the default)."""
+    from kubellm.spec import service
+
+    model = service.ModelSection if section == "model" else service.ServingSection
+    return frozenset(get_args(model.model_fields[field].annotation))
+
+
 _QUANT_FROM_NAME = {
     "fp8": "fp8",
     "awq": "awq",
@@ -60,13 +47,22 @@ def _quantization(engine: EngineConfig, arch: ModelArch) -> str:
     if arch.quantization:
         return "none"  # the checkpoint carries its own quantization
     if engine.quantization:
-        return _QUANT.get(engine.quantization.lower(), "none")
+        return _spec_value(
+            engine, "quantization", engine.quantization, _spec_values("model", "quantization"), "none"
+        )
     model = (engine.model or "").lower()
     if prequantized_bytes_per_param(model) is not None:
         for marker, quant in _QUANT_FROM_NAME.items():
             if marker in model:
                 return quant
     return "none"
+
+
+def _spec_value(engine: EngineConfig, setting: str, raw: str, allowed: frozenset[str], default: str) -> str:
+    """The engine's spelling read back through its table (``awq_marlin`` → ``awq``, ``half`` → ``float16``)."""
+    value = table_for(engine.engine if engine.engine == "sglang" else "vllm").flag(setting).spec_value(raw)
+    value = value.lower()
+    return value if value in allowed else default
 
 
 def _spec(engine: EngineConfig, arch: ModelArch, choice: GpuChoice, pod: PodView) -> dict[str, Any]:
@@ -89,14 +85,21 @@ def _spec(engine: EngineConfig, arch: ModelArch, choice: GpuChoice, pod: PodView
         serving["max_model_len"] = engine.max_model_len
     if engine.max_num_seqs:
         serving["max_num_seqs"] = engine.max_num_seqs
-    kv = (engine.kv_cache_dtype or "auto").lower()
-    serving["kv_cache_dtype"] = kv if kv in ("auto", "fp8", "fp8_e4m3", "fp8_e5m2") else "auto"
+    serving["kv_cache_dtype"] = _spec_value(
+        engine,
+        "kv_cache_dtype",
+        engine.kv_cache_dtype or "auto",
+        _spec_values("serving", "kv_cache_dtype"),
+        "auto",
+    )
     return {
         "metadata": {"name": "lint"},
         "model": {
             "source": f"hf://{arch.hf_id}" if arch.hf_id.count("/") == 1 else "hf://lint/model",
             "name": arch.name,
-            "dtype": _DTYPES.get((engine.dtype or "auto").lower(), "auto"),
+            "dtype": _spec_value(
+                engine, "dtype", engine.dtype or "auto", _spec_values("model", "dtype"), "auto"
+            ),
             "quantization": _quantization(engine, arch),
         },
         "engine": {"name": "sglang" if engine.engine == "sglang" else "vllm"},

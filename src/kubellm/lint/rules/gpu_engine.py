@@ -110,8 +110,13 @@ def shm_no_sizelimit(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
 
 
 def startup_needed_s(ctx: LintContext, c: ContainerView) -> int:
-    size = weights_gib(ctx.catalog, c.engine.model if c.engine else None) or 0.0
-    return max(STARTUP_BUDGET_MIN_S, int(size * 10))
+    """The planner's startup budget for this model without a download (the least a probe must allow)."""
+    size = weights_gib(ctx.catalog, c.engine.model if c.engine else None)
+    if not size:
+        return STARTUP_BUDGET_MIN_S
+    from kubellm.plan.resources import startup_budget_s  # the one budget (loaded only with a known model)
+
+    return startup_budget_s(size * 2**30, downloads_at_start=False)
 
 
 @rule(

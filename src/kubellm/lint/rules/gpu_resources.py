@@ -206,6 +206,8 @@ def tp_not_power_of_two(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     scope="set",
 )
 def shared_gpu_mem_util(ctx: LintContext) -> Iterator[Hit]:
+    from kubellm.plan.resources import shared_gpu_max_utilization  # the planner's limit (loaded on use)
+
     vllm_utils: list[float | None] = []
     for pod in ctx.pods:
         for c in pod.engines:
@@ -213,7 +215,7 @@ def shared_gpu_mem_util(ctx: LintContext) -> Iterator[Hit]:
                 vllm_utils.append(c.engine.gpu_memory_utilization)
                 shared = [r for r in c.gpu_resources if r in SHARED_GPU_RESOURCES]
                 util = c.engine.gpu_memory_utilization
-                if shared and (util is None or util > 0.5):
+                if shared and (util is None or util > shared_gpu_max_utilization()):
                     yield Hit(
                         f"{shared[0]} is shared without memory isolation and --gpu-memory-utilization is "
                         f"{util if util is not None else 'unset (0.9)'}",
@@ -225,7 +227,7 @@ def shared_gpu_mem_util(ctx: LintContext) -> Iterator[Hit]:
         for key, replicas, mode in _sharing_configs(as_dict(cm.data.get("data"))):
             if replicas <= 1:
                 continue
-            limit = 1 / replicas
+            limit = shared_gpu_max_utilization(replicas)
             if vllm_utils and all(u is not None and u <= limit for u in vllm_utils):
                 continue
             # With vLLM pods in the set that break the bound this is a warning; alone it is a reminder.

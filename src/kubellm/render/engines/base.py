@@ -12,22 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kubellm.catalog import GpuSpec, ModelArch
+from kubellm.engines import EngineTable, MetricNames, check_extra_args, check_extra_env
 from kubellm.plan.result import Plan
 
-# Safety-relevant flags kubellm plans itself; extra_args must not override them.
 Env = list[dict[str, Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class EngineMetrics:
-    """PromQL selectors (metric name with label matchers) of an engine's load signals."""
-
-    queue: str
-    running: str
-    kv_usage: str | None
-    kv_usage_scale: float = 1.0  # multiply to get a 0..1 fraction
-    path: str = "/metrics"
-    port_name: str = "http"
+EngineMetrics = MetricNames  # the engine table's metric names, as the renderer reads them
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +59,28 @@ class WorkerCommand:
 class EngineAdapter(Protocol):
     """One serving engine, as the renderer needs to know it."""
 
-    name: str
-    port: int
-    metrics: EngineMetrics
-    readiness_path: str
-    liveness_path: str
-    probe_port: str
-    gateway_health_path: str
-    planned_flags: frozenset[str]
+    table: EngineTable
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+    @property
+    def metrics(self) -> EngineMetrics: ...
+
+    @property
+    def readiness_path(self) -> str: ...
+
+    @property
+    def liveness_path(self) -> str: ...
+
+    @property
+    def probe_port(self) -> str: ...
+
+    @property
+    def gateway_health_path(self) -> str: ...
 
     def image(self, ctx: EngineContext) -> str:
         """The pinned image (the spec's, else the engine's tested tag)."""
@@ -113,11 +116,48 @@ class EngineAdapter(Protocol):
 
 
 class AdapterDefaults:
-    """What most engines share: one HTTP port, NCCL's /dev/shm only across GPUs, the catalog's word
-    on which models they serve, no multi-node mode. Adapters inherit it and override what differs."""
+    """What most engines share: name, port, metric names and probe paths from the engine table, one HTTP
+    port, NCCL's /dev/shm only across GPUs, the catalog's word on which models they serve, no multi-node
+    mode, and the extra-args guard. Adapters inherit it and override what differs."""
 
-    name: str
-    port: int
+    table: EngineTable
+
+    @property
+    def name(self) -> str:
+        return self.table.name
+
+    @property
+    def port(self) -> int:
+        return self.table.serving_port
+
+    @property
+    def metrics(self) -> EngineMetrics:
+        assert self.table.metrics is not None, f"{self.table.name} has no metric names"
+        return self.table.metrics
+
+    @property
+    def readiness_path(self) -> str:
+        return self.table.readiness.ready_path
+
+    @property
+    def liveness_path(self) -> str:
+        return self.table.readiness.live_path
+
+    @property
+    def probe_port(self) -> str:
+        return "http"
+
+    @property
+    def gateway_health_path(self) -> str:
+        return self.liveness_path
+
+    def with_extra_args(self, ctx: EngineContext, planned: list[str]) -> list[str]:
+        """Planned arguments followed by the spec's extra_args, after the guard: an extra arg (or engine.env
+        variable) that sets a flag kubellm plans, in any spelling, is an error naming the spec field."""
+        engine = ctx.plan.spec.engine
+        check_extra_args(self.table, engine.extra_args)
+        check_extra_env(self.table, engine.env)
+        return [*planned, *engine.extra_args]
 
     def ports(self) -> list[dict[str, Any]]:
         return [{"name": "http", "containerPort": self.port, "protocol": "TCP"}]

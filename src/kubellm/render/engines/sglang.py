@@ -6,8 +6,9 @@ Flags follow ``sglang.launch_server --help`` of the tested image; metrics are SG
 
 from __future__ import annotations
 
-from kubellm.render.engines.base import AdapterDefaults, EngineContext, EngineMetrics, Env, WorkerCommand
-from kubellm.render.engines.common import pick_image, with_extra_args
+from kubellm.engines import SGLANG
+from kubellm.render.engines.base import AdapterDefaults, EngineContext, Env, WorkerCommand
+from kubellm.render.engines.common import pick_image
 from kubellm.render.images import SGLANG_IMAGE
 
 DIST_INIT_PORT = 20000
@@ -16,38 +17,7 @@ DIST_INIT_PORT = 20000
 class SglangAdapter(AdapterDefaults):
     """SGLang's OpenAI-compatible server."""
 
-    name = "sglang"
-    port = 30000
-    metrics = EngineMetrics(
-        queue="sglang:num_queue_reqs", running="sglang:num_running_reqs", kv_usage="sglang:token_usage"
-    )
-    readiness_path = "/v1/models"
-    liveness_path = "/health"
-    probe_port = "http"
-    gateway_health_path = liveness_path
-    planned_flags = frozenset(
-        {
-            "--model-path",
-            "--model",
-            "--served-model-name",
-            "--host",
-            "--port",
-            "--tp",
-            "--tp-size",
-            "--tensor-parallel-size",
-            "--pp-size",
-            "--context-length",
-            "--mem-fraction-static",
-            "--max-running-requests",
-            "--chunked-prefill-size",
-            "--dtype",
-            "--quantization",
-            "--kv-cache-dtype",
-            "--nnodes",
-            "--node-rank",
-            "--dist-init-addr",
-        }
-    )
+    table = SGLANG
 
     def image(self, ctx: EngineContext) -> str:
         return pick_image(ctx, SGLANG_IMAGE)
@@ -63,15 +33,13 @@ class SglangAdapter(AdapterDefaults):
             "--port", str(self.port),
             *ctx.plan.engine_args,
         ]  # fmt: skip
-        if ctx.plan.settings.dtype != "auto":
-            args += ["--dtype", ctx.plan.settings.dtype]
         args += ["--enable-metrics", "--log-level", "warning"]
         if ctx.plan.spec.observability.log_requests:
             args.append("--log-requests")
         return args
 
     def args(self, ctx: EngineContext) -> list[str]:
-        return with_extra_args(ctx, self._planned(ctx), self.planned_flags)
+        return self.with_extra_args(ctx, self._planned(ctx))
 
     def env(self, ctx: EngineContext) -> Env:
         return [{"name": "SGLANG_DISABLE_USAGE_STATS", "value": "1"}]

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubellm.render.engines.base import AdapterDefaults, EngineContext, EngineMetrics, Env
-from kubellm.render.engines.common import pick_image, with_extra_args
+from kubellm.engines import TRTLLM
+from kubellm.engines.trtllm import KSERVE_HTTP_PORT, TRITON_MODEL_NAME
+from kubellm.render.engines.base import AdapterDefaults, EngineContext, Env
+from kubellm.render.engines.common import pick_image
 from kubellm.render.images import TRITON_TRTLLM_IMAGE
 
-# The ensemble model the OpenAI frontend serves; the gateway rewrites the served name to it.
-TRITON_MODEL_NAME = "ensemble"
+__all__ = ["TRITON_MODEL_NAME", "TritonTrtllmAdapter", "build_script", "repository_dir"]
 
 
 def repository_dir(ctx: EngineContext) -> str:
@@ -33,20 +34,15 @@ def repository_dir(ctx: EngineContext) -> str:
 class TritonTrtllmAdapter(AdapterDefaults):
     """Triton + TensorRT-LLM behind Triton's OpenAI-compatible frontend."""
 
-    name = "trtllm"
-    port = 9000
-    metrics = EngineMetrics(
-        queue="nv_inference_pending_request_count",
-        running='nv_trt_llm_request_metrics{request_type="active"}',
-        kv_usage='nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type="fraction"}',
-    )
-    readiness_path = "/v2/health/ready"  # the KServe frontend: ready once every model of the ensemble is
-    liveness_path = "/v2/health/live"
-    probe_port = "kserve-http"
-    gateway_health_path = "/health/ready"  # the OpenAI frontend's readiness route
-    planned_flags = frozenset(
-        {"--model-repository", "--tokenizer", "--backend", "--host", "--openai-port", "--kserve-http-port"}
-    )
+    table = TRTLLM
+
+    @property
+    def probe_port(self) -> str:
+        return "kserve-http"  # the KServe frontend's /v2/health/ready
+
+    @property
+    def gateway_health_path(self) -> str:
+        return "/health/ready"  # the OpenAI frontend's readiness route
 
     def image(self, ctx: EngineContext) -> str:
         return pick_image(ctx, TRITON_TRTLLM_IMAGE)
@@ -62,13 +58,13 @@ class TritonTrtllmAdapter(AdapterDefaults):
             "--host", "0.0.0.0",
             "--openai-port", str(self.port),
             "--enable-kserve-frontends",
-            "--kserve-http-port", "8000",
+            "--kserve-http-port", str(KSERVE_HTTP_PORT),
             "--kserve-grpc-port", "8001",
             # The frontend answers requests without max_tokens with 16 tokens unless told otherwise.
             "--default-max-tokens", str(min(4096, ctx.plan.settings.max_model_len // 2)),
             "--uvicorn-log-level", "warning",
         ]  # fmt: skip
-        return with_extra_args(ctx, planned, self.planned_flags)
+        return self.with_extra_args(ctx, planned)
 
     def env(self, ctx: EngineContext) -> Env:
         env: Env = []
@@ -79,7 +75,7 @@ class TritonTrtllmAdapter(AdapterDefaults):
     def ports(self) -> list[dict[str, Any]]:
         return [
             {"name": "http", "containerPort": self.port, "protocol": "TCP"},
-            {"name": "kserve-http", "containerPort": 8000, "protocol": "TCP"},
+            {"name": "kserve-http", "containerPort": KSERVE_HTTP_PORT, "protocol": "TCP"},
         ]
 
     def shm_gib(self, ctx: EngineContext) -> float:

@@ -7,8 +7,9 @@ those of its /metrics (``vllm:num_requests_waiting``, ``vllm:num_requests_runnin
 
 from __future__ import annotations
 
-from kubellm.render.engines.base import AdapterDefaults, EngineContext, EngineMetrics, Env, WorkerCommand
-from kubellm.render.engines.common import pick_image, with_extra_args
+from kubellm.engines import VLLM
+from kubellm.render.engines.base import AdapterDefaults, EngineContext, Env, WorkerCommand
+from kubellm.render.engines.common import pick_image
 from kubellm.render.images import VLLM_IMAGE
 
 RAY_PORT = 6379
@@ -17,39 +18,7 @@ RAY_PORT = 6379
 class VllmAdapter(AdapterDefaults):
     """vLLM's OpenAI-compatible server."""
 
-    name = "vllm"
-    port = 8000
-    metrics = EngineMetrics(
-        queue="vllm:num_requests_waiting",
-        running="vllm:num_requests_running",
-        kv_usage="vllm:kv_cache_usage_perc",
-    )
-    readiness_path = "/v1/models"  # answers only once the model is loaded (M30)
-    liveness_path = "/health"
-    probe_port = "http"
-    gateway_health_path = liveness_path
-    planned_flags = frozenset(
-        {
-            "--port",
-            "--host",
-            "--served-model-name",
-            "--max-model-len",
-            "--gpu-memory-utilization",
-            "--max-num-seqs",
-            "--max-num-batched-tokens",
-            "--tensor-parallel-size",
-            "-tp",
-            "--pipeline-parallel-size",
-            "-pp",
-            "--dtype",
-            "--quantization",
-            "-q",
-            "--kv-cache-dtype",
-            "--block-size",
-            "--download-dir",
-            "--model",
-        }
-    )
+    table = VLLM
 
     def image(self, ctx: EngineContext) -> str:
         return pick_image(ctx, VLLM_IMAGE)
@@ -61,13 +30,14 @@ class VllmAdapter(AdapterDefaults):
         spec = ctx.plan.spec
         args = [
             ctx.model_path,
-            "--served-model-name", ctx.served_name,
+            VLLM.flag("served_name").name, ctx.served_name,
             "--host", "0.0.0.0",
             "--port", str(self.port),
             *ctx.plan.engine_args,
         ]  # fmt: skip
-        if "--block-size" not in ctx.plan.engine_args:
-            args += ["--block-size", str(ctx.plan.settings.block_size)]
+        block_size = VLLM.flag("block_size").name
+        if block_size not in ctx.plan.engine_args:
+            args += [block_size, str(ctx.plan.settings.block_size)]
         if spec.observability.log_requests:
             args.append("--enable-log-requests")
         args.append("--disable-uvicorn-access-log")
@@ -76,7 +46,7 @@ class VllmAdapter(AdapterDefaults):
         return args
 
     def args(self, ctx: EngineContext) -> list[str]:
-        return with_extra_args(ctx, self._planned(ctx), self.planned_flags)
+        return self.with_extra_args(ctx, self._planned(ctx))
 
     def env(self, ctx: EngineContext) -> Env:
         env: Env = [
