@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -93,3 +94,50 @@ def test_single_strategy_allows_one_profile_per_node() -> None:
     with pytest.raises(SpecError) as info:
         validate_as(GpuCluster, data, "cluster.yaml")
     assert "single" in info.value.what and "mixed" in info.value.what
+
+
+def test_label_command_selects_nodes_by_what_they_carry_before_labelling() -> None:
+    guides = {
+        name: yaml.safe_load(text)
+        for name, text in find(render_cluster(load_cluster_spec(SPEC)), "ConfigMap", "kubellm-node-pools")[
+            "data"
+        ].items()
+    }
+    l4 = guides["l4-shared.yaml"]["label_existing_nodes"]
+    # never `-l kubellm.dev/gpu-pool=…`: no node carries the pool label before this command sets it
+    assert "-l kubellm.dev/gpu-pool" not in l4
+    assert l4.startswith("kubectl label nodes -l 'nvidia.com/gpu.product in (NVIDIA-L4)' kubellm.dev/gpu-pool=l4-shared")
+    assert "kubectl taint nodes -l 'nvidia.com/gpu.product in (NVIDIA-L4)' nvidia.com/gpu=present:NoSchedule" in l4
+
+
+def test_pool_node_selector_is_used_as_given() -> None:
+    data = copy.deepcopy(read_yaml(SPEC))
+    data["pools"][0]["node_selector"] = {"cloud.google.com/gke-nodepool": "gpu-h100"}
+    objects = render_cluster(validate_as(GpuCluster, data, "cluster.yaml"))
+    guide = yaml.safe_load(find(objects, "ConfigMap", "kubellm-node-pools")["data"]["h100.yaml"])
+    assert guide["label_existing_nodes"].startswith(
+        "kubectl label nodes -l cloud.google.com/gke-nodepool=gpu-h100 kubellm.dev/gpu-pool=h100"
+    )
+
+
+def test_two_pools_of_one_gpu_need_node_selectors() -> None:
+    data = copy.deepcopy(read_yaml(SPEC))
+    data["pools"].append({"name": "l4-exclusive", "gpu_type": "L4", "gpus_per_node": 1})
+    with pytest.raises(UsageError) as info:
+        render_cluster(validate_as(GpuCluster, data, "cluster.yaml"))
+    assert "pools[4] (l4-exclusive) and pool l4-shared" in info.value.what
+    assert "pools[4].node_selector" in info.value.fix
+    data["pools"][4]["node_selector"] = {"eks.amazonaws.com/nodegroup": "l4-exclusive"}
+    render_cluster(validate_as(GpuCluster, data, "cluster.yaml"))
+
+
+def test_runtime_class_comes_before_the_jobs_that_use_it_and_kustomize_keeps_the_order(tmp_path: Path) -> None:
+    from kubellm.render.output import write_dir
+
+    objects = render_cluster(load_cluster_spec(SPEC))
+    kinds = [o["kind"] for o in objects]
+    assert kinds.index("RuntimeClass") < kinds.index("Job") and kinds.index("PriorityClass") < kinds.index("Deployment")
+    write_dir(objects, tmp_path / "out")
+    kustomization = yaml.safe_load((tmp_path / "out" / "kustomization.yaml").read_text())
+    # kustomize's default (legacy) order would move the RuntimeClass behind the Jobs
+    assert kustomization["sortOptions"] == {"order": "fifo"}

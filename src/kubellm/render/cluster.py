@@ -9,6 +9,8 @@ each GPU node before any model is deployed.
 
 from __future__ import annotations
 
+import shlex
+
 from typing import Any
 
 from kubellm.catalog import Catalog, GpuSpec, default_catalog
@@ -126,6 +128,44 @@ def _gpu_resource(pool: NodePool, strategy: str) -> tuple[str, int]:
     return "nvidia.com/gpu", pool.gpus_per_node if pool.sharing == GpuSharing.EXCLUSIVE else 1
 
 
+def node_selection(pool: NodePool, gpu: GpuSpec) -> str:
+    """A label selector for the pool's nodes as they are before kubellm labels them (never the pool label)."""
+    if pool.node_selector:
+        return ",".join(f"{k}={v}" for k, v in sorted(pool.node_selector.items()))
+    return f"nvidia.com/gpu.product in ({','.join(gpu.product_labels)})"
+
+
+def label_command(pool: NodePool, gpu: GpuSpec, labels: dict[str, str], taints: list[str]) -> str:
+    """kubectl commands that put the pool's labels (and taint) on the nodes it already has."""
+    selection = shlex.quote(node_selection(pool, gpu))
+    commands = [
+        f"kubectl label nodes -l {selection} " + " ".join(f"{k}={v}" for k, v in labels.items()) + " --overwrite"
+    ]
+    commands += [f"kubectl taint nodes -l {selection} {taint} --overwrite" for taint in taints]
+    return " && ".join(commands)
+
+
+def check_node_selection(pools: list[NodePool], gpus: list[GpuSpec]) -> None:
+    """Two pools of one GPU model need node selectors, or the labelling command would label both."""
+    seen: dict[str, str] = {}
+    for i, (pool, gpu) in enumerate(zip(pools, gpus, strict=True)):
+        if pool.node_selector:
+            continue
+        if gpu.name in seen:
+            raise UsageError(
+                f"pools[{i}] ({pool.name}) and pool {seen[gpu.name]} both have {gpu.name} GPUs and no node_selector: "
+                "their nodes cannot be told apart",
+                f"set pools[{i}].node_selector to a label the pool's nodes carry (cloud.google.com/gke-nodepool: "
+                "NAME, eks.amazonaws.com/nodegroup: NAME, kubernetes.azure.com/agentpool: NAME)",
+            )
+        if not gpu.product_labels:
+            raise UsageError(
+                f"pools[{i}] ({pool.name}): the catalog knows no nvidia.com/gpu.product label for {gpu.name}",
+                f"set pools[{i}].node_selector to a label the pool's nodes carry",
+            )
+        seen[gpu.name] = pool.name
+
+
 def _pool_guide(pool: NodePool, gpu: GpuSpec, strategy: str) -> Obj:
     labels = _node_labels(pool)
     taints = ["nvidia.com/gpu=present:NoSchedule"] if pool.taint else []
@@ -151,14 +191,7 @@ def _pool_guide(pool: NodePool, gpu: GpuSpec, strategy: str) -> Obj:
             "warm_nodes": pool.warm_nodes,
             "cluster_autoscaler_node_group_tags": ca_tags,
         },
-        "label_existing_nodes": " && ".join(
-            [
-                f"kubectl label nodes -l {POOL_LABEL}={pool.name} "
-                + " ".join(f"{k}={v}" for k, v in labels.items())
-                + " --overwrite"
-            ]
-            + ([f"kubectl taint nodes -l {POOL_LABEL}={pool.name} {taints[0]} --overwrite"] if taints else [])
-        ),
+        "label_existing_nodes": label_command(pool, gpu, labels, taints),
     }
 
 
@@ -318,6 +351,7 @@ def render_cluster(spec: GpuCluster, catalog: Catalog | None = None) -> list[Obj
         if pool.sharing == GpuSharing.MIG:
             check_mig_layout(pool, gpu, i)
         gpus.append(gpu)
+    check_node_selection(spec.pools, gpus)
     exclusive = [p.name for p in spec.pools if p.sharing == GpuSharing.EXCLUSIVE]
     default_config = exclusive[0] if exclusive else spec.pools[0].name
     values = _operator_values(spec, default_config)
@@ -390,7 +424,7 @@ def render_cluster(spec: GpuCluster, catalog: Catalog | None = None) -> list[Obj
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
             "metadata": _meta("default-deny", spec.system_namespace, "network"),
-            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [], "egress": []},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},  # no rules: deny all
         }
     )
     if op.dcgm_exporter:

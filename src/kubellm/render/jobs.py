@@ -22,12 +22,13 @@ def engine_build_objects(ctx: RenderContext) -> list[Obj]:
         "data": {"build.sh": build_script(ctx.engine)},
     }
     container = engine_container(ctx, command=["/bin/sh", "/opt/kubellm/build.sh"], args=[], probes=False)
+    container.pop("args")  # the server stores no empty list
     container["name"] = "engine-build"
     container.pop("ports", None)
     container.pop("lifecycle", None)
     for mount in container["volumeMounts"]:
         if mount["name"] == "models":
-            mount["readOnly"] = False  # writes the engines and the model repository
+            mount.pop("readOnly", None)  # writes the engines and the model repository (false is the default)
     container["volumeMounts"].append({"name": "build-script", "mountPath": "/opt/kubellm", "readOnly": True})
     pod = pod_spec(ctx, [container], init=False)
     pod["initContainers"] = [wait_container(ctx, "wait-for-model", download_dir(ctx))]

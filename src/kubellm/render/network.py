@@ -43,7 +43,6 @@ def engine_service(ctx: RenderContext) -> Obj:
             "clusterIP": "None",
             "selector": engine_selector(ctx),
             "ports": ports,
-            "publishNotReadyAddresses": False,
         },
     }
 
@@ -63,12 +62,16 @@ def _policy(ctx: RenderContext, name: str, component: str, selector: dict[str, s
             egress: list[Obj] | None) -> Obj:  # fmt: skip
     types: list[str] = []
     spec: Obj = {"podSelector": {"matchLabels": selector}}
+    # An empty rule list denies all; the API server stores it as an absent field, so it is left out
+    # (written, it would bump the policy's generation on every apply). policyTypes carries the meaning.
     if ingress is not None:
         types.append("Ingress")
-        spec["ingress"] = ingress
+        if ingress:
+            spec["ingress"] = ingress
     if egress is not None:
         types.append("Egress")
-        spec["egress"] = egress
+        if egress:
+            spec["egress"] = egress
     spec["policyTypes"] = types
     return {
         "apiVersion": "networking.k8s.io/v1",

@@ -59,10 +59,13 @@ def file_name(obj: Obj) -> str:
 
 
 def kustomization(objects: list[Obj]) -> Obj:
+    """Resources in render's apply order; ``fifo`` keeps it (kustomize's default reorders by kind, putting a
+    RuntimeClass after the Jobs that use it)."""
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": [file_name(o) for o in objects],
+        "sortOptions": {"order": "fifo"},
     }
 
 

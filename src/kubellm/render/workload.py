@@ -110,7 +110,7 @@ def _probes(ctx: RenderContext) -> Obj:
 
 def _mounts(ctx: RenderContext, *, read_only_models: bool = True) -> list[Obj]:
     mounts: list[Obj] = [
-        {"name": "models", "mountPath": MODELS_DIR, "readOnly": read_only_models},
+        {"name": "models", "mountPath": MODELS_DIR} | ({"readOnly": True} if read_only_models else {}),
         {"name": "cache", "mountPath": CACHE_DIR},
         {"name": "tmp", "mountPath": "/tmp"},
     ]

@@ -95,6 +95,12 @@ class NodePool(StrictModel):
         description="Nodes kept warm by a low-priority placeholder pod that real GPU pods preempt.",
     )
     labels: dict[str, str] = Field(default_factory=dict, description="Extra labels for the pool's nodes.")
+    node_selector: dict[str, str] = Field(
+        default_factory=dict,
+        description="Labels the pool's nodes carry already (e.g. cloud.google.com/gke-nodepool: gpu-h100, "
+        "eks.amazonaws.com/nodegroup: gpu-h100, kubernetes.azure.com/agentpool: gpuh100): how the labelling "
+        "command finds them. Empty: GPU feature discovery's nvidia.com/gpu.product of the pool's GPU.",
+    )
 
     @field_validator("name")
     @classmethod
