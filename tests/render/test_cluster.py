@@ -106,8 +106,13 @@ def test_label_command_selects_nodes_by_what_they_carry_before_labelling() -> No
     l4 = guides["l4-shared.yaml"]["label_existing_nodes"]
     # never `-l kubellm.dev/gpu-pool=…`: no node carries the pool label before this command sets it
     assert "-l kubellm.dev/gpu-pool" not in l4
-    assert l4.startswith("kubectl label nodes -l 'nvidia.com/gpu.product in (NVIDIA-L4)' kubellm.dev/gpu-pool=l4-shared")
-    assert "kubectl taint nodes -l 'nvidia.com/gpu.product in (NVIDIA-L4)' nvidia.com/gpu=present:NoSchedule" in l4
+    assert l4.startswith(
+        "kubectl label nodes -l 'nvidia.com/gpu.product in (NVIDIA-L4)' kubellm.dev/gpu-pool=l4-shared"
+    )
+    assert (
+        "kubectl taint nodes -l 'nvidia.com/gpu.product in (NVIDIA-L4)' nvidia.com/gpu=present:NoSchedule"
+        in l4
+    )
 
 
 def test_pool_node_selector_is_used_as_given() -> None:
@@ -131,12 +136,16 @@ def test_two_pools_of_one_gpu_need_node_selectors() -> None:
     render_cluster(validate_as(GpuCluster, data, "cluster.yaml"))
 
 
-def test_runtime_class_comes_before_the_jobs_that_use_it_and_kustomize_keeps_the_order(tmp_path: Path) -> None:
+def test_runtime_class_comes_before_the_jobs_that_use_it_and_kustomize_keeps_the_order(
+    tmp_path: Path,
+) -> None:
     from kubellm.render.output import write_dir
 
     objects = render_cluster(load_cluster_spec(SPEC))
     kinds = [o["kind"] for o in objects]
-    assert kinds.index("RuntimeClass") < kinds.index("Job") and kinds.index("PriorityClass") < kinds.index("Deployment")
+    assert kinds.index("RuntimeClass") < kinds.index("Job") and kinds.index("PriorityClass") < kinds.index(
+        "Deployment"
+    )
     write_dir(objects, tmp_path / "out")
     kustomization = yaml.safe_load((tmp_path / "out" / "kustomization.yaml").read_text())
     # kustomize's default (legacy) order would move the RuntimeClass behind the Jobs

@@ -10,7 +10,6 @@ each GPU node before any model is deployed.
 from __future__ import annotations
 
 import shlex
-
 from typing import Any
 
 from kubellm.catalog import Catalog, GpuSpec, default_catalog
@@ -139,7 +138,9 @@ def label_command(pool: NodePool, gpu: GpuSpec, labels: dict[str, str], taints: 
     """kubectl commands that put the pool's labels (and taint) on the nodes it already has."""
     selection = shlex.quote(node_selection(pool, gpu))
     commands = [
-        f"kubectl label nodes -l {selection} " + " ".join(f"{k}={v}" for k, v in labels.items()) + " --overwrite"
+        f"kubectl label nodes -l {selection} "
+        + " ".join(f"{k}={v}" for k, v in labels.items())
+        + " --overwrite"
     ]
     commands += [f"kubectl taint nodes -l {selection} {taint} --overwrite" for taint in taints]
     return " && ".join(commands)
