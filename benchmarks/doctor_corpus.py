@@ -109,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         healthy = [i for i in items if i.split == split and i.healthy]
         by_engine: dict[str, list[bool]] = defaultdict(list)
         by_category: dict[str, list[bool]] = defaultdict(list)
+        if not errors:
+            print(f"error: no {split} items under {FIELD}", file=sys.stderr)
+            return 2
         results = {i.path: outcome(i) for i in errors + healthy}
         for item in errors:
             ok = results[item.path][0]
