@@ -112,6 +112,8 @@ class SseParser:
         rec = self.rec
         if self._buf:
             data = self._buf + data
+        if b"\r" in data:  # SSE lines may end in CRLF or a lone CR too (a CRLF split over pieces is two ends)
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = data.split(b"\n")
         self._buf = lines.pop()
         for line in lines:

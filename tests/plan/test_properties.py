@@ -1,0 +1,103 @@
+"""Properties of the planner's arithmetic (hypothesis): what must hold for any model, GPU and setting.
+
+KV tokens scale with 1/PP and grow linearly with the memory utilisation; bytes per token grow with
+layers, KV heads and the KV dtype; a model that fits a GPU fits every GPU with more memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kubellm.catalog import default_catalog
+from kubellm.plan import memory as mem
+from kubellm.plan import plan
+from kubellm.plan.layout import Layout, memory_fit
+from kubellm.spec import LLMService
+
+CATALOG = default_catalog()
+LLAMA_8B = CATALOG.model("llama-3.1-8b")
+H100 = CATALOG.gpu("h100")
+GQA_MODELS = [m for m in CATALOG.models if not m.is_mla and not m.num_sliding_layers][:20]
+FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _spec(**gpu: object) -> LLMService:
+    return LLMService.model_validate(
+        {"metadata": {"name": "p"}, "model": {"source": "hf://meta-llama/Llama-3.1-8B-Instruct"},
+         "gpu": {"type": "H100", **gpu}, "serving": {"max_model_len": 4096}}
+    )  # fmt: skip
+
+
+@FAST
+@given(st.sampled_from(GQA_MODELS), st.sampled_from([1, 2, 4, 8]), st.sampled_from([1.0, 2.0, 4.0]))
+def test_kv_bytes_per_token_per_gpu_scale_with_one_over_pp(
+    model: object, pp: int, dtype_bytes: float
+) -> None:
+    m = dataclasses.replace(model, num_layers=8 * 3 * model.num_layers)  # type: ignore[type-var, attr-defined]
+    whole = mem.kv_page_bytes_per_token(m, 1, 1, dtype_bytes)
+    assert mem.kv_page_bytes_per_token(m, 1, pp, dtype_bytes) * pp == pytest.approx(whole)
+
+
+@FAST
+@given(st.sampled_from(GQA_MODELS), st.integers(1, 200), st.sampled_from([1.0, 2.0, 4.0]))
+def test_bytes_per_token_are_linear_in_layers(model: object, layers: int, dtype_bytes: float) -> None:
+    one = dataclasses.replace(model, num_layers=1)  # type: ignore[type-var]
+    many = dataclasses.replace(model, num_layers=layers)  # type: ignore[type-var]
+    assert many.kv_bytes_per_token(1, dtype_bytes) == round(
+        layers * one.kv_bytes_per_token_per_layer(1, dtype_bytes)
+    )
+
+
+@FAST
+@given(st.integers(1, 64), st.integers(1, 8), st.sampled_from([64, 128, 256]))
+def test_bytes_per_token_are_linear_in_kv_heads_and_dtype(kv_heads: int, factor: int, head_dim: int) -> None:
+    base = dataclasses.replace(
+        LLAMA_8B, num_kv_heads=kv_heads, num_attention_heads=kv_heads * 8, head_dim=head_dim
+    )
+    more = dataclasses.replace(
+        base, num_kv_heads=kv_heads * factor, num_attention_heads=kv_heads * factor * 8
+    )
+    assert more.kv_bytes_per_token(1, 2.0) == factor * base.kv_bytes_per_token(1, 2.0)
+    assert base.kv_bytes_per_token(1, 2.0) == 2 * base.kv_bytes_per_token(1, 1.0)  # fp8 KV halves it
+    assert base.kv_bytes_per_token(1, 2.0) == 2 * 2 * kv_heads * head_dim * base.num_layers
+
+
+@FAST
+@given(st.floats(0.3, 0.97), st.floats(0.01, 0.3))
+def test_kv_memory_grows_linearly_with_utilisation(util: float, more: float) -> None:
+    util_b = min(0.98, util + more)
+    layout = Layout(1, 1, "bfloat16", None, "auto", 4096)
+    low = memory_fit(LLAMA_8B, H100, _spec(memory_utilization=util), layout, 256, 8192, "v1")
+    high = memory_fit(LLAMA_8B, H100, _spec(memory_utilization=util_b), layout, 256, 8192, "v1")
+    assert high.kv - low.kv == pytest.approx((util_b - util) * H100.memory_gib * mem.GIB, rel=1e-9)
+    assert high.blocks >= low.blocks
+    if low.kv > 0:
+        assert low.blocks == int(low.kv // (low.bytes_per_token * mem.BLOCK_SIZE))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.floats(8.0, 200.0), st.floats(0.5, 80.0))
+def test_fits_is_monotone_in_gpu_memory(memory_gib: float, extra_gib: float) -> None:
+    spec = _spec(count=1)
+    small = plan(spec, gpu=dataclasses.replace(H100, memory_gib=memory_gib))
+    large = plan(spec, gpu=dataclasses.replace(H100, memory_gib=memory_gib + extra_gib))
+    if small.fits:
+        assert large.fits
+    assert large.kv_cache.tokens >= small.kv_cache.tokens
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.sampled_from([1, 2]))
+def test_kv_tokens_per_gpu_scale_with_pp_in_a_plan(nodes: int) -> None:
+    spec = LLMService.model_validate(
+        {"metadata": {"name": "p"}, "model": {"source": "hf://meta-llama/Llama-3.3-70B-Instruct"},
+         "gpu": {"type": "H100", "count": 4 * nodes, "nodes": nodes}, "serving": {"max_model_len": 8192}}
+    )  # fmt: skip
+    p = plan(spec)
+    layers = p.model_arch.num_layers
+    per_layer = p.model_arch.kv_bytes_per_token_per_layer(4, 2.0)
+    assert p.kv_cache.bytes_per_token == int(per_layer * -(-layers // nodes))
