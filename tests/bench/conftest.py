@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from kubellm.bench.runner import BenchRun
+from kubellm.bench.summary import RequestRecord
 from kubellm.bench.workload import build_workload
-from kubellm.spec.bench import BenchConfig, BenchResults, RequestRecord
+from kubellm.spec.bench import BenchConfig, BenchResults
 
 SERVER = Path(__file__).with_name("fake_server.py")
 TTFT_MS = 50.0

@@ -9,15 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from kubellm.bench.merge import merge_results
+from kubellm.bench.summary import RequestRecord, summarize_point
 from kubellm.cli.app import app
-from kubellm.spec.bench import (
-    BenchConfig,
-    BenchMetadata,
-    BenchResults,
-    RequestRecord,
-    TokenSource,
-    summarize_point,
-)
+from kubellm.spec.bench import BenchConfig, BenchMetadata, BenchResults, TokenSource
 
 
 def _pod(seed: int, concurrency: int, host: str) -> tuple[BenchResults, list[RequestRecord]]:

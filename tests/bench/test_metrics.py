@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kubellm.bench.summary import RequestRecord, summarize_point
 from kubellm.spec.bench import (
-    RequestRecord,
     SloTarget,
     TokenSource,
     e2e_s,
@@ -19,7 +19,6 @@ from kubellm.spec.bench import (
     latency_stats_ms,
     percentile,
     stats_from_histogram,
-    summarize_point,
     tpot_s,
     ttft_s,
 )

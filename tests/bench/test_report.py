@@ -6,7 +6,8 @@ from pathlib import Path
 
 from kubellm.bench.knee import find_knee
 from kubellm.bench.report import write_outputs
-from kubellm.spec.bench import BenchConfig, BenchMetadata, BenchResults, RequestRecord, summarize_point
+from kubellm.bench.summary import RequestRecord, summarize_point
+from kubellm.spec.bench import BenchConfig, BenchMetadata, BenchResults
 
 
 def test_out_dir_has_results_plot_and_self_contained_html(tmp_path: Path) -> None:

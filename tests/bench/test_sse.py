@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kubellm.bench.client import SseParser
-from kubellm.spec.bench import RequestRecord, TokenSource
+from kubellm.bench.summary import RequestRecord
+from kubellm.spec.bench import TokenSource
 
 
 def _event(data: object) -> bytes:

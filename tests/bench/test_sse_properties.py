@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubellm.bench.client import SseParser
-from kubellm.spec.bench import RequestRecord, TokenSource
+from kubellm.bench.summary import RequestRecord
+from kubellm.spec.bench import TokenSource
 
 NEWLINES = (b"\n", b"\r\n", b"\r")
 

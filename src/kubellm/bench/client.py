@@ -17,7 +17,8 @@ from typing import Any
 
 import aiohttp
 
-from kubellm.spec.bench import RequestRecord, TokenSource
+from kubellm.bench.summary import RequestRecord
+from kubellm.spec.bench import TokenSource
 
 # A non-empty content (chat delta) or text (completions) string. Inside JSON strings quotes are escaped,
 # so `"content"` followed by a colon only matches a key ("reasoning_content" does not match either).

@@ -28,17 +28,10 @@ import aiohttp
 from kubellm import __version__
 from kubellm.bench.client import Clock, StreamingClient, error_message_of
 from kubellm.bench.knee import find_knee, step_elasticity
+from kubellm.bench.summary import RequestRecord, summarize_point
 from kubellm.bench.workload import Workload
 from kubellm.errors import KubellmError
-from kubellm.spec.bench import (
-    BenchConfig,
-    BenchMetadata,
-    BenchPoint,
-    BenchResults,
-    RequestRecord,
-    TokenSource,
-    summarize_point,
-)
+from kubellm.spec.bench import BenchConfig, BenchMetadata, BenchPoint, BenchResults, TokenSource
 
 PROGRESS_INTERVAL_S = 0.5
 MAX_SWEEP_ERROR_FRACTION = 0.05

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from kubellm.cli.bench_results import config_from_file, read_results, run_bench, show_results
 from kubellm.errors import UsageError
 
 if TYPE_CHECKING:
-    from kubellm.bench.runner import BenchRun
-    from kubellm.bench.runner import Progress as RunProgress
-    from kubellm.spec.bench import BenchConfig, BenchPoint, BenchResults, SloTarget
+    from kubellm.spec.bench import SloTarget
 
 BENCH_HELP = """Load-test an OpenAI-compatible server and find each replica's knee.
 
@@ -110,181 +107,194 @@ def _numbers(text: str | None, flag: str, as_int: bool) -> list[Any]:
     return values
 
 
-def _print_point(console: Any, point: BenchPoint) -> None:
-    from kubellm.bench.report import load_label
+def bench_run(
+    url: str | None = typer.Argument(None, help="Server base URL, with or without /v1."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Model name the server serves."),
+    api: str = typer.Option(
+        "chat", "--api", help="chat (/v1/chat/completions) or completions (/v1/completions)."
+    ),
+    concurrency: str | None = typer.Option(
+        None, "--concurrency", "-c", help="Closed-loop levels, e.g. 1,8,32."
+    ),
+    rate: str | None = typer.Option(
+        None, "--rate", "-r", help="Open-loop arrival rates in requests/s, e.g. 1,2,5."
+    ),
+    arrival: str = typer.Option("poisson", "--arrival", help="Open-loop arrivals: poisson or constant."),
+    sweep: bool = typer.Option(
+        False, "--sweep", help="Double the load until an SLO breaks or throughput plateaus."
+    ),
+    sweep_max: float = typer.Option(1024, "--sweep-max", help="Highest level a sweep tries."),
+    plateau_gain: float = typer.Option(
+        0.10, "--plateau-gain", help="A doubling must add this fraction of throughput."
+    ),
+    duration: float | None = typer.Option(None, "--duration", "-d", help="Seconds per level (default 30)."),
+    requests: int | None = typer.Option(
+        None, "--requests", "-n", help="Requests per level, instead of --duration."
+    ),
+    warmup: float = typer.Option(
+        0.0, "--warmup", help="Seconds of load before each level's window, not counted."
+    ),
+    ramp_up: float = typer.Option(
+        0.0,
+        "--ramp-up",
+        help="Closed loop: start workers evenly over this many seconds (within --warmup).",
+    ),
+    timeout: float = typer.Option(600.0, "--timeout", help="Per-request timeout, seconds."),
+    slo: str | None = typer.Option(None, "--slo", help="Objectives, e.g. ttft_p95=500ms,itl_p95=50ms."),
+    input_tokens: int = typer.Option(256, "--input-tokens", help="Mean prompt length, tokens."),
+    output_tokens: int = typer.Option(
+        128, "--output-tokens", help="Mean output length, tokens (max_tokens)."
+    ),
+    length_dist: str = typer.Option("fixed", "--length-dist", help="fixed, uniform, normal or lognormal."),
+    length_spread: float = typer.Option(0.25, "--length-spread", help="Relative spread of the lengths."),
+    shared_prefix: float = typer.Option(
+        0.0, "--shared-prefix", help="Fraction of each prompt shared by all (0–1)."
+    ),
+    dataset: str | None = typer.Option(None, "--dataset", help="ShareGPT-format JSON file of prompts."),
+    tokenizer: str | None = typer.Option(
+        None, "--tokenizer", help="Local tokenizer.json (needs 'tokenizers')."
+    ),
+    ignore_eos: bool = typer.Option(True, "--ignore-eos/--no-ignore-eos", help="Ask for exactly max_tokens."),
+    api_key_env: str | None = typer.Option(
+        None, "--api-key-env", help="Environment variable with the API key."
+    ),
+    insecure: bool = typer.Option(False, "--insecure", help="Do not verify the server's TLS certificate."),
+    seed: int = typer.Option(0, "--seed", help="Seed of lengths, prompts and arrivals."),
+    prompts: int = typer.Option(512, "--prompts", help="Distinct request bodies built before the run."),
+    config_file: Path | None = typer.Option(
+        None, "--config", help="Run a bench.json (as --render-job writes)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Write results.json, latency.png, report.html here."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print results.json on stdout instead of the table."),
+    render_job: bool = typer.Option(
+        False, "--render-job", help="Print a Kubernetes Job + ConfigMap instead."
+    ),
+    pods: int = typer.Option(1, "--pods", help="--render-job: client pods sharing the load."),
+    image: str | None = typer.Option(None, "--image", help="--render-job: image with kubellm installed."),
+    namespace: str = typer.Option("default", "--namespace", help="--render-job: namespace of the Job."),
+    job_name: str = typer.Option("kubellm-bench", "--job-name", help="--render-job: name of the Job."),
+    api_key_secret: str | None = typer.Option(
+        None, "--api-key-secret", help="--render-job: Secret with key 'api-key'."
+    ),
+) -> None:
+    from pydantic import ValidationError
 
-    errors = f", errors {point.error_count}" if point.error_count else ""
-    lag = point.schedule_lag_ms.p99 if point.schedule_lag_ms else None
-    errors += f", send lag p99 {lag:.1f} ms" if lag is not None else ""
-    console.print(
-        f"  {load_label(point)}: {point.requests_per_s:.1f} req/s, {point.output_tokens_per_s:.0f} out tok/s, "
-        f"in flight {point.in_flight:.1f}, TTFT p95 {point.ttft_ms.p95 or 0:.1f} ms, "
-        f"ITL p95 {point.itl_ms.p95 or 0:.1f} ms{errors}"
-    )
-
-
-def _execute(run: BenchRun, live: bool) -> BenchResults:
-    """Run on uvloop when installed; with ``live`` show a progress bar on stderr."""
-    import asyncio
-
-    try:
-        import uvloop
-
-        loop_factory = uvloop.new_event_loop
-    except ImportError:
-        loop_factory = None
-
-    if not live:
-        with asyncio.Runner(loop_factory=loop_factory) as runner:
-            return runner.run(run.run())
-
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("starting", total=None, status="")
-
-        def on_progress(p: RunProgress) -> None:
-            total = p.planned_s if p.planned_s else p.planned_requests
-            done = p.elapsed_s if p.planned_s else p.completed
-            bar.update(
-                task,
-                description=p.label,
-                total=total,
-                completed=done,
-                status=f"{p.completed} done, {p.errors} errors, {p.in_flight} in flight",
-            )
-
-        run.on_progress = on_progress
-        run.on_point = lambda point: _print_point(bar.console, point)
-        with asyncio.Runner(loop_factory=loop_factory) as runner:
-            return runner.run(run.run())
-
-
-def _summary(results: BenchResults) -> list[str]:
-    """Error lines a person can act on."""
-    lines = []
-    if results.aborted:
-        lines.append(f"error: {results.aborted}")
-    totals: dict[str, int] = {}
-    for p in results.points:
-        for kind, n in p.errors.items():
-            totals[kind] = totals.get(kind, 0) + n
-    if totals:
-        lines.append("errors: " + ", ".join(f"{k} ×{v}" for k, v in sorted(totals.items())))
-        seen: list[str] = []
-        for p in results.points:
-            seen.extend(s for s in p.error_samples if s not in seen)
-        lines.extend(f"  {s}" for s in seen[:5])
-    return lines
-
-
-def _show(results: BenchResults, written: list[Path]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from kubellm.bench.report import TABLE_HEADERS, knee_summary, table_rows
-
-    console = Console(width=None if sys.stdout.isatty() else 160)
-    for line in _summary(results):
-        typer.echo(line, err=True)
-    if results.points:
-        table = Table(title=f"{results.metadata.config.model} — latencies in ms")
-        for header in TABLE_HEADERS:
-            table.add_column(header, justify="right")
-        for row in table_rows(results):
-            table.add_row(*row)
-        console.print(table)
-    console.print(knee_summary(results))
-    if results.stop_reason:
-        console.print(f"stopped: {results.stop_reason}")
-    console.print(f"tokens: {results.metadata.token_source_note}", highlight=False)
-    for path in written:
-        console.print(f"wrote {path}")
-
-
-def _exit_code(results: BenchResults) -> int:
-    if results.aborted or not results.points:
-        return 1
-    return 1 if any(p.requests == 0 and p.error_count for p in results.points) else 0
-
-
-def _run(config: BenchConfig, out: Path | None, as_json: bool) -> None:
-    from kubellm.bench.report import write_outputs
-    from kubellm.bench.runner import BenchRun
-    from kubellm.bench.workload import Tokenizer, build_workload
-
-    tokenizer = Tokenizer(config.tokenizer) if config.tokenizer else None
-    workload = build_workload(config, tokenizer)
-    headers: dict[str, str] = {}
-    if config.api_key_env:
-        key = os.environ.get(config.api_key_env)
-        if not key:
-            raise UsageError(
-                f"--api-key-env {config.api_key_env}: the variable is not set",
-                f"export {config.api_key_env}=<key>",
-            )
-        headers["Authorization"] = f"Bearer {key}"
-    run = BenchRun(config, workload, headers, tokenizer.count if tokenizer else None)
-    interrupted = False
-    try:
-        results = _execute(run, live=not as_json and sys.stderr.isatty())
-    except KeyboardInterrupt:
-        interrupted = True
-        run.finish()
-        run.results.aborted = run.results.aborted or "interrupted (Ctrl-C)"
-        results = run.results
-    written = write_outputs(results, out) if out else []
-    if as_json:
-        typer.echo(results.model_dump_json(indent=2))
-        for line in _summary(results):
-            typer.echo(line, err=True)
-    else:
-        _show(results, written)
-    if interrupted:
-        raise typer.Exit(130)
-    code = _exit_code(results)
-    if code:
-        raise typer.Exit(code)
-
-
-def _config_from_file(path: Path) -> BenchConfig:
-    from kubellm.spec import validate_as
     from kubellm.spec.bench import BenchConfig
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file", "give the bench.json that --render-job wrote") from None
-    except ValueError as exc:
-        raise UsageError(f"{path}: not JSON ({exc})", "give the bench.json that --render-job wrote") from None
-    return validate_as(BenchConfig, data, str(path))
+    if config_file is not None:
+        config = config_from_file(config_file)
+    else:
+        if not url or not model:
+            raise UsageError(
+                "a URL and --model are required", "e.g. kubellm bench http://localhost:8000 -m llama"
+            )
+        if concurrency and rate:
+            raise UsageError(
+                "--concurrency and --rate exclude each other", "run closed and open loop separately"
+            )
+        if duration is not None and requests is not None:
+            raise UsageError("--duration and --requests exclude each other", "give one of them")
+        try:
+            config = BenchConfig(
+                url=url,
+                model=model,
+                api=api,
+                concurrency=_numbers(concurrency, "--concurrency", True),
+                rate=_numbers(rate, "--rate", False),
+                arrival=arrival,
+                sweep=sweep,
+                sweep_max=sweep_max,
+                plateau_gain=plateau_gain,
+                duration_s=duration if duration is not None or requests is not None else 30.0,
+                requests=requests,
+                warmup_s=warmup,
+                ramp_up_s=ramp_up,
+                timeout_s=timeout,
+                slo=parse_slo(slo),
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                length_dist=length_dist,
+                length_spread=length_spread,
+                shared_prefix=shared_prefix,
+                dataset=dataset,
+                tokenizer=tokenizer,
+                ignore_eos=ignore_eos,
+                api_key_env=api_key_env,
+                verify_tls=not insecure,
+                seed=seed,
+                prompts=prompts,
+            )
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(x) for x in err["loc"])
+            raise UsageError(
+                f"--{field.replace('_', '-')}: {err['msg']}", "see kubellm bench --help"
+            ) from None
+    if render_job:
+        import yaml
+
+        from kubellm import __version__
+        from kubellm.bench.job import render_job as render
+
+        objects = render(
+            config,
+            pods=pods,
+            image=image or f"ghcr.io/kubellm/kubellm:{__version__}",
+            name=job_name,
+            namespace=namespace,
+            api_key_secret=api_key_secret,
+        )
+        typer.echo(yaml.safe_dump_all(objects, sort_keys=False), nl=False)
+        return
+    run_bench(config, out, as_json)
 
 
-def _read_results(path: Path) -> BenchResults:
-    from kubellm.spec import validate_as
-    from kubellm.spec.bench import BenchResults
+def bench_merge(
+    files: list[Path] = typer.Argument(
+        ..., help="results.json files (or `kubectl logs` output) of each pod."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Write results.json, latency.png, report.html here."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the merged results.json on stdout."),
+) -> None:
+    from kubellm.bench.merge import merge_results
+    from kubellm.bench.report import write_outputs
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file", "give a results.json written by kubellm bench") from None
-    start = text.find("{")  # `kubectl logs` output may carry lines before the JSON
-    try:
-        data = json.loads(text[start:] if start >= 0 else text)
-    except ValueError as exc:
-        raise UsageError(
-            f"{path}: not JSON ({exc})", "give a results.json written by kubellm bench"
-        ) from None
-    return validate_as(BenchResults, data, str(path))
+    merged = merge_results([read_results(f) for f in files])
+    written = write_outputs(merged, out) if out else []
+    if as_json:
+        typer.echo(merged.model_dump_json(indent=2))
+    else:
+        show_results(merged, written)
+
+
+def tune(
+    spec_path: Path = typer.Argument(..., help="LLMService spec file."),
+    results_path: Path = typer.Option(..., "--from", help="results.json of kubellm bench (or bench merge)."),
+    output: str | None = typer.Option(None, "--output", "-o", help="Write here instead ('-' = stdout)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the changes as JSON."),
+) -> None:
+    from kubellm.bench.tune import tune_spec
+    from kubellm.spec import dump_spec, load_spec
+
+    spec = load_spec(spec_path)
+    tuned, changes = tune_spec(spec, read_results(results_path))
+    text = dump_spec(tuned)
+    target = output or str(spec_path)
+    if target == "-":
+        typer.echo(text, nl=False)
+    else:
+        Path(target).write_text(text, encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps({"written": target, "changes": changes}, indent=2), err=target == "-")
+    else:
+        for line in changes:
+            typer.echo(line, err=target == "-")
+        if target != "-":
+            typer.echo(f"wrote {target}")
 
 
 def register(app: typer.Typer) -> None:
@@ -292,206 +302,12 @@ def register(app: typer.Typer) -> None:
         cls=BenchGroup, help=BENCH_HELP, no_args_is_help=False, rich_markup_mode=None, add_completion=False
     )
 
-    @bench_app.command("run", cls=BenchRunCommand, help=BENCH_HELP, hidden=True, no_args_is_help=True)
-    def bench_run(
-        url: str | None = typer.Argument(None, help="Server base URL, with or without /v1."),
-        model: str | None = typer.Option(None, "--model", "-m", help="Model name the server serves."),
-        api: str = typer.Option(
-            "chat", "--api", help="chat (/v1/chat/completions) or completions (/v1/completions)."
-        ),
-        concurrency: str | None = typer.Option(
-            None, "--concurrency", "-c", help="Closed-loop levels, e.g. 1,8,32."
-        ),
-        rate: str | None = typer.Option(
-            None, "--rate", "-r", help="Open-loop arrival rates in requests/s, e.g. 1,2,5."
-        ),
-        arrival: str = typer.Option("poisson", "--arrival", help="Open-loop arrivals: poisson or constant."),
-        sweep: bool = typer.Option(
-            False, "--sweep", help="Double the load until an SLO breaks or throughput plateaus."
-        ),
-        sweep_max: float = typer.Option(1024, "--sweep-max", help="Highest level a sweep tries."),
-        plateau_gain: float = typer.Option(
-            0.10, "--plateau-gain", help="A doubling must add this fraction of throughput."
-        ),
-        duration: float | None = typer.Option(
-            None, "--duration", "-d", help="Seconds per level (default 30)."
-        ),
-        requests: int | None = typer.Option(
-            None, "--requests", "-n", help="Requests per level, instead of --duration."
-        ),
-        warmup: float = typer.Option(
-            0.0, "--warmup", help="Seconds of load before each level's window, not counted."
-        ),
-        ramp_up: float = typer.Option(
-            0.0,
-            "--ramp-up",
-            help="Closed loop: start workers evenly over this many seconds (within --warmup).",
-        ),
-        timeout: float = typer.Option(600.0, "--timeout", help="Per-request timeout, seconds."),
-        slo: str | None = typer.Option(None, "--slo", help="Objectives, e.g. ttft_p95=500ms,itl_p95=50ms."),
-        input_tokens: int = typer.Option(256, "--input-tokens", help="Mean prompt length, tokens."),
-        output_tokens: int = typer.Option(
-            128, "--output-tokens", help="Mean output length, tokens (max_tokens)."
-        ),
-        length_dist: str = typer.Option(
-            "fixed", "--length-dist", help="fixed, uniform, normal or lognormal."
-        ),
-        length_spread: float = typer.Option(0.25, "--length-spread", help="Relative spread of the lengths."),
-        shared_prefix: float = typer.Option(
-            0.0, "--shared-prefix", help="Fraction of each prompt shared by all (0–1)."
-        ),
-        dataset: str | None = typer.Option(None, "--dataset", help="ShareGPT-format JSON file of prompts."),
-        tokenizer: str | None = typer.Option(
-            None, "--tokenizer", help="Local tokenizer.json (needs 'tokenizers')."
-        ),
-        ignore_eos: bool = typer.Option(
-            True, "--ignore-eos/--no-ignore-eos", help="Ask for exactly max_tokens."
-        ),
-        api_key_env: str | None = typer.Option(
-            None, "--api-key-env", help="Environment variable with the API key."
-        ),
-        insecure: bool = typer.Option(
-            False, "--insecure", help="Do not verify the server's TLS certificate."
-        ),
-        seed: int = typer.Option(0, "--seed", help="Seed of lengths, prompts and arrivals."),
-        prompts: int = typer.Option(512, "--prompts", help="Distinct request bodies built before the run."),
-        config_file: Path | None = typer.Option(
-            None, "--config", help="Run a bench.json (as --render-job writes)."
-        ),
-        out: Path | None = typer.Option(
-            None, "--out", "-o", help="Write results.json, latency.png, report.html here."
-        ),
-        as_json: bool = typer.Option(
-            False, "--json", help="Print results.json on stdout instead of the table."
-        ),
-        render_job: bool = typer.Option(
-            False, "--render-job", help="Print a Kubernetes Job + ConfigMap instead."
-        ),
-        pods: int = typer.Option(1, "--pods", help="--render-job: client pods sharing the load."),
-        image: str | None = typer.Option(None, "--image", help="--render-job: image with kubellm installed."),
-        namespace: str = typer.Option("default", "--namespace", help="--render-job: namespace of the Job."),
-        job_name: str = typer.Option("kubellm-bench", "--job-name", help="--render-job: name of the Job."),
-        api_key_secret: str | None = typer.Option(
-            None, "--api-key-secret", help="--render-job: Secret with key 'api-key'."
-        ),
-    ) -> None:
-        from pydantic import ValidationError
+    bench_app.command("run", cls=BenchRunCommand, help=BENCH_HELP, hidden=True, no_args_is_help=True)(
+        bench_run
+    )
 
-        from kubellm.spec.bench import BenchConfig
-
-        if config_file is not None:
-            config = _config_from_file(config_file)
-        else:
-            if not url or not model:
-                raise UsageError(
-                    "a URL and --model are required", "e.g. kubellm bench http://localhost:8000 -m llama"
-                )
-            if concurrency and rate:
-                raise UsageError(
-                    "--concurrency and --rate exclude each other", "run closed and open loop separately"
-                )
-            if duration is not None and requests is not None:
-                raise UsageError("--duration and --requests exclude each other", "give one of them")
-            try:
-                config = BenchConfig(
-                    url=url,
-                    model=model,
-                    api=api,
-                    concurrency=_numbers(concurrency, "--concurrency", True),
-                    rate=_numbers(rate, "--rate", False),
-                    arrival=arrival,
-                    sweep=sweep,
-                    sweep_max=sweep_max,
-                    plateau_gain=plateau_gain,
-                    duration_s=duration if duration is not None or requests is not None else 30.0,
-                    requests=requests,
-                    warmup_s=warmup,
-                    ramp_up_s=ramp_up,
-                    timeout_s=timeout,
-                    slo=parse_slo(slo),
-                    input_tokens=input_tokens,
-                    output_tokens=output_tokens,
-                    length_dist=length_dist,
-                    length_spread=length_spread,
-                    shared_prefix=shared_prefix,
-                    dataset=dataset,
-                    tokenizer=tokenizer,
-                    ignore_eos=ignore_eos,
-                    api_key_env=api_key_env,
-                    verify_tls=not insecure,
-                    seed=seed,
-                    prompts=prompts,
-                )
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                field = ".".join(str(x) for x in err["loc"])
-                raise UsageError(
-                    f"--{field.replace('_', '-')}: {err['msg']}", "see kubellm bench --help"
-                ) from None
-        if render_job:
-            import yaml
-
-            from kubellm import __version__
-            from kubellm.bench.job import render_job as render
-
-            objects = render(
-                config,
-                pods=pods,
-                image=image or f"ghcr.io/kubellm/kubellm:{__version__}",
-                name=job_name,
-                namespace=namespace,
-                api_key_secret=api_key_secret,
-            )
-            typer.echo(yaml.safe_dump_all(objects, sort_keys=False), nl=False)
-            return
-        _run(config, out, as_json)
-
-    @bench_app.command("merge", help=MERGE_HELP, no_args_is_help=True)
-    def bench_merge(
-        files: list[Path] = typer.Argument(
-            ..., help="results.json files (or `kubectl logs` output) of each pod."
-        ),
-        out: Path | None = typer.Option(
-            None, "--out", "-o", help="Write results.json, latency.png, report.html here."
-        ),
-        as_json: bool = typer.Option(False, "--json", help="Print the merged results.json on stdout."),
-    ) -> None:
-        from kubellm.bench.merge import merge_results
-        from kubellm.bench.report import write_outputs
-
-        merged = merge_results([_read_results(f) for f in files])
-        written = write_outputs(merged, out) if out else []
-        if as_json:
-            typer.echo(merged.model_dump_json(indent=2))
-        else:
-            _show(merged, written)
+    bench_app.command("merge", help=MERGE_HELP, no_args_is_help=True)(bench_merge)
 
     app.add_typer(bench_app, name="bench", help=BENCH_HELP.split("\n")[0])
 
-    @app.command("tune", help=TUNE_HELP, no_args_is_help=True)
-    def tune(
-        spec_path: Path = typer.Argument(..., help="LLMService spec file."),
-        results_path: Path = typer.Option(
-            ..., "--from", help="results.json of kubellm bench (or bench merge)."
-        ),
-        output: str | None = typer.Option(None, "--output", "-o", help="Write here instead ('-' = stdout)."),
-        as_json: bool = typer.Option(False, "--json", help="Print the changes as JSON."),
-    ) -> None:
-        from kubellm.bench.tune import tune_spec
-        from kubellm.spec import dump_spec, load_spec
-
-        spec = load_spec(spec_path)
-        tuned, changes = tune_spec(spec, _read_results(results_path))
-        text = dump_spec(tuned)
-        target = output or str(spec_path)
-        if target == "-":
-            typer.echo(text, nl=False)
-        else:
-            Path(target).write_text(text, encoding="utf-8")
-        if as_json:
-            typer.echo(json.dumps({"written": target, "changes": changes}, indent=2), err=target == "-")
-        else:
-            for line in changes:
-                typer.echo(line, err=target == "-")
-            if target != "-":
-                typer.echo(f"wrote {target}")
+    app.command("tune", help=TUNE_HELP, no_args_is_help=True)(tune)

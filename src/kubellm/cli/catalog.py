@@ -223,98 +223,96 @@ def _print_recommendations(rows: list[dict[str, Any]], header: str) -> None:
         console.print("No catalog model fits; try a shorter --context, more --gpus or a bigger GPU.")
 
 
+def models_command(
+    fits: str | None = typer.Option(
+        None, "--fits", metavar="GPU", help="Recommend the models that fit this GPU (e.g. l4, h100)."
+    ),
+    gpus: int = typer.Option(1, "--gpus", min=1, help="GPUs per replica for --fits (tensor parallel)."),
+    mig: str | None = typer.Option(
+        None,
+        "--mig",
+        metavar="PROFILE",
+        help="With --fits, one MIG slice of the GPU instead (e.g. 3g.40gb; see `kubellm gpus --json`).",
+    ),
+    context: int | None = typer.Option(
+        None,
+        "--context",
+        min=16,
+        help="Context length for --fits (default: 8192, or the model's own if shorter; "
+        "a model whose context is shorter than an explicit --context does not fit).",
+    ),
+    commercial: bool = typer.Option(
+        False, "--commercial", help="Only models whose license allows commercial use."
+    ),
+    task: str | None = typer.Option(None, "--task", help=f"Only models for this task: {', '.join(TASKS)}."),
+    family: str | None = typer.Option(None, "--family", help="Only this family (e.g. Llama, Qwen)."),
+    engine: str | None = typer.Option(
+        None, "--engine", help=f"Only models this engine serves: {', '.join(ENGINES)}."
+    ),
+    show_all: bool = typer.Option(
+        False, "--all", help="With --fits, also list the models that do not fit, and why."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of objects instead of a table."),
+) -> None:
+    """List the model catalog, or recommend the models that fit a GPU.
+
+    Example: kubellm models --fits l4 --commercial --task chat
+    """
+    from kubellm.catalog import default_catalog
+
+    task = _check_choice("--task", task, TASKS)
+    engine = _check_choice("--engine", engine, ENGINES)
+    catalog = default_catalog()
+    chosen = select_models(catalog.models, family=family, task=task, commercial=commercial, engine=engine)
+    if fits is None:
+        if as_json:
+            _emit_json([model_row(m) for m in chosen])
+        else:
+            _print_models(chosen)
+        return
+    from kubellm.plan.recommend import recommend
+
+    gpu = catalog.gpu(fits)
+    mig = mig or mig_profile_in(fits)
+    found = recommend(
+        chosen,
+        gpu,
+        gpus=gpus,
+        context=context,
+        engine=engine or "vllm",
+        mig_profile=mig,
+        include_rejected=show_all,
+    )
+    rows = [r.to_json_dict() for r in found]
+    if as_json:
+        _emit_json(rows)
+    else:
+        where = f"{gpus}× {gpu.name}" if gpus > 1 else f"one {gpu.name}"
+        if mig:
+            where = f"one {gpu.name} MIG {mig.lower()} slice"
+        fitting = sum(1 for r in rows if r["fits"])
+        _print_recommendations(rows, f"{fitting} models fit {where}")
+
+
+def gpus_command(
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of objects instead of a table."),
+) -> None:
+    """List the GPU catalog: memory as torch reports it, speed, MIG profiles, price and node labels.
+
+    Example: kubellm gpus --json
+    """
+    from kubellm.catalog import default_catalog
+
+    catalog = default_catalog()
+    if as_json:
+        _emit_json([gpu_row(g) for g in catalog.gpus])
+    else:
+        _print_gpus(catalog.gpus)
+
+
 def register(app: typer.Typer) -> None:
     """Add `models` and `gpus` to the root command."""
 
-    @app.command("models")
-    def models_command(
-        fits: str | None = typer.Option(
-            None, "--fits", metavar="GPU", help="Recommend the models that fit this GPU (e.g. l4, h100)."
-        ),
-        gpus: int = typer.Option(1, "--gpus", min=1, help="GPUs per replica for --fits (tensor parallel)."),
-        mig: str | None = typer.Option(
-            None,
-            "--mig",
-            metavar="PROFILE",
-            help="With --fits, one MIG slice of the GPU instead (e.g. 3g.40gb; see `kubellm gpus --json`).",
-        ),
-        context: int | None = typer.Option(
-            None,
-            "--context",
-            min=16,
-            help="Context length for --fits (default: 8192, or the model's own if shorter; "
-            "a model whose context is shorter than an explicit --context does not fit).",
-        ),
-        commercial: bool = typer.Option(
-            False, "--commercial", help="Only models whose license allows commercial use."
-        ),
-        task: str | None = typer.Option(
-            None, "--task", help=f"Only models for this task: {', '.join(TASKS)}."
-        ),
-        family: str | None = typer.Option(None, "--family", help="Only this family (e.g. Llama, Qwen)."),
-        engine: str | None = typer.Option(
-            None, "--engine", help=f"Only models this engine serves: {', '.join(ENGINES)}."
-        ),
-        show_all: bool = typer.Option(
-            False, "--all", help="With --fits, also list the models that do not fit, and why."
-        ),
-        as_json: bool = typer.Option(
-            False, "--json", help="Print a JSON list of objects instead of a table."
-        ),
-    ) -> None:
-        """List the model catalog, or recommend the models that fit a GPU.
+    app.command("models")(models_command)
 
-        Example: kubellm models --fits l4 --commercial --task chat
-        """
-        from kubellm.catalog import default_catalog
-
-        task = _check_choice("--task", task, TASKS)
-        engine = _check_choice("--engine", engine, ENGINES)
-        catalog = default_catalog()
-        chosen = select_models(catalog.models, family=family, task=task, commercial=commercial, engine=engine)
-        if fits is None:
-            if as_json:
-                _emit_json([model_row(m) for m in chosen])
-            else:
-                _print_models(chosen)
-            return
-        from kubellm.plan.recommend import recommend
-
-        gpu = catalog.gpu(fits)
-        mig = mig or mig_profile_in(fits)
-        found = recommend(
-            chosen,
-            gpu,
-            gpus=gpus,
-            context=context,
-            engine=engine or "vllm",
-            mig_profile=mig,
-            include_rejected=show_all,
-        )
-        rows = [r.to_json_dict() for r in found]
-        if as_json:
-            _emit_json(rows)
-        else:
-            where = f"{gpus}× {gpu.name}" if gpus > 1 else f"one {gpu.name}"
-            if mig:
-                where = f"one {gpu.name} MIG {mig.lower()} slice"
-            fitting = sum(1 for r in rows if r["fits"])
-            _print_recommendations(rows, f"{fitting} models fit {where}")
-
-    @app.command("gpus")
-    def gpus_command(
-        as_json: bool = typer.Option(
-            False, "--json", help="Print a JSON list of objects instead of a table."
-        ),
-    ) -> None:
-        """List the GPU catalog: memory as torch reports it, speed, MIG profiles, price and node labels.
-
-        Example: kubellm gpus --json
-        """
-        from kubellm.catalog import default_catalog
-
-        catalog = default_catalog()
-        if as_json:
-            _emit_json([gpu_row(g) for g in catalog.gpus])
-        else:
-            _print_gpus(catalog.gpus)
+    app.command("gpus")(gpus_command)

@@ -104,56 +104,54 @@ def _validate(objects: list[dict[str, Any]], version: str) -> None:
         )
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("render", help=RENDER_HELP)
-    def render_cmd(
-        target: str = typer.Argument(
-            ..., metavar="SPEC | cluster", help="LLMService spec file, or 'cluster'."
-        ),
-        cluster_spec: Path | None = typer.Argument(
-            None, metavar="[CLUSTER_SPEC]", help="With 'cluster': the GpuCluster spec file."
-        ),
-        out: Path | None = typer.Option(None, "-o", "--output", help="Write one file per object into DIR."),
-        k8s_version: str = typer.Option(
-            "1.29", "--k8s-version", help="Kubernetes version to validate against (1.29 to the newest known)."
-        ),
-        images: bool = typer.Option(
-            False, "--images", help="List every container image (pinned), one a line."
-        ),
-        no_namespace: bool = typer.Option(
-            False, "--no-namespace", help="Leave out the Namespace object (the namespace exists already)."
-        ),
-        force: bool = typer.Option(False, "--force", help="Replace a non-empty output directory."),
-        as_json: bool = typer.Option(False, "--json", help="Print JSON (objects, or images with --images)."),
-    ) -> None:
-        from kubellm.render import images as list_images
-        from kubellm.render.output import to_yaml, write_dir
+def render_cmd(
+    target: str = typer.Argument(..., metavar="SPEC | cluster", help="LLMService spec file, or 'cluster'."),
+    cluster_spec: Path | None = typer.Argument(
+        None, metavar="[CLUSTER_SPEC]", help="With 'cluster': the GpuCluster spec file."
+    ),
+    out: Path | None = typer.Option(None, "-o", "--output", help="Write one file per object into DIR."),
+    k8s_version: str = typer.Option(
+        "1.29", "--k8s-version", help="Kubernetes version to validate against (1.29 to the newest known)."
+    ),
+    images: bool = typer.Option(False, "--images", help="List every container image (pinned), one a line."),
+    no_namespace: bool = typer.Option(
+        False, "--no-namespace", help="Leave out the Namespace object (the namespace exists already)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty output directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (objects, or images with --images)."),
+) -> None:
+    from kubellm.render import images as list_images
+    from kubellm.render.output import to_yaml, write_dir
 
-        version = _supported(k8s_version)
-        warnings: list[str] = []
-        if target == "cluster":
-            if cluster_spec is None:
-                raise UsageError(
-                    "render cluster needs a cluster spec", "kubellm render cluster examples/cluster.yaml"
-                )
-            objects = _cluster_objects(cluster_spec)
-        elif _kind(Path(target)) == "GpuCluster":
-            objects = _cluster_objects(Path(target))
-        else:
-            if cluster_spec is not None:
-                raise UsageError(
-                    f"unexpected argument {cluster_spec}", "give one spec, or 'cluster CLUSTER_SPEC'"
-                )
-            objects, warnings = _service_objects(Path(target), version, not no_namespace)
-        _validate(objects, version)
-        for warning in warnings:
-            typer.echo(f"warning: {warning}", err=True)
-        if images:
-            found = list_images(objects)
-            typer.echo(json.dumps(found, indent=2) if as_json else "\n".join(found))
-            return
-        if out is not None:
-            written = write_dir(objects, out, force=force)
-            typer.echo(f"wrote {len(written)} files to {out}/ (apply with: kubectl apply -k {out})", err=True)
-            return
-        typer.echo(json.dumps(objects, indent=2) if as_json else to_yaml(objects), nl=False)
+    version = _supported(k8s_version)
+    warnings: list[str] = []
+    if target == "cluster":
+        if cluster_spec is None:
+            raise UsageError(
+                "render cluster needs a cluster spec", "kubellm render cluster examples/cluster.yaml"
+            )
+        objects = _cluster_objects(cluster_spec)
+    elif _kind(Path(target)) == "GpuCluster":
+        objects = _cluster_objects(Path(target))
+    else:
+        if cluster_spec is not None:
+            raise UsageError(
+                f"unexpected argument {cluster_spec}", "give one spec, or 'cluster CLUSTER_SPEC'"
+            )
+        objects, warnings = _service_objects(Path(target), version, not no_namespace)
+    _validate(objects, version)
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if images:
+        found = list_images(objects)
+        typer.echo(json.dumps(found, indent=2) if as_json else "\n".join(found))
+        return
+    if out is not None:
+        written = write_dir(objects, out, force=force)
+        typer.echo(f"wrote {len(written)} files to {out}/ (apply with: kubectl apply -k {out})", err=True)
+        return
+    typer.echo(json.dumps(objects, indent=2) if as_json else to_yaml(objects), nl=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("render", help=RENDER_HELP)(render_cmd)

@@ -91,67 +91,69 @@ def choose_layout(service: LLMService) -> tuple[LLMService, Plan, list[str]]:
     return service, result, notes
 
 
+def schema_command(
+    kind: str = typer.Option(
+        "LLMService", "--kind", help="LLMService (default); other contracts as they exist."
+    ),
+) -> None:
+    """Print the JSON Schema of the LLMService spec (every field with its description and default).
+
+    Example:  kubellm schema > llmservice.schema.json
+    """
+    from kubellm.spec import LLMService
+
+    if kind != "LLMService":
+        raise UsageError(f"unknown kind {kind!r}", "use --kind LLMService")
+    typer.echo(json.dumps(LLMService.model_json_schema(), indent=2))
+
+
+def init_command(
+    model: str = typer.Option(..., "--model", "-m", help="Catalog name or Hugging Face id."),
+    gpu: str = typer.Option(..., "--gpu", "-g", help="GPU type (h100, l4, a100-80gb, …)."),
+    gpus: int | None = typer.Option(
+        None, "--gpus", min=1, help="GPUs per replica; unset = the planner chooses."
+    ),
+    engine: str = typer.Option("vllm", "--engine", help="vllm, sglang, tgi, trtllm or llamacpp."),
+    name: str | None = typer.Option(None, "--name", help="Service name (default: from the model)."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write the spec here instead of stdout."),
+) -> None:
+    from kubellm.catalog import default_catalog
+    from kubellm.spec import LLMService, validate_as
+
+    catalog = default_catalog()
+    arch = catalog.model(model)
+    device = catalog.gpu(gpu)
+    hf_id = model if model.count("/") == 1 else arch.hf_id
+    data: dict[str, Any] = {
+        "metadata": {"name": name or _slug(arch.name)},
+        "model": {"source": f"hf://{hf_id}", "name": arch.name},
+        "engine": {"name": engine},
+        "gpu": {"type": device.name, "count": gpus},
+    }
+    service = validate_as(LLMService, data, "init")
+    if gpus is None:
+        service, result, notes = choose_layout(service)
+    else:
+        from kubellm.plan import plan
+
+        result, notes = plan(service), []
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    header = [
+        f"# LLMService for {arch.name} on {device.name} — written by `kubellm init`.",
+        f"# Plan: {'fits' if result.fits else 'DOES NOT FIT'}; KV cache {result.kv_cache.tokens:,} tokens; "
+        f"max_model_len {result.kv_cache.max_model_len}; engine args: {' '.join(result.engine_args)}",
+        "# Pin model.revision to a commit sha and engine.image to a tested tag before production.",
+    ]
+    text = "\n".join(header + commented_yaml(service)) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}", err=True)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("schema")
-    def schema_command(
-        kind: str = typer.Option(
-            "LLMService", "--kind", help="LLMService (default); other contracts as they exist."
-        ),
-    ) -> None:
-        """Print the JSON Schema of the LLMService spec (every field with its description and default).
+    app.command("schema")(schema_command)
 
-        Example:  kubellm schema > llmservice.schema.json
-        """
-        from kubellm.spec import LLMService
-
-        if kind != "LLMService":
-            raise UsageError(f"unknown kind {kind!r}", "use --kind LLMService")
-        typer.echo(json.dumps(LLMService.model_json_schema(), indent=2))
-
-    @app.command("init", help=INIT_HELP)
-    def init_command(
-        model: str = typer.Option(..., "--model", "-m", help="Catalog name or Hugging Face id."),
-        gpu: str = typer.Option(..., "--gpu", "-g", help="GPU type (h100, l4, a100-80gb, …)."),
-        gpus: int | None = typer.Option(
-            None, "--gpus", min=1, help="GPUs per replica; unset = the planner chooses."
-        ),
-        engine: str = typer.Option("vllm", "--engine", help="vllm, sglang, tgi, trtllm or llamacpp."),
-        name: str | None = typer.Option(None, "--name", help="Service name (default: from the model)."),
-        output: Path | None = typer.Option(
-            None, "-o", "--output", help="Write the spec here instead of stdout."
-        ),
-    ) -> None:
-        from kubellm.catalog import default_catalog
-        from kubellm.spec import LLMService, validate_as
-
-        catalog = default_catalog()
-        arch = catalog.model(model)
-        device = catalog.gpu(gpu)
-        hf_id = model if model.count("/") == 1 else arch.hf_id
-        data: dict[str, Any] = {
-            "metadata": {"name": name or _slug(arch.name)},
-            "model": {"source": f"hf://{hf_id}", "name": arch.name},
-            "engine": {"name": engine},
-            "gpu": {"type": device.name, "count": gpus},
-        }
-        service = validate_as(LLMService, data, "init")
-        if gpus is None:
-            service, result, notes = choose_layout(service)
-        else:
-            from kubellm.plan import plan
-
-            result, notes = plan(service), []
-        for note in notes:
-            typer.echo(f"note: {note}", err=True)
-        header = [
-            f"# LLMService for {arch.name} on {device.name} — written by `kubellm init`.",
-            f"# Plan: {'fits' if result.fits else 'DOES NOT FIT'}; KV cache {result.kv_cache.tokens:,} tokens; "
-            f"max_model_len {result.kv_cache.max_model_len}; engine args: {' '.join(result.engine_args)}",
-            "# Pin model.revision to a commit sha and engine.image to a tested tag before production.",
-        ]
-        text = "\n".join(header + commented_yaml(service)) + "\n"
-        if output is None:
-            typer.echo(text, nl=False)
-        else:
-            output.write_text(text, encoding="utf-8")
-            typer.echo(f"wrote {output}", err=True)
+    app.command("init", help=INIT_HELP)(init_command)
