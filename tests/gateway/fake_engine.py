@@ -23,9 +23,12 @@ class FakeEngine:
         delay_s: float = 0.0,
         token_delay_s: float = 0.0,
         max_output: int = 10_000,
+        max_model_len: int | None = None,
     ) -> None:
         self.name = name
         self.max_output = max_output
+        self.max_model_len = max_model_len  # answer 400 for longer max_tokens, as vLLM does
+        self.omit_usage = False  # answer without a usage object
         self.tokens = tokens
         self.delay_s = delay_s
         self.token_delay_s = token_delay_s
@@ -124,7 +127,16 @@ class FakeEngine:
         try:
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
-            max_tokens = body.get("max_tokens")
+            max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")  # vLLM's precedence
+            if (
+                self.max_model_len is not None
+                and isinstance(max_tokens, int)
+                and max_tokens > self.max_model_len
+            ):
+                message = f"This model's maximum context length is {self.max_model_len} tokens."
+                return web.json_response(
+                    {"error": {"message": message, "type": "BadRequestError", "code": 400}}, status=400
+                )
             n = max_tokens if isinstance(max_tokens, int) and 0 < max_tokens < 10_000 else self.tokens
             n = min(n, self.max_output)
             chat = request.path.endswith("/chat/completions")
@@ -155,6 +167,8 @@ class FakeEngine:
             "choices": [choice],
             "usage": {"prompt_tokens": 5, "completion_tokens": n, "total_tokens": 5 + n},
         }
+        if self.omit_usage:
+            del answer["usage"]
         return web.Response(body=json.dumps(answer).encode(), content_type="application/json")
 
     async def _stream(

@@ -6,6 +6,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubellm.errors import UsageError
 from kubellm.gateway.admission import Admission, ApiKeyStore, TokenBucket
@@ -55,8 +57,8 @@ def test_token_bucket_refills_with_time() -> None:
 def test_rates_reject_with_retry_after_and_refund_on_usage() -> None:
     clock = FakeClock()
     admission = Admission(AdmissionConfig(requests_per_minute=2, tokens_per_minute=1000), clock)
-    admission.check_rates("k", 600)
-    admission.correct_tokens("k", 600, 100)  # the engine used far less
+    charged = admission.check_rates("k", 600)
+    admission.settle("k", charged, 100)  # the engine used far less
     admission.check_rates("k", 600)
     with pytest.raises(Rejection) as err:
         admission.check_rates("k", 10)
@@ -131,3 +133,77 @@ def test_per_key_concurrency_does_not_block_other_keys() -> None:
         assert err.value.status == 503
 
     asyncio.run(scenario())
+
+
+def test_a_charge_above_a_minute_waits_for_a_full_bucket_and_is_capped() -> None:
+    clock = FakeClock()
+    admission = Admission(AdmissionConfig(tokens_per_minute=1000), clock)
+    assert admission.check_rates("k", 10**12) == 1000  # not 10^12: the key is not locked for ages
+    with pytest.raises(Rejection) as err:
+        admission.check_rates("k", 1)
+    assert err.value.retry_after_s == pytest.approx(0.06)
+    admission.refund("k", 1000, request=False)
+    assert admission.check_rates("k", 999) == 999
+
+
+def test_a_refunded_request_gives_back_its_request_and_tokens() -> None:
+    clock = FakeClock()
+    admission = Admission(AdmissionConfig(requests_per_minute=1, tokens_per_minute=100), clock)
+    charged = admission.check_rates("k", 80)
+    admission.refund("k", charged, request=True)  # e.g. turned away as queue_full
+    assert admission.check_rates("k", 100) == 100
+    with pytest.raises(Rejection) as err:
+        admission.check_rates("k", 1)
+    assert err.value.reason == "rate_requests"
+
+
+# --- properties of the token bucket: the burst cap and exact waits -----------------------------------
+
+steps = st.lists(st.tuples(st.floats(0, 120, allow_nan=False), st.integers(1, 5000)), min_size=1, max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rate=st.integers(1, 100_000), steps=steps)
+def test_admitted_amount_never_exceeds_the_burst_plus_the_refill(
+    rate: int, steps: list[tuple[float, int]]
+) -> None:
+    """Over any window from the start, what is admitted is at most one minute's worth plus the refill."""
+    clock = FakeClock()
+    bucket = TokenBucket(rate, clock)
+    start = clock.now
+    admitted = 0.0
+    for advance_s, amount in steps:
+        clock.now += advance_s
+        amount = min(amount, rate)
+        if bucket.wait_for(amount) == 0:
+            bucket.take(amount)
+            admitted += amount
+        assert admitted <= rate + rate / 60 * (clock.now - start) + 1e-6
+        assert bucket.level <= bucket.capacity
+
+
+@settings(max_examples=300, deadline=None)
+@given(rate=st.integers(1, 100_000), spent=st.floats(0, 10, allow_nan=False), amount=st.floats(0.001, 2))
+def test_waiting_the_answer_of_wait_for_is_exactly_enough(rate: int, spent: float, amount: float) -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(rate, clock)
+    bucket.take(rate * spent)  # from full to (possibly far) below zero
+    want = rate * amount
+    wait = bucket.wait_for(want)
+    if wait > 1e-6:  # (below that, the clock's float resolution decides)
+        clock.now += wait * 0.999
+        assert bucket.wait_for(want) > 0  # not before
+    clock.now += wait * 0.001 + 1e-9
+    assert bucket.wait_for(want) == pytest.approx(0, abs=1e-6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rate=st.integers(1, 10_000), idle_s=st.floats(0, 10**6, allow_nan=False))
+def test_an_idle_bucket_holds_one_minute_at_most(rate: int, idle_s: float) -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(rate, clock)
+    bucket.take(rate)
+    clock.now += idle_s
+    assert bucket.level == pytest.approx(min(rate, rate / 60 * idle_s))
+    bucket.take(-10 * rate)  # refunds do not lift it past its capacity either
+    assert bucket.level == rate

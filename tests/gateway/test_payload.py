@@ -83,6 +83,63 @@ def test_cap_lowers_or_sets_max_tokens() -> None:
     assert not cap_max_tokens(parsed, 100)
 
 
+def vllm_limit(body: dict[str, object]) -> object:
+    """The completion limit vLLM applies (``max_completion_tokens or max_tokens``; None = the context)."""
+    return body.get("max_completion_tokens") or body.get("max_tokens")
+
+
+limits = st.one_of(st.none(), st.integers(0, 10**13))
+
+
+@settings(max_examples=300, deadline=None)
+@given(max_tokens=limits, max_completion_tokens=limits, cap=st.integers(1, 10**6))
+def test_the_cap_binds_whatever_limit_the_engine_reads(
+    max_tokens: int | None, max_completion_tokens: int | None, cap: int
+) -> None:
+    body: dict[str, object] = {"model": "m", "prompt": "x"}
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
+    if max_completion_tokens is not None:
+        body["max_completion_tokens"] = max_completion_tokens
+    parsed = parse_request("/v1/completions", json.dumps(body).encode())
+    before = dict(parsed.body)
+    changed = cap_max_tokens(parsed, cap)
+    limit = vllm_limit(parsed.body)
+    if max_tokens == 0 and not max_completion_tokens:
+        assert limit == 0 and not changed  # an explicit 0 is the engine's to refuse, not ours to raise
+    else:
+        assert isinstance(limit, int) and 0 < limit <= cap
+    assert changed == (parsed.body != before)
+    assert parsed.max_tokens == limit
+    for field in ("max_tokens", "max_completion_tokens"):  # never raised, only lowered or set
+        if isinstance(before.get(field), int):
+            assert parsed.body[field] == min(before[field], cap)  # type: ignore[type-var]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "tokens"),
+    [
+        ([1, 2, 3], 3),
+        ([[1, 2], [3, 4, 5]], 5),
+        (["abcd" * 3, [1, 2]], 5),
+        ("abcdefgh", 2),
+        ([], 0),
+        ([True, False], 0),
+        ([[]], 0),
+    ],
+)
+def test_prompt_tokens_count_token_ids_and_text(prompt: object, tokens: int) -> None:
+    for path, field in (("/v1/completions", "prompt"), ("/v1/embeddings", "input")):
+        parsed = parse_request(path, json.dumps({"model": "m", field: prompt}).encode())
+        assert parsed.prompt_tokens == tokens
+
+
+def test_token_id_prompts_route_by_their_first_ids() -> None:
+    a = parse_request("/v1/completions", json.dumps({"model": "m", "prompt": [5, 6, 7, 8]}).encode())
+    b = parse_request("/v1/completions", json.dumps({"model": "m", "prompt": [[5, 6, 7, 9]]}).encode())
+    assert a.prefix.startswith("5,6,7") and b.prefix.startswith("5,6,7")
+
+
 def test_usage_from_answer_and_stream_tail() -> None:
     answer = b'{"id":"x","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":30,"total_tokens":42}}'
     assert usage_of(answer) == (12, 30)

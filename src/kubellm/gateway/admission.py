@@ -2,7 +2,8 @@
 
 Keys are kept only as SHA-256 digests and compared in constant time; logs and metrics see the key
 id, never the key. Rates are token buckets (a clock is injected); tokens are charged by estimate
-when a request is admitted and corrected by the ``usage`` the engine reports. Concurrency slots
+when a request is admitted and settled by the ``usage`` the engine reports (or refunded when the
+request was not served). Concurrency slots
 (global and per key) are granted in priority order from a bounded queue.
 """
 
@@ -113,9 +114,15 @@ class TokenBucket:
         return 0.0 if need <= 0 else need / self.per_s
 
     def take(self, amount: float) -> None:
-        """Charge ``amount`` (a negative amount refunds)."""
+        """Charge ``amount`` (a negative amount refunds; the level never rises above the capacity)."""
         self._refill()
-        self._level -= amount
+        self._level = min(self.capacity, self._level - amount)
+
+    @property
+    def level(self) -> float:
+        """What is available now (negative after usage beyond the charge)."""
+        self._refill()
+        return self._level
 
 
 @dataclass
@@ -171,8 +178,13 @@ class Admission:
             self._keys[key_id] = state
         return state
 
-    def check_rates(self, key_id: str, estimated_tokens: int) -> None:
-        """Charge one request and ``estimated_tokens``, or raise 429 with the wait in Retry-After."""
+    def check_rates(self, key_id: str, estimated_tokens: int) -> int:
+        """Charge one request and the estimate, or raise 429 with the wait in Retry-After.
+
+        Returns the tokens charged: the estimate, but never more than the bucket holds in a minute (a
+        request asking for more than a minute's worth waits for a full bucket and empties it, then is
+        settled by what it used). Every charge is settled later by ``settle`` or ``refund``.
+        """
         state = self._state(key_id)
         if state.rpm is not None:
             wait = state.rpm.wait_for(1)
@@ -184,8 +196,10 @@ class Admission:
                     code="rate_limit_exceeded",
                     retry_after_s=wait,
                 )
+        charged = 0
         if state.tpm is not None:
-            wait = state.tpm.wait_for(estimated_tokens)
+            charged = int(min(estimated_tokens, state.tpm.capacity))
+            wait = state.tpm.wait_for(charged)
             if wait > 0:
                 raise Rejection(
                     429,
@@ -194,15 +208,26 @@ class Admission:
                     code="rate_limit_exceeded",
                     retry_after_s=wait,
                 )
-            state.tpm.take(estimated_tokens)
+            state.tpm.take(charged)
         if state.rpm is not None:
             state.rpm.take(1)
+        return charged
 
-    def correct_tokens(self, key_id: str, estimated_tokens: int, actual_tokens: int) -> None:
-        """Replace the estimate charged at admission by the tokens the engine reported."""
+    def settle(self, key_id: str, charged_tokens: int, actual_tokens: int) -> None:
+        """Replace the tokens charged at admission by the tokens the request really used."""
         state = self._keys.get(key_id)
         if state is not None and state.tpm is not None:
-            state.tpm.take(actual_tokens - estimated_tokens)
+            state.tpm.take(actual_tokens - charged_tokens)
+
+    def refund(self, key_id: str, charged_tokens: int, *, request: bool) -> None:
+        """Give back the tokens charged (and the request itself, when ``request``): it was not served."""
+        state = self._keys.get(key_id)
+        if state is None:
+            return
+        if state.tpm is not None:
+            state.tpm.take(-charged_tokens)
+        if request and state.rpm is not None:
+            state.rpm.take(-1)
 
     def _has_slot(self, state: KeyState) -> bool:
         limit = self._config.max_concurrency

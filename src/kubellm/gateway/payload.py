@@ -29,21 +29,57 @@ class ParsedRequest:
     model: str
     stream: bool
     prompt_chars: int
-    max_tokens: int | None
+    max_tokens: (
+        int | None
+    )  # the completion limit the engine applies (vLLM: max_completion_tokens or max_tokens)
     prefix: str
     user: str | None
+    prompt_token_ids: int = 0  # prompt tokens sent as token ids (counted exactly)
 
     @property
     def prompt_tokens(self) -> int:
-        """Estimated prompt tokens."""
-        return (self.prompt_chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+        """Estimated prompt tokens: text at about four characters a token, plus token ids as they are."""
+        return (self.prompt_chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN + self.prompt_token_ids
+
+    @property
+    def completion_estimate(self) -> int:
+        """Completion tokens charged at admission: the limit, or a default when there is none."""
+        return self.max_tokens if self.max_tokens else DEFAULT_COMPLETION_ESTIMATE
 
     @property
     def estimated_tokens(self) -> int:
         """Prompt plus completion tokens charged at admission."""
-        return self.prompt_tokens + (
-            self.max_tokens if self.max_tokens is not None else DEFAULT_COMPLETION_ESTIMATE
-        )
+        return self.prompt_tokens + self.completion_estimate
+
+
+@dataclass(slots=True)
+class _Prompt:
+    texts: list[str]
+    token_ids: int = 0
+    first_ids: list[int] | None = None
+
+    def add(self, value: Any) -> None:
+        """A prompt value: a string, a list of token ids, or a list of either."""
+        if isinstance(value, str):
+            self.texts.append(value)
+        elif isinstance(value, list):
+            if value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+                self.token_ids += len(value)
+                if self.first_ids is None:
+                    self.first_ids = value[:64]
+            else:
+                for item in value:
+                    if isinstance(item, (str, list)):
+                        self._add_one(item)
+
+    def _add_one(self, item: str | list[Any]) -> None:
+        if isinstance(item, str):
+            self.texts.append(item)
+        else:
+            ids = [v for v in item if isinstance(v, int) and not isinstance(v, bool)]
+            self.token_ids += len(ids)
+            if self.first_ids is None and ids:
+                self.first_ids = ids[:64]
 
 
 def _text_of(content: Any) -> str:
@@ -55,19 +91,22 @@ def _text_of(content: Any) -> str:
     return ""
 
 
-def _prompt_text(path: str, body: dict[str, Any]) -> str:
+def _prompt_of(path: str, body: dict[str, Any]) -> _Prompt:
     if path.endswith("/chat/completions"):
         messages = body.get("messages")
         if not isinstance(messages, list):
             raise Rejection(400, "'messages' must be a list of messages", "bad_request", param="messages")
-        return "\n".join(_text_of(m.get("content")) for m in messages if isinstance(m, dict))
-    field = "input" if path.endswith("/embeddings") else "prompt"
+        return _Prompt(["\n".join(_text_of(m.get("content")) for m in messages if isinstance(m, dict))])
+    prompt = _Prompt([])
+    prompt.add(body.get("input" if path.endswith("/embeddings") else "prompt"))
+    return prompt
+
+
+def _token_limit(body: dict[str, Any], field: str) -> int | None:
     value = body.get(field)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return "\n".join(v for v in value if isinstance(v, str))
-    return ""
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        raise Rejection(400, f"'{field}' must be a non-negative integer", "bad_request", param=field)
+    return value
 
 
 def parse_request(path: str, raw: bytes) -> ParsedRequest:
@@ -84,36 +123,45 @@ def parse_request(path: str, raw: bytes) -> ParsedRequest:
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise Rejection(400, "'stream' must be true or false", "bad_request", param="stream")
-    max_tokens = body.get("max_tokens", body.get("max_completion_tokens"))
-    if max_tokens is not None and (
-        not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 0
-    ):
-        raise Rejection(400, "'max_tokens' must be a non-negative integer", "bad_request", param="max_tokens")
-    text = _prompt_text(path, body)
+    max_tokens = _token_limit(body, "max_tokens")
+    max_completion_tokens = _token_limit(body, "max_completion_tokens")
+    prompt = _prompt_of(path, body)
+    text = "\n".join(prompt.texts)
+    prefix = text if prompt.first_ids is None or text else ",".join(map(str, prompt.first_ids))
     user = body.get("user")
     return ParsedRequest(
         body=body,
         model=model,
         stream=stream,
         prompt_chars=len(text),
-        max_tokens=max_tokens,
-        prefix=text,
+        max_tokens=max_completion_tokens or max_tokens,  # vLLM: max_completion_tokens wins unless 0/unset
+        prefix=prefix,
         user=user if isinstance(user, str) else None,
+        prompt_token_ids=prompt.token_ids,
     )
 
 
 def cap_max_tokens(request: ParsedRequest, cap: int | None) -> bool:
-    """Lower ``max_tokens`` to ``cap`` (setting it when absent); True when the body changed."""
-    if cap is None or (request.max_tokens is not None and request.max_tokens <= cap):
+    """Bind every completion limit the engine may read to ``cap``; True when the body changed.
+
+    Both ``max_tokens`` and ``max_completion_tokens`` are lowered when above the cap (vLLM reads the
+    latter first, so capping only one could be bypassed); when neither sets a limit, ``max_tokens``
+    is set to the cap.
+    """
+    if cap is None:
         return False
-    key = (
-        "max_completion_tokens"
-        if "max_completion_tokens" in request.body and "max_tokens" not in request.body
-        else "max_tokens"
-    )
-    request.body[key] = cap
-    request.max_tokens = cap
-    return True
+    body = request.body
+    changed = False
+    for field in ("max_tokens", "max_completion_tokens"):
+        value = body.get(field)
+        if isinstance(value, int) and value > cap:
+            body[field] = cap
+            changed = True
+    if not body.get("max_completion_tokens") and body.get("max_tokens") is None:
+        body["max_tokens"] = cap  # no limit at all (0 means unset for max_completion_tokens)
+        changed = True
+    request.max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+    return changed
 
 
 def usage_of(tail: bytes) -> tuple[int, int] | None:

@@ -21,7 +21,7 @@ from aiohttp import web
 from kubellm.gateway.admission import Admission, ApiKeyStore
 from kubellm.gateway.logs import AuditLog
 from kubellm.gateway.metrics import GatewayMetrics
-from kubellm.gateway.payload import ParsedRequest, cap_max_tokens, parse_request
+from kubellm.gateway.payload import CHARS_PER_TOKEN, ParsedRequest, cap_max_tokens, parse_request
 from kubellm.gateway.pools import Pool
 from kubellm.gateway.rejection import Rejection, error_body
 from kubellm.gateway.relay import Relayed, relay_body, relay_stream, response_headers
@@ -43,6 +43,8 @@ class Outcome:
     attempts: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    usage_seen: bool = False
+    observed_completion: int = 0  # completion tokens as far as the gateway could see (no usage reported)
     error: str = ""
     started: float = 0.0
 
@@ -101,7 +103,7 @@ class Proxy:
         outcome = Outcome(started=started)
         key_id = ANONYMOUS
         parsed: ParsedRequest | None = None
-        estimate = 0
+        charged: int | None = None  # tokens charged at admission (None: rates not checked)
         slot = False
         self.in_flight += 1
         try:
@@ -129,8 +131,7 @@ class Proxy:
                 )
             rewrite = cap_max_tokens(parsed, self.config.admission.max_tokens_cap)
             if self._limits_on:
-                estimate = parsed.estimated_tokens
-                self.admission.check_rates(key_id, estimate)
+                charged = self.admission.check_rates(key_id, parsed.estimated_tokens)
             if self._concurrency_on:
                 await self.admission.acquire(key_id)
                 slot = True
@@ -159,7 +160,9 @@ class Proxy:
             self.in_flight -= 1
             if slot:
                 self.admission.release(key_id)
-            self._account(request, request_id, key_id, parsed, estimate, outcome, loop_time() - started)
+            if charged is not None and parsed is not None:
+                self._settle(key_id, parsed, charged, outcome)
+            self._account(request, request_id, key_id, parsed, outcome, loop_time() - started)
         return response
 
     async def _read_body(self, request: web.Request) -> bytes:
@@ -330,9 +333,32 @@ class Proxy:
         outcome.error = relayed.error
         if relayed.usage is not None:
             outcome.prompt_tokens, outcome.completion_tokens = relayed.usage
+            outcome.usage_seen = True
+        elif stream:
+            outcome.observed_completion = max(0, relayed.events - 1)  # all but [DONE]
+        else:
+            outcome.observed_completion = relayed.body_bytes // CHARS_PER_TOKEN
         return response
 
     # --- accounting ------------------------------------------------------------------------------
+
+    def _settle(self, key_id: str, parsed: ParsedRequest, charged: int, outcome: Outcome) -> None:
+        """Settle the rates charged at admission by what happened to the request.
+
+        Never reached an engine (queue full, no backend…): the request and its tokens are given back.
+        The engine reported usage: tokens are settled by it. The engine failed: the tokens are given
+        back (the request stays counted). Served without usage, or the client left: the prompt estimate
+        plus the completion the gateway saw (stream events, or body bytes at four a token).
+        """
+        if outcome.attempts == 0:
+            self.admission.refund(key_id, charged, request=True)
+        elif outcome.usage_seen:
+            self.admission.settle(key_id, charged, outcome.prompt_tokens + outcome.completion_tokens)
+        elif outcome.status >= 400 and outcome.status != 499:
+            self.admission.refund(key_id, charged, request=False)
+        else:
+            seen = min(outcome.observed_completion, parsed.completion_estimate)
+            self.admission.settle(key_id, charged, parsed.prompt_tokens + seen)
 
     def _account(
         self,
@@ -340,7 +366,6 @@ class Proxy:
         request_id: str,
         key_id: str,
         parsed: ParsedRequest | None,
-        estimate: int,
         outcome: Outcome,
         elapsed_s: float,
     ) -> None:
@@ -352,10 +377,6 @@ class Proxy:
         if outcome.prompt_tokens or outcome.completion_tokens:
             metrics.tokens.inc((key_id, "in"), outcome.prompt_tokens)
             metrics.tokens.inc((key_id, "out"), outcome.completion_tokens)
-            if estimate:
-                self.admission.correct_tokens(
-                    key_id, estimate, outcome.prompt_tokens + outcome.completion_tokens
-                )
         if self.audit is None:
             return
         record: dict[str, Any] = {

@@ -28,7 +28,9 @@ class Relayed:
     """What relaying saw: usage, stream chunks and their timing, and how it ended."""
 
     usage: tuple[int, int] | None = None
+    body_bytes: int = 0
     chunks: int = 0
+    events: int = 0  # SSE events ('data:' lines) relayed
     first_s: float = 0.0
     last_s: float = 0.0
     error: str = ""  # "" | "upstream_broke_body" | "upstream_broke_stream" | "client_closed"
@@ -51,6 +53,7 @@ async def relay_body(
     small = await upstream.read_small(BODY_HIGH_WATER)  # raises UpstreamError before anything was sent
     if small is not None:
         relayed.usage = UsageScanner.of(small)
+        relayed.body_bytes = len(small)
         return web.Response(status=upstream.status, body=small, headers=headers)
     response = web.StreamResponse(status=upstream.status, headers=headers)
     length = upstream.header("content-length")
@@ -61,6 +64,7 @@ async def relay_body(
     try:
         async for piece in upstream.chunks():
             scanner.feed(piece)
+            relayed.body_bytes += len(piece)
             await response.write(piece)
     except UpstreamError:
         relayed.error, relayed.upstream_failed = "upstream_broke_body", True
@@ -92,6 +96,7 @@ async def relay_stream(
             if not relayed.chunks:
                 relayed.first_s = relayed.last_s
             relayed.chunks += 1
+            relayed.events += chunk.count(b"data:")
             await response.write(chunk)
     except UpstreamError:
         relayed.error, relayed.upstream_failed = "upstream_broke_stream", True
