@@ -196,3 +196,39 @@ RENDER_CHECK_CASES: list[dict[str, Any]] = [
     # ingress without a certificate source
     {"model": {"source": "hf://Qwen/Qwen2.5-0.5B-Instruct"}, "gateway": {"host": "llm.example.com", "ingress": "ingress"}},
 ]  # fmt: skip
+
+
+def test_the_gateway_reads_the_load_metrics_of_every_engine_kubellm_renders() -> None:
+    """The gateway may import only spec, so it keeps a copy of the names; this holds it to the tables."""
+    from kubellm.engines import RENDERED
+    from kubellm.gateway.engine_metrics import KV_USAGE, RUNNING, WAITING
+
+    for table in RENDERED.values():
+        m = table.metrics
+        assert m is not None
+        if (
+            table.name == "trtllm"
+        ):  # Triton's load is label-selected series that PromQL reads, not the gateway
+            continue
+        for name, known in ((m.queue, WAITING), (m.running, RUNNING), (m.kv_usage, KV_USAGE)):
+            if name is None:
+                continue
+            assert name in known, f"the gateway cannot read {table.name}'s {name}"
+
+
+def test_the_simulator_exports_the_vllm_tables_metric_names() -> None:
+    from kubellm.engines import VLLM
+    from kubellm.sim.blocks import KvBlockPool
+    from kubellm.sim.metrics import EngineMetrics
+    from kubellm.sim.scheduler import ContinuousBatchScheduler, SchedulerLimits
+
+    assert VLLM.metrics is not None
+    p = plan(engine_spec("vllm"))
+    config = config_from_plan(p)
+    pool = KvBlockPool(config.kv_blocks, config.block_size)
+    limits = SchedulerLimits(config.max_num_seqs, config.max_num_batched_tokens, config.max_model_len)
+    text = EngineMetrics(config.served_model_name, config.max_model_len).render(
+        ContinuousBatchScheduler(limits, pool), pool
+    )
+    for name in (VLLM.metrics.queue, VLLM.metrics.running, VLLM.metrics.kv_usage):
+        assert f"\n{name}{{" in text

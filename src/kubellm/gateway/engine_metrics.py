@@ -3,15 +3,28 @@
 Names per engine (sources: research/platforms.md, the engines' metric docs):
 vLLM ``vllm:num_requests_waiting``, ``vllm:num_requests_running``, ``vllm:kv_cache_usage_perc``
 (older ``vllm:gpu_cache_usage_perc``); SGLang ``sglang:num_queue_reqs``, ``sglang:num_running_reqs``,
-``sglang:token_usage``; TGI ``tgi_queue_size``, ``tgi_batch_current_size``. KV use is a fraction 0–1.
+``sglang:token_usage``; TGI ``tgi_queue_size``, ``tgi_batch_current_size``; llama.cpp
+``llamacpp:requests_deferred``, ``llamacpp:requests_processing``. KV use is a fraction 0–1. The gateway
+imports only ``kubellm.spec``, so it keeps this copy of the engine tables' names (``kubellm.engines``);
+a test holds the two equal.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-WAITING = ("vllm:num_requests_waiting", "sglang:num_queue_reqs", "tgi_queue_size")
-RUNNING = ("vllm:num_requests_running", "sglang:num_running_reqs", "tgi_batch_current_size")
+WAITING = (
+    "vllm:num_requests_waiting",
+    "sglang:num_queue_reqs",
+    "tgi_queue_size",
+    "llamacpp:requests_deferred",
+)
+RUNNING = (
+    "vllm:num_requests_running",
+    "sglang:num_running_reqs",
+    "tgi_batch_current_size",
+    "llamacpp:requests_processing",
+)
 KV_USAGE = ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc", "sglang:token_usage")
 
 
