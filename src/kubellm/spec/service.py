@@ -152,8 +152,8 @@ class EngineSection(StrictModel):
     )
     extra_args: list[str] = Field(
         default_factory=list,
-        description="Extra engine arguments appended after the planned ones (planned ones win on conflict only "
-        "when they are safety-relevant; kubellm warns).",
+        description="Extra engine arguments appended after the planned ones; one that sets a flag kubellm plans "
+        "(in any spelling: --max_model_len=…, -tp) is an error naming the spec field to set instead.",
     )
     env: dict[str, str] = Field(
         default_factory=dict, description="Extra environment variables for the engine container."
