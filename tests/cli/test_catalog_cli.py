@@ -53,7 +53,10 @@ def test_gpus_json_carries_memory_labels_and_mig() -> None:
     assert h100["memory_gib"] == 79.19
     assert h100["supports_fp8"] is True
     assert "NVIDIA-H100-80GB-HBM3" in h100["product_labels"]
-    assert h100["cloud_labels"]["cloud.google.com/gke-accelerator"] == "nvidia-h100-80gb"
+    assert h100["cloud_labels"]["cloud.google.com/gke-accelerator"] == [
+        "nvidia-h100-80gb",
+        "nvidia-h100-mega-80gb",
+    ]
     mig = {p["name"]: p for p in h100["mig_profiles"]}
     assert mig["3g.40gb"]["resource"] == "nvidia.com/mig-3g.40gb"
 

@@ -27,7 +27,7 @@ BUILTIN: dict[str, list[tuple[str, str, bool]]] = {
         ("ServiceAccount", "serviceaccounts", True), ("PersistentVolumeClaim", "persistentvolumeclaims", True),
         ("ResourceQuota", "resourcequotas", True), ("Event", "events", True),
     ],
-    "apps/v1": [("Deployment", "deployments", True), ("DaemonSet", "daemonsets", True), ("ReplicaSet", "replicasets", True)],
+    "apps/v1": [("Deployment", "deployments", True), ("StatefulSet", "statefulsets", True), ("DaemonSet", "daemonsets", True), ("ReplicaSet", "replicasets", True)],
     "batch/v1": [("Job", "jobs", True)],
     "policy/v1": [("PodDisruptionBudget", "poddisruptionbudgets", True)],
     "autoscaling/v2": [("HorizontalPodAutoscaler", "horizontalpodautoscalers", True)],

@@ -39,9 +39,9 @@ def test_apply_renders_and_applies_the_example(api: FakeApiServer, kubeconfig: s
     needs_render()
     result = runner.invoke(app, ["apply", str(EXAMPLE), "--force", "--kubeconfig", kubeconfig])
     assert result.exit_code == 0, result.output
-    assert "Deployment/llm/llama-8b created" in result.output
+    assert "StatefulSet/llm/llama-8b created" in result.output  # a model cache per replica
     kinds = [c.body["kind"] for c in api.calls("PATCH")]
-    assert kinds[0] == "Namespace" and kinds.index("Deployment") > kinds.index("PersistentVolumeClaim")
+    assert kinds[0] == "Namespace" and kinds.index("StatefulSet") > kinds.index("Service")
     assert all(c.query["fieldManager"] == "kubellm" for c in api.calls("PATCH"))
 
 
@@ -64,7 +64,7 @@ def test_client_dry_run_needs_no_cluster() -> None:
     result = runner.invoke(app, ["apply", str(EXAMPLE), "--dry-run=client", "--force", "--json"])
     assert result.exit_code == 0, result.output
     objects = json.loads(result.output)["objects"]
-    assert objects[0] == "Namespace/llm" and "Deployment/llm/llama-8b" in objects
+    assert objects[0] == "Namespace/llm" and "StatefulSet/llm/llama-8b" in objects
 
 
 def test_delete_then_status(api: FakeApiServer, kubeconfig: str) -> None:
@@ -75,12 +75,12 @@ def test_delete_then_status(api: FakeApiServer, kubeconfig: str) -> None:
     assert {w["name"] for w in json.loads(status.output)["workloads"]} >= {"llama-8b"}
     text = runner.invoke(app, ["status", str(EXAMPLE), "--kubeconfig", kubeconfig])
     assert text.exit_code == 0, text.output
-    assert "Deployment llama-8b: 0/1 ready" in text.output
+    assert "StatefulSet llama-8b: 0/1 ready" in text.output
     assert "engine metrics: not reachable" in text.output
     deleted = runner.invoke(app, ["delete", str(EXAMPLE), "--kubeconfig", kubeconfig])
     assert deleted.exit_code == 0, deleted.output
-    assert "PersistentVolumeClaim/llm/" in deleted.output and "kept" in deleted.output
-    assert {o["kind"] for o in api.store.values()} == {"Namespace", "PersistentVolumeClaim"}
+    # the cache claims belong to the StatefulSet (volumeClaimTemplates), which retains them on delete
+    assert {o["kind"] for o in api.store.values()} == {"Namespace"}
 
 
 def test_no_kubeconfig_is_a_one_line_error(tmp_path: Path) -> None:
@@ -122,7 +122,7 @@ def test_apply_wait_prints_the_endpoint(api: FakeApiServer, kubeconfig: str) -> 
 
     def finish_rollout(plural: str, namespace: str) -> None:  # the cluster "runs" what was applied
         for (_, kind_plural, _, _), stored in list(api.store.items()):
-            if kind_plural == "deployments":
+            if kind_plural in ("deployments", "statefulsets"):
                 replicas = stored.get("spec", {}).get("replicas", 1)
                 stored["status"] = {
                     "replicas": replicas,
@@ -137,7 +137,7 @@ def test_apply_wait_prints_the_endpoint(api: FakeApiServer, kubeconfig: str) -> 
         app, ["apply", str(EXAMPLE), "--force", "--wait", "--timeout", "5", "--kubeconfig", kubeconfig]
     )
     assert result.exit_code == 0, result.output
-    assert "… llama-8b: 1/1 ready" in result.output
+    assert "; llama-8b: 1/1 ready" in result.output
     assert "llama-8b-gateway: 2/2 ready" in result.output
     assert "ready: https://llama-8b.example.com/v1" in result.output  # the spec sets gateway.host
 

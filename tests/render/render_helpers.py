@@ -24,6 +24,7 @@ BASE: dict[str, Any] = {
     "model": {"source": "hf://meta-llama/Llama-3.1-8B-Instruct"},
     "gpu": {"type": "L4", "count": 1},
     "serving": {"max_model_len": 4096},
+    "security": {"hf_token_secret": "hf-token"},
 }
 
 
@@ -60,6 +61,19 @@ def find(objects: list[dict[str, Any]], kind: str, name: str | None = None) -> d
             return obj
     raise AssertionError(
         f"no {kind} {name or ''} among {[(o['kind'], o['metadata']['name']) for o in objects]}"
+    )
+
+
+def workload(objects: list[dict[str, Any]], name: str = "svc") -> dict[str, Any]:
+    """The engine workload: a Deployment, a StatefulSet (per-replica cache) or a LeaderWorkerSet."""
+    for obj in objects:
+        if (
+            obj["kind"] in ("Deployment", "StatefulSet", "LeaderWorkerSet")
+            and obj["metadata"]["name"] == name
+        ):
+            return obj
+    raise AssertionError(
+        f"no engine workload {name} among {[(o['kind'], o['metadata']['name']) for o in objects]}"
     )
 
 

@@ -28,7 +28,7 @@ def test_render_to_a_directory(tmp_path: Path) -> None:
     result = runner.invoke(app, ["render", str(SPEC), "-o", str(out)])
     assert result.exit_code == 0, result.output
     kustomization = yaml.safe_load((out / "kustomization.yaml").read_text())
-    assert "deployment-llama-8b.yaml" in kustomization["resources"]
+    assert "statefulset-llama-8b.yaml" in kustomization["resources"]
 
 
 def test_images_lists_every_pinned_image() -> None:

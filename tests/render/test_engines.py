@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from render_helpers import engine_container, find, plan_of, pod_specs, render_spec, spec_of
+from render_helpers import engine_container, find, plan_of, pod_specs, render_spec, spec_of, workload
 
 from kubellm.render.engines import ADAPTERS
 
 
 def _engine(objects: list[dict[str, Any]], name: str = "svc") -> dict[str, Any]:
-    return engine_container(find(objects, "Deployment", name))
+    return engine_container(workload(objects, name))
 
 
 def test_vllm_gets_every_planned_argument_the_served_name_and_no_request_logs() -> None:
@@ -57,21 +57,27 @@ def test_sglang_tgi_and_llamacpp_commands() -> None:
     c = _engine(llama)
     assert c["args"][1].endswith("/Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf")
     assert c["args"][c["args"].index("--n-gpu-layers") + 1] == "999"
-    prefetch = find(llama, "Job", "svc-prefetch")["spec"]["template"]["spec"]["containers"][0]
+    prefetch = pod_specs(workload(llama))[0]["initContainers"][0]  # the per-replica cache fills itself
     env = {e["name"]: e.get("value") for e in prefetch["env"]}
     assert env["KUBELLM_REPO"] == "bartowski/Meta-Llama-3.1-8B-Instruct-GGUF"
     assert env["KUBELLM_FILES"] == "Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf"
 
 
 def test_trtllm_builds_engines_in_a_job_and_the_gateway_maps_the_model_name() -> None:
-    objects = render_spec(spec_of(engine={"name": "trtllm"}, gpu={"type": "L40S", "count": 1}))
+    objects = render_spec(
+        spec_of(
+            engine={"name": "trtllm"},
+            gpu={"type": "L40S", "count": 1},
+            storage={"access_mode": "ReadWriteMany", "storage_class": "shared-rwx"},
+        )
+    )
     job = find(objects, "Job", "svc-engine-build")
     pod = job["spec"]["template"]["spec"]
     assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert pod["initContainers"][0]["name"] == "wait-for-model"
     script = find(objects, "ConfigMap", "svc-engine-build")["data"]["build.sh"]
     assert "LLM(model=" in script and ".kubellm-built" in script
-    engine_pod = pod_specs(find(objects, "Deployment", "svc"))[0]
+    engine_pod = pod_specs(workload(objects))[0]
     assert [c["name"] for c in engine_pod["initContainers"]] == ["wait-for-model", "wait-for-engines"]
     gateway = find(objects, "ConfigMap", "svc-gateway")["data"]["gateway.yaml"]
     assert "upstream_model: ensemble" in gateway

@@ -78,6 +78,10 @@ def test_network_policies_deny_by_default_and_open_only_gateway_to_engine() -> N
     assert first["ports"] == [{"protocol": "TCP", "port": 8000}]
     download = find(objects, "NetworkPolicy", "svc-model-download")
     assert download["spec"]["policyTypes"] == ["Egress"]
+    # the default cache is per replica: each engine pod's init container downloads
+    assert download["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "engine"
+    shared = render_spec(spec_of(storage={"access_mode": "ReadWriteMany", "storage_class": "shared-rwx"}))
+    download = find(shared, "NetworkPolicy", "svc-model-download")
     assert download["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "prefetch"
 
 

@@ -22,10 +22,12 @@ from kubellm.render import images
 from kubellm.spec import load_spec
 
 IDS = [p.stem for p in SERVICE_EXAMPLES]
+WORKLOADS = ("Deployment", "StatefulSet", "LeaderWorkerSet")
+SHARED = {"access_mode": "ReadWriteMany", "storage_class": "shared-rwx"}
 
 
 def _workload(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    return next(o for o in objects if o["kind"] in ("Deployment", "LeaderWorkerSet") and o["metadata"]["name"]
+    return next(o for o in objects if o["kind"] in WORKLOADS and o["metadata"]["name"]
                 == o["metadata"]["labels"]["app.kubernetes.io/instance"])  # fmt: skip
 
 
@@ -45,7 +47,7 @@ def test_gpu_requests_equal_limits_and_match_the_plan(example: Path) -> None:
 def test_pods_are_non_root_read_only_and_tokenless(example: Path) -> None:
     objects = render_example(example)
     for obj in objects:
-        if obj["kind"] not in ("Deployment", "LeaderWorkerSet", "Job"):
+        if obj["kind"] not in (*WORKLOADS, "Job"):
             continue
         for pod in pod_specs(obj) if obj["kind"] != "Job" else [obj["spec"]["template"]["spec"]]:
             assert pod["automountServiceAccountToken"] is False
@@ -63,6 +65,11 @@ def test_pods_are_non_root_read_only_and_tokenless(example: Path) -> None:
 @pytest.mark.parametrize("example", SERVICE_EXAMPLES, ids=IDS)
 def test_rollout_never_waits_for_gpus_the_old_pod_holds(example: Path) -> None:
     workload = _workload(render_example(example))
+    if workload["kind"] == "StatefulSet":
+        # A StatefulSet replaces pod by pod and never surges; pods start in parallel on scale-up.
+        assert workload["spec"]["updateStrategy"] == {"type": "RollingUpdate"}
+        assert workload["spec"]["podManagementPolicy"] == "Parallel"
+        return
     strategy = workload["spec"].get("strategy") or workload["spec"]["rolloutStrategy"]
     rolling = strategy.get("rollingUpdate") or strategy["rollingUpdateConfiguration"]
     assert rolling["maxSurge"] == 0
@@ -84,7 +91,7 @@ def test_hf_token_only_from_a_secret(example: Path) -> None:
     objects = render_example(example)
     text = str(objects)
     for obj in objects:
-        for pod in pod_specs(obj) if obj["kind"] in ("Deployment", "LeaderWorkerSet") else []:
+        for pod in pod_specs(obj) if obj["kind"] in WORKLOADS else []:
             for c in pod["containers"] + pod.get("initContainers", []):
                 for env in c.get("env", []):
                     if "TOKEN" in env["name"]:
@@ -146,7 +153,14 @@ def test_spot_required_puts_each_cloud_label_in_its_own_term_and_tolerates_spot_
     terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
         "nodeSelectorTerms"
     ]
-    assert len(terms) == 4
+    spot_keys = {
+        "cloud.google.com/gke-spot", "cloud.google.com/gke-preemptible", "eks.amazonaws.com/capacityType",
+        "karpenter.sh/capacity-type", "kubernetes.azure.com/scalesetpriority",
+    }  # fmt: skip
+    # generic: (GFD | GKE accelerator | instance type) × each cloud's spot label, one term each
+    assert len(terms) == 3 * len(spot_keys)
+    for term in terms:
+        assert len([e for e in term["matchExpressions"] if e["key"] in spot_keys]) == 1
     assert any(t.get("key") == "cloud.google.com/gke-spot" for t in pod["tolerations"])
 
 
@@ -184,7 +198,9 @@ def test_caches_point_at_writable_volumes() -> None:
 
 def test_prefetch_job_and_replicas_wait_for_the_verified_marker() -> None:
     objects = render_spec(
-        spec_of(model={"source": "hf://meta-llama/Llama-3.1-8B-Instruct", "revision": "abc123"})
+        spec_of(
+            model={"source": "hf://meta-llama/Llama-3.1-8B-Instruct", "revision": "abc123"}, storage=SHARED
+        )
     )
     job = find(objects, "Job", "svc-prefetch")
     env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
@@ -235,3 +251,46 @@ def test_host_path_cache_downloads_per_node_and_relaxes_pod_security_enforcement
     labels = find(objects, "Namespace")["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
     assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+
+
+def test_default_cache_is_a_claim_per_replica_filled_by_each_pod() -> None:
+    objects = render_spec(
+        spec_of(model={"source": "hf://meta-llama/Llama-3.1-8B-Instruct", "revision": "abc"})
+    )
+    assert all(o["kind"] not in ("PersistentVolumeClaim", "Job") for o in objects)
+    sts = _workload(objects)
+    assert sts["kind"] == "StatefulSet"
+    assert sts["spec"]["serviceName"] == find(objects, "Service", "svc-engine")["metadata"]["name"]
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "models"
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert (
+        claim["spec"]["resources"]["requests"]["storage"]
+        == f"{plan_of(spec_of()).resources.model_cache_gib}Gi"
+    )
+    assert "storageClassName" not in claim["spec"]  # the cluster's default (block) class binds RWO
+    assert sts["spec"]["persistentVolumeClaimRetentionPolicy"] == {
+        "whenDeleted": "Retain",
+        "whenScaled": "Retain",
+    }
+    pod = pod_specs(sts)[0]
+    assert pod["initContainers"][0]["name"] == "prefetch"
+    assert all(v["name"] != "models" for v in pod["volumes"])  # the claim template provides it
+    download = find(objects, "NetworkPolicy", "svc-model-download")
+    assert download["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "engine"
+
+
+def test_multi_node_replicas_keep_a_claim_per_pod() -> None:
+    spec = spec_of(
+        model={
+            "source": "hf://meta-llama/Llama-3.1-405B-Instruct-FP8",
+            "name": "Llama-3.1-405B",
+            "quantization": "fp8",
+        },
+        gpu={"type": "H100-SXM-80GB", "count": 16, "nodes": 2},
+    )
+    lws = _workload(render_spec(spec))
+    assert lws["kind"] == "LeaderWorkerSet"
+    template = lws["spec"]["leaderWorkerTemplate"]
+    assert template["volumeClaimTemplates"][0]["metadata"]["name"] == "models"
+    assert template["persistentVolumeClaimRetentionPolicy"]["whenScaled"] == "Retain"

@@ -70,6 +70,13 @@ class GpuSpec:
     def has_nvlink(self) -> bool:
         return bool(self.nvlink_gbs)
 
+    def cloud_label_values(self) -> dict[str, list[str]]:
+        """Provider node labels that name this GPU: label → its values (GKE has two for the H100)."""
+        out: dict[str, list[str]] = {}
+        for key, value in self.cloud_labels:
+            out.setdefault(key, []).append(value)
+        return {key: sorted(values) for key, values in sorted(out.items())}
+
     def mig_profile(self, name: str) -> MigProfile | None:
         for profile in self.mig_profiles:
             if profile.name == name.lower():

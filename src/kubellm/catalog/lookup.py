@@ -14,6 +14,7 @@ import yaml
 from kubellm.catalog.gpu import GpuSpec, MigProfile
 from kubellm.catalog.hf_config import arch_from_config, load_config_file
 from kubellm.catalog.model import ModelArch
+from kubellm.catalog.providers import provider_cloud_labels
 from kubellm.errors import CatalogError
 
 _MODEL_FACTS = (
@@ -56,6 +57,7 @@ def _model_from_row(row: dict[str, Any]) -> ModelArch:
 
 
 def _gpu_from_row(row: dict[str, Any]) -> GpuSpec:
+    provider_labels = provider_cloud_labels().get(row["name"], ())
     return GpuSpec(
         name=row["name"],
         memory_gib=float(row["memory_gib"]),
@@ -76,7 +78,7 @@ def _gpu_from_row(row: dict[str, Any]) -> GpuSpec:
         usd_per_hour=row.get("usd_per_hour"),
         price_basis=row.get("price_basis", ""),
         product_labels=tuple(row.get("product_labels", ())),
-        cloud_labels=tuple(sorted((row.get("cloud_labels") or {}).items())),
+        cloud_labels=tuple(sorted({*(row.get("cloud_labels") or {}).items(), *provider_labels})),
         aliases=tuple(row.get("aliases", ())),
         source=row.get("price_source", ""),
         notes=row.get("notes", ""),

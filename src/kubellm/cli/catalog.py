@@ -86,7 +86,7 @@ def gpu_row(gpu: GpuSpec) -> dict[str, Any]:
         "usd_per_hour": gpu.usd_per_hour,
         "price_basis": gpu.price_basis,
         "product_labels": list(gpu.product_labels),
-        "cloud_labels": dict(gpu.cloud_labels),
+        "cloud_labels": gpu.cloud_label_values(),
         "source": gpu.source,
         "notes": gpu.notes,
     }

@@ -31,6 +31,7 @@ SERVICE_KINDS: tuple[tuple[str, str], ...] = (
     ("batch/v1", "Job"),
     ("v1", "Service"),
     ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
     ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet"),
     ("networking.k8s.io/v1", "Ingress"),
     ("gateway.networking.k8s.io/v1", "HTTPRoute"),

@@ -75,7 +75,7 @@ def gather(client: KubeClient, hints: DoctorHints, logs: bool = True) -> Cluster
     snap.pods += _try_list(client, snap, "v1", "Pod", None, f"k8s-app in ({','.join(GKE_COMPONENT_APPS)})")
     snap.pods += [p for p in _try_list(client, snap, "v1", "Pod", ns) if hints.in_scope(p)]
     snap.events = _try_list(client, snap, "v1", "Event", ns)
-    for api_version, kind in (("apps/v1", "Deployment"), ("batch/v1", "Job")):
+    for api_version, kind in (("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("batch/v1", "Job")):
         snap.workloads += [w for w in _try_list(client, snap, api_version, kind, ns) if hints.in_scope(w)]
     try:
         snap.runtime_classes = client.list("node.k8s.io/v1", "RuntimeClass")

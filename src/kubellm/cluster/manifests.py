@@ -14,6 +14,7 @@ import yaml
 
 from kubellm.cluster.hints import DoctorHints
 from kubellm.cluster.objects import as_list, pod_spec
+from kubellm.cluster.snapshot import ENGINE_WORKLOAD_KINDS
 from kubellm.plan.result import Plan
 from kubellm.spec import LLMService, load_spec
 
@@ -73,7 +74,7 @@ def build_manifests(spec_path: str | Path, lint: bool = True) -> ServiceManifest
 
 def engine_image(objects: list[dict[str, Any]]) -> str | None:
     for obj in objects:
-        if obj.get("kind") in ("Deployment", "LeaderWorkerSet"):
+        if obj.get("kind") in ENGINE_WORKLOAD_KINDS:
             for container in as_list(pod_spec(obj).get("containers")):
                 limits = (container.get("resources") or {}).get("limits") or {}
                 if any(str(k).startswith("nvidia.com/") for k in limits):

@@ -19,6 +19,8 @@ from kubellm.cluster.objects import namespace_of
 
 T = TypeVar("T")
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet", "LeaderWorkerSet"})
+# The kinds kubellm renders an engine as (StatefulSet when each replica keeps its own model cache).
+ENGINE_WORKLOAD_KINDS = ("Deployment", "StatefulSet", "LeaderWorkerSet")
 _KIND_BY_FILE = {
     "nodes": "Node",
     "pods": "Pod",

@@ -16,7 +16,7 @@ from kubellm.cluster.objects import (
     node_gpus,
 )
 from kubellm.cluster.signatures import startup_phase
-from kubellm.cluster.snapshot import ClusterSnapshot, MetricSample
+from kubellm.cluster.snapshot import ENGINE_WORKLOAD_KINDS, ClusterSnapshot, MetricSample
 
 COMPONENT_LABEL = "app.kubernetes.io/component"
 # Findings that no amount of waiting fixes: --wait stops and shows them.
@@ -89,9 +89,7 @@ def service_status(
     return {
         "service": service,
         "namespace": namespace,
-        "workloads": [
-            _workload_row(w) for w in snap.workloads if w.get("kind") in ("Deployment", "LeaderWorkerSet")
-        ],
+        "workloads": [_workload_row(w) for w in snap.workloads if w.get("kind") in ENGINE_WORKLOAD_KINDS],
         "jobs": [
             {
                 "name": name_of(j),
@@ -137,7 +135,7 @@ def rollout_progress(snap: ClusterSnapshot, findings: list[Finding] | None = Non
             )
         if not dig(job, "status", "succeeded"):
             return Progress(f"prefetch: downloading and verifying the weights (job {name_of(job)})")
-    workloads = [w for w in snap.workloads if w.get("kind") in ("Deployment", "LeaderWorkerSet")]
+    workloads = [w for w in snap.workloads if w.get("kind") in ENGINE_WORKLOAD_KINDS]
     if not workloads:
         return Progress("waiting for the workloads to appear")
     lines = []

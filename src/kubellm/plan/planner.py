@@ -8,6 +8,7 @@ from kubellm.errors import PlanError
 from kubellm.plan import memory as mem
 from kubellm.plan.cpu import CPU_DEVICE, check_cpu_engine, is_cpu, on_cpu_node
 from kubellm.plan.engine_args import engine_args
+from kubellm.plan.instance import mig_resource, plan_instance
 from kubellm.plan.layout import (
     MIN_AUTO_CONTEXT,
     ROUTINE_CONCURRENCY,
@@ -27,11 +28,13 @@ from kubellm.plan.result import (
     Cost,
     Decision,
     EngineSettings,
+    InstancePlan,
     KvCache,
     MemoryBreakdown,
     Parallelism,
     Performance,
     Plan,
+    PodResources,
 )
 from kubellm.plan.suggest import suggest
 from kubellm.spec import LLMService
@@ -270,9 +273,10 @@ class _Planner:
         compute_dtype = "fp8" if quant == "fp8" and gpu.supports_fp8 else dtype
         perf_model = PerformanceModel(model, gpu, tp, m.weights, m.bytes_per_token, compute_dtype, pp)
         performance = self._performance(perf_model, m, ctx, seqs)
-        cost = self._cost(gpus, performance.output_tokens_per_s)
         mig = spec.gpu.sharing == GpuSharing.MIG and spec.gpu.mig_profile
-        gpu_resource = f"nvidia.com/mig-{spec.gpu.mig_profile}" if mig else "nvidia.com/gpu"
+        gpu_resource = (
+            (mig_resource(spec) or f"nvidia.com/mig-{spec.gpu.mig_profile}") if mig else "nvidia.com/gpu"
+        )
         cached = spec.storage.model_cache != "none"
         resources = pod_resources(
             weights_bytes_per_pod=weights_bytes / pp,
@@ -283,6 +287,8 @@ class _Planner:
             cached=cached,
             cache_size_gib=spec.storage.size_gib,
         )
+        instance = self._instance(resources, pp)
+        cost = self._cost(gpus, performance.output_tokens_per_s, instance)
         probe = probes(engine=engine, weights_bytes_per_pod=weights_bytes / pp, downloads_at_start=not cached)
         self.decide(
             f"startup_probe_budget={probe.startup_budget_s}s",
@@ -335,6 +341,7 @@ class _Planner:
             decisions=self.decisions,
             warnings=self.warnings,
             suggestion=suggestion,
+            instance=instance,
             spec=spec,
             model_arch=model,
             gpu_spec=self.physical_gpu,
@@ -362,7 +369,23 @@ class _Planner:
             ttft_ms=round(perf.prefill_ms(PERF_CONTEXT) + perf.decode_step_ms(1, PERF_CONTEXT), 2),
         )
 
-    def _cost(self, gpus: int, tokens_per_s: float) -> Cost:
+    def _instance(self, resources: PodResources, nodes: int) -> InstancePlan | None:
+        chosen, decision, warning = plan_instance(self.spec, self.physical_gpu.name, resources, nodes)
+        if decision is not None:
+            self.decisions.append(decision)
+        if warning is not None:
+            self.warnings.append(warning)
+        return chosen
+
+    def _cost(self, gpus: int, tokens_per_s: float, instance: InstancePlan | None = None) -> Cost:
+        if instance is not None and instance.usd_per_replica_hour is not None:
+            per_hour = instance.usd_per_replica_hour
+            per_million = per_hour / (tokens_per_s * 3600) * 1e6 if tokens_per_s > 0 else None
+            return Cost(
+                usd_per_hour=round(per_hour, 3),
+                usd_per_million_output_tokens=round(per_million, 4) if per_million is not None else None,
+                price_basis=instance.price_basis,
+            )
         price = self.gpu.usd_per_hour
         if price is None:
             return Cost(

@@ -122,6 +122,37 @@ class Cost(_Out):
     price_basis: str = Field(description="Where the price comes from.")
 
 
+class InstancePlan(_Out):
+    """The instance shape a replica's pods are sized and priced for (placement.provider other than generic)."""
+
+    provider: str = Field(description="Provider whose shape this is (gke, eks, aks).")
+    name: str = Field(description="Instance type / machine type / VM size, e.g. 'g6.2xlarge'.")
+    gpus: int = Field(description="GPUs the instance has.")
+    vcpu: int = Field(description="vCPUs the instance has.")
+    memory_gib: float = Field(description="Memory the instance has, GiB.")
+    allocatable_cpu: float = Field(
+        description="CPU pods may request on the node after the provider's kube/system reservation."
+    )
+    allocatable_memory_gib: float = Field(
+        description="Memory pods may request on the node after the reservation and the eviction threshold."
+    )
+    pod_share_cpu: float = Field(
+        description="CPU one engine pod may request: allocatable less the provider's DaemonSets, ÷ pods per node."
+    )
+    pod_share_memory_gib: float = Field(description="Memory one engine pod may request, likewise.")
+    pods_per_node: int = Field(description="Engine pods one node holds (its GPUs ÷ GPUs per pod).")
+    fits: bool = Field(description="Whether the pod's CPU and memory requests fit its share of the node.")
+    usd_per_hour: float | None = Field(description="On-demand price of the whole instance per hour.")
+    usd_per_replica_hour: float | None = Field(
+        description="The replica's share of the instance price (its GPUs' share, × nodes per replica)."
+    )
+    price_basis: str = Field(description="Where the price comes from.")
+    source: str = Field(description="Where the instance's shape is documented.")
+    price_source: str = Field(description="Where the price is published.")
+    reservation_source: str = Field(description="Where the provider documents its node reservations.")
+    note: str = Field(default="", description="What else to know about this shape (e.g. Spot only).")
+
+
 class Plan(_Out):
     """Everything the planner decided; ``fits`` false comes with ``suggestion``."""
 
@@ -143,6 +174,10 @@ class Plan(_Out):
     warnings: list[str]
     suggestion: Decision | None = Field(
         default=None, description="The cheapest change that fits, when fits is false."
+    )
+    instance: InstancePlan | None = Field(
+        default=None,
+        description="The instance shape the pods are sized and priced for (None for placement.provider generic).",
     )
     spec: LLMService = Field(
         description="The spec this plan was made for (with defaults filled in).", exclude=True

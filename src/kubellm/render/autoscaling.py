@@ -13,7 +13,7 @@ from typing import Any
 
 from kubellm.errors import UsageError
 from kubellm.render.context import PROMETHEUS_URL, RenderContext
-from kubellm.render.workload import LWS_API, autoscaled
+from kubellm.render.workload import LWS_API, autoscaled, workload_kind
 
 Obj = dict[str, Any]
 
@@ -42,9 +42,8 @@ def scale_up_period_s(ctx: RenderContext) -> int:
 
 
 def _target_ref(ctx: RenderContext) -> Obj:
-    if ctx.multi_node:
-        return {"apiVersion": LWS_API, "kind": "LeaderWorkerSet", "name": ctx.name}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": ctx.name}
+    kind = workload_kind(ctx)
+    return {"apiVersion": LWS_API if kind == "LeaderWorkerSet" else "apps/v1", "kind": kind, "name": ctx.name}
 
 
 def _behavior(ctx: RenderContext) -> Obj:

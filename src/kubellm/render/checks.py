@@ -7,9 +7,12 @@ cannot serve the model; these are the checks that need rendering knowledge.
 from __future__ import annotations
 
 from kubellm.errors import UsageError
+from kubellm.plan.access import check_model_access
 from kubellm.plan.resources import shared_gpu_max_utilization, shared_gpu_problem
 from kubellm.plan.result import Plan
+from kubellm.render.binding import check_cache_binds
 from kubellm.render.engines import ADAPTERS, EngineAdapter
+from kubellm.render.storage import cache_mode
 from kubellm.spec import GpuSharing
 
 SHARED_MAX_UTILIZATION = shared_gpu_max_utilization()
@@ -58,14 +61,15 @@ def check(plan: Plan, adapter: EngineAdapter, can_serve: bool) -> None:
     if shared:
         what, _, fix = shared.rpartition("; ")
         raise UsageError(what, fix)
-    if engine == "trtllm" and (
-        spec.storage.model_cache != "pvc" or not spec.model.source.startswith("hf://")
-    ):
+    if engine == "trtllm" and cache_mode(spec) != "shared":
         raise UsageError(
-            "engine.name trtllm needs storage.model_cache: pvc with an hf:// source: the engine-build Job writes "
-            "the compiled engines where every replica reads them",
-            "set storage.model_cache: pvc (ReadWriteMany)",
+            "engine.name trtllm needs a shared cache (storage.model_cache: pvc, access_mode ReadWriteMany) with an "
+            "hf:// source: the engine-build Job writes the compiled engines where every replica reads them",
+            "set storage.access_mode: ReadWriteMany and storage.storage_class to a class that offers it "
+            "(Filestore on GKE, EFS on EKS, Azure Files on AKS)",
         )
+    check_model_access(spec)
+    check_cache_binds(spec)
     g = spec.gateway
     if g.enabled and g.host:
         if g.ingress == "httproute" and not g.gateway_ref:

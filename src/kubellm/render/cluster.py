@@ -179,7 +179,7 @@ def _pool_guide(pool: NodePool, gpu: GpuSpec, strategy: str) -> Obj:
         "pool": pool.name,
         "gpu": gpu.name,
         "gpu_product_labels": list(gpu.product_labels),
-        "cloud_accelerator_labels": dict(gpu.cloud_labels),
+        "cloud_accelerator_labels": gpu.cloud_label_values(),
         "gpus_per_node": pool.gpus_per_node,
         "sharing": pool.sharing.value,
         "schedulable_resource": resource,

@@ -23,7 +23,7 @@ Obj = dict[str, Any]
 # workloads, then what watches them.
 KIND_ORDER = (
     "Namespace", "ResourceQuota", "ServiceAccount", "ConfigMap", "PersistentVolumeClaim", "Job", "Service",
-    "Deployment", "LeaderWorkerSet", "Ingress", "HTTPRoute", "PodDisruptionBudget", "HorizontalPodAutoscaler",
+    "Deployment", "StatefulSet", "LeaderWorkerSet", "Ingress", "HTTPRoute", "PodDisruptionBudget", "HorizontalPodAutoscaler",
     "ScaledObject", "NetworkPolicy", "ServiceMonitor", "PrometheusRule",
 )  # fmt: skip
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubellm.render.context import GATEWAY_PORT, MONITORING_NAMESPACE, RenderContext
+from kubellm.render.storage import shared_cache
 from kubellm.render.workload import ROLE_LABEL
 
 Obj = dict[str, Any]
@@ -127,7 +128,7 @@ def network_policies(ctx: RenderContext) -> list[Obj]:
             hub: Obj = {"to": [{"ipBlock": {"cidr": c}} for c in sorted(spec.security.egress_cidrs)]}
         else:
             hub = {"ports": [{"protocol": "TCP", "port": 443}]}
-        component = "prefetch" if spec.storage.model_cache == "pvc" else "engine"
+        component = "prefetch" if shared_cache(ctx) else "engine"
         selector = ctx.selector(component)
         out.append(_policy(ctx, f"{ctx.name}-model-download", component, selector, None, [DNS_EGRESS, hub]))
     return out

@@ -1,12 +1,18 @@
-"""Model cache: where the weights live in the pod, the cache PVC, the prefetch Job and its init containers.
+"""Model cache: where the weights live in the pod, the cache claims, the prefetch Job and its init containers.
 
 The weights are always served from a local, verified path under /models, so engines never reach
-the Hub at start (``HF_HUB_OFFLINE=1``):
+the Hub at start (``HF_HUB_OFFLINE=1``). The cache modes (``cache_mode``):
 
-- ``pvc``: a shared PVC; a prefetch Job downloads and verifies once; replicas wait for its marker.
-- ``hostPath``: a node directory; each pod's init container downloads (once per node) and verifies.
-- ``none``: a per-pod emptyDir sized for the weights; the init container downloads every start.
-- a ``pvc://claim/path`` source mounts an existing claim as is (no download).
+- ``per-replica`` (default: ``pvc`` + ``ReadWriteOnce``): one claim per replica from the StatefulSet's (or
+  LeaderWorkerSet's) ``volumeClaimTemplates``. It binds on every provider's default block storage; each
+  replica's init container downloads once, and the claim outlives restarts, rollouts and scale-to-zero.
+- ``shared`` (``pvc`` + ``ReadWriteMany``): one claim for every replica, filled once by a prefetch Job;
+  needs a class that offers ReadWriteMany (Filestore, EFS, Azure Files), named in ``storage.storage_class``.
+- ``node`` (``hostPath``): a node directory; each pod's init container downloads (once per node) and verifies.
+- ``pod`` (``none``): a per-pod emptyDir sized for the weights; the init container downloads every start.
+- ``existing``: a ``pvc://claim/path`` source mounts a filled claim as is (no download), read-only — the way
+  to use a ReadOnlyMany volume such as GKE Hyperdisk ML.
+- ``object-store``: a ``gs://`` or ``s3://`` source (kubellm.render.object_store).
 """
 
 from __future__ import annotations
@@ -70,36 +76,84 @@ def prefetches(ctx: RenderContext) -> bool:
     return ctx.spec.model.source.startswith("hf://")
 
 
-def models_volume(ctx: RenderContext) -> Obj:
-    """The volume that holds the weights (named 'models')."""
+def cache_mode(spec: LLMService) -> str:
+    """per-replica, shared, node, pod, existing or object-store (see the module docstring)."""
+    source = spec.model.source
+    if source.startswith("pvc://"):
+        return "existing"
+    if source.startswith(("gs://", "s3://")):
+        return "object-store"
+    mode = spec.storage.model_cache
+    if mode == "hostPath":
+        return "node"
+    if mode == "none":
+        return "pod"
+    return "per-replica" if spec.storage.access_mode == "ReadWriteOnce" else "shared"
+
+
+def per_replica_cache(ctx: RenderContext) -> bool:
+    return prefetches(ctx) and cache_mode(ctx.spec) == "per-replica"
+
+
+def shared_cache(ctx: RenderContext) -> bool:
+    return prefetches(ctx) and cache_mode(ctx.spec) == "shared"
+
+
+def models_volume(ctx: RenderContext) -> Obj | None:
+    """The pod volume that holds the weights (named 'models'); None when a volumeClaimTemplate provides it."""
     spec = ctx.spec
     if spec.model.source.startswith("pvc://"):
         claim = spec.model.source[len("pvc://") :].split("/", 1)[0]
         return {"name": "models", "persistentVolumeClaim": {"claimName": claim, "readOnly": True}}
     mode = spec.storage.model_cache
-    if mode == "pvc":
+    if per_replica_cache(ctx):
+        return None
+    if mode == "pvc" and prefetches(ctx):
         return {"name": "models", "persistentVolumeClaim": {"claimName": f"{ctx.name}-models"}}
     if mode == "hostPath":
         return {"name": "models", "hostPath": {"path": spec.storage.host_path, "type": "DirectoryOrCreate"}}
     return {"name": "models", "emptyDir": {"sizeLimit": f"{ctx.plan.resources.model_cache_gib}Gi"}}
 
 
-def cache_pvc(ctx: RenderContext) -> Obj | None:
-    if ctx.spec.storage.model_cache != "pvc" or not prefetches(ctx):
-        return None
+def _claim_spec(ctx: RenderContext, access_mode: str) -> Obj:
     spec: Obj = {
-        "accessModes": [ctx.spec.storage.access_mode],
+        "accessModes": [access_mode],
         "resources": {"requests": {"storage": f"{ctx.plan.resources.model_cache_gib}Gi"}},
         "volumeMode": "Filesystem",
     }
     if ctx.spec.storage.storage_class:
         spec["storageClassName"] = ctx.spec.storage.storage_class
+    return spec
+
+
+def cache_pvc(ctx: RenderContext) -> Obj | None:
+    """The one claim every replica shares (access_mode ReadWriteMany)."""
+    if not shared_cache(ctx):
+        return None
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
         "metadata": ctx.meta(f"{ctx.name}-models", "model-cache"),
-        "spec": spec,
+        "spec": _claim_spec(ctx, ctx.spec.storage.access_mode),
     }
+
+
+def cache_claim_templates(ctx: RenderContext) -> list[Obj]:
+    """The per-replica cache claim (a StatefulSet or LeaderWorkerSet volumeClaimTemplate named 'models')."""
+    if not per_replica_cache(ctx):
+        return []
+    return [
+        {
+            "metadata": {"name": "models", "labels": ctx.labels("model-cache")},
+            "spec": _claim_spec(ctx, "ReadWriteOnce"),
+        }
+    ]
+
+
+# Caches outlive scale-down (a replica that comes back, from zero too, finds its weights) and, like the shared
+# cache claim, the service's deletion: remove them with
+# kubectl delete pvc -l app.kubernetes.io/instance=<name>,app.kubernetes.io/component=model-cache
+CLAIM_RETENTION = {"whenDeleted": "Retain", "whenScaled": "Retain"}
 
 
 def prefetch_configmap(ctx: RenderContext) -> Obj | None:
@@ -182,8 +236,8 @@ def wait_container(ctx: RenderContext, name: str, directory: str, marker: str = 
 
 
 def prefetch_job(ctx: RenderContext) -> Obj | None:
-    """The Job that fills the cache PVC before any replica starts."""
-    if ctx.spec.storage.model_cache != "pvc" or not prefetches(ctx):
+    """The Job that fills the shared cache claim before any replica starts."""
+    if not shared_cache(ctx):
         return None
     pod: Obj = {
         "serviceAccountName": ctx.name,
@@ -192,7 +246,7 @@ def prefetch_job(ctx: RenderContext) -> Obj | None:
         "restartPolicy": "OnFailure",
         "securityContext": pod_security(ctx.spec.security.run_as_user),
         "containers": [prefetch_container(ctx)],
-        "volumes": [models_volume(ctx), *prefetch_volumes(ctx)],
+        "volumes": [v for v in (models_volume(ctx), *prefetch_volumes(ctx)) if v is not None],
     }
     return {
         "apiVersion": "batch/v1",

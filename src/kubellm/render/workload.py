@@ -15,11 +15,14 @@ from kubellm.render.placement import node_affinity, spread, tolerations
 from kubellm.render.prefetch import MARKER
 from kubellm.render.security import container_security, pod_security
 from kubellm.render.storage import (
+    CLAIM_RETENTION,
+    cache_claim_templates,
     download_dir,
     models_volume,
     prefetch_container,
     prefetch_volumes,
     prefetches,
+    shared_cache,
     wait_container,
 )
 
@@ -143,15 +146,16 @@ def engine_container(ctx: RenderContext, *, command: list[str] | None = None, ar
 
 def _volumes(ctx: RenderContext) -> list[Obj]:
     ephemeral = ctx.plan.resources.ephemeral_storage_gib
+    models = models_volume(ctx)
     volumes: list[Obj] = [
-        models_volume(ctx),
+        *([models] if models is not None else []),
         {"name": "cache", "emptyDir": {"sizeLimit": f"{max(2, min(8, ephemeral // 2))}Gi"}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
     ]
     shm = shm_gib(ctx)
     if shm > 0:
         volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": _quantity_gib(shm)}})
-    if prefetches(ctx) and ctx.spec.storage.model_cache != "pvc":
+    if prefetches(ctx) and not shared_cache(ctx):
         volumes += [v for v in prefetch_volumes(ctx) if v["name"] != "tmp"]
     return volumes
 
@@ -159,7 +163,7 @@ def _volumes(ctx: RenderContext) -> list[Obj]:
 def _init_containers(ctx: RenderContext) -> list[Obj]:
     inits: list[Obj] = []
     if prefetches(ctx):
-        if ctx.spec.storage.model_cache == "pvc":
+        if shared_cache(ctx):
             inits.append(wait_container(ctx, "wait-for-model", download_dir(ctx)))
         else:
             inits.append(prefetch_container(ctx))
@@ -258,6 +262,14 @@ def leader_worker_set(ctx: RenderContext) -> Obj:
             "leaderWorkerTemplate": {
                 "size": ctx.plan.parallelism.nodes_per_replica,
                 "restartPolicy": "RecreateGroupOnPodRestart",
+                **(
+                    {
+                        "volumeClaimTemplates": claims,
+                        "persistentVolumeClaimRetentionPolicy": dict(CLAIM_RETENTION),
+                    }
+                    if (claims := cache_claim_templates(ctx))
+                    else {}
+                ),
                 "leaderTemplate": {"metadata": {"labels": leader_labels}, "spec": pod_spec(ctx, [leader])},
                 "workerTemplate": {"metadata": {"labels": worker_labels}, "spec": worker_pod},
             },
@@ -271,8 +283,47 @@ def leader_worker_set(ctx: RenderContext) -> Obj:
     return {"apiVersion": LWS_API, "kind": "LeaderWorkerSet", "metadata": meta, "spec": spec}
 
 
+def stateful_set(ctx: RenderContext) -> Obj:
+    """Replicas that each keep a cache claim (volumeClaimTemplates): pods start in parallel, update one at a
+    time (a GPU rollout never surges), and find their weights again after a restart or a scale-up."""
+    spec: Obj = {}
+    if not autoscaled(ctx):
+        spec["replicas"] = ctx.spec.scaling.min_replicas
+    spec.update(
+        {
+            "serviceName": ctx.engine_service,
+            "podManagementPolicy": "Parallel",
+            "selector": {"matchLabels": ctx.selector("engine")},
+            "updateStrategy": {"type": "RollingUpdate"},
+            "revisionHistoryLimit": 3,
+            "persistentVolumeClaimRetentionPolicy": dict(CLAIM_RETENTION),
+            "template": {
+                "metadata": {"labels": ctx.labels("engine")},
+                "spec": pod_spec(ctx, [engine_container(ctx)]),
+            },
+            "volumeClaimTemplates": cache_claim_templates(ctx),
+        }
+    )
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": ctx.meta(ctx.name, "engine"),
+        "spec": spec,
+    }
+
+
+def workload_kind(ctx: RenderContext) -> str:
+    """LeaderWorkerSet across nodes, StatefulSet with a per-replica cache, else Deployment."""
+    if ctx.multi_node:
+        return "LeaderWorkerSet"
+    return "StatefulSet" if cache_claim_templates(ctx) else "Deployment"
+
+
 def engine_workload(ctx: RenderContext) -> Obj:
-    return leader_worker_set(ctx) if ctx.multi_node else deployment(ctx)
+    kind = workload_kind(ctx)
+    if kind == "LeaderWorkerSet":
+        return leader_worker_set(ctx)
+    return stateful_set(ctx) if kind == "StatefulSet" else deployment(ctx)
 
 
 def marker_path(ctx: RenderContext) -> str:

@@ -312,17 +312,33 @@ class StorageSection(StrictModel):
 
     model_cache: Literal["pvc", "hostPath", "none"] = Field(
         default="pvc",
-        description="pvc (shared cache + prefetch Job), hostPath (node-local), or none (download per pod).",
+        description="pvc (a persistent cache: one claim per replica, or one shared claim — see access_mode), "
+        "hostPath (node-local), or none (download per pod).",
     )
     size_gib: int | None = Field(
-        default=None, ge=1, description="Cache volume size; unset = weights × 1.5 rounded up."
+        default=None,
+        ge=1,
+        description="Cache volume size; unset = the files the engine loads (weights, configs, tokenizer) × 1.5, "
+        "rounded up.",
     )
     storage_class: str | None = Field(
-        default=None, description="StorageClass of the cache PVC; unset = cluster default."
+        default=None,
+        description="StorageClass of the cache claims; unset = the cluster's default class (block storage, "
+        "ReadWriteOnce, on GKE, AKS and OpenShift; none at all on EKS clusters created on 1.30 or later). A shared "
+        "cache (access_mode ReadWriteMany/ReadOnlyMany) needs a class that offers it: Filestore, EFS, Azure Files.",
     )
     access_mode: Literal["ReadWriteMany", "ReadWriteOnce", "ReadOnlyMany"] = Field(
-        default="ReadWriteMany",
-        description="Access mode of the cache PVC; ReadWriteOnce pins replicas to one node.",
+        default="ReadWriteOnce",
+        description="ReadWriteOnce (default): one cache claim per replica (StatefulSet volumeClaimTemplates), which "
+        "binds on every provider's block storage; each replica downloads once and keeps its copy across restarts. "
+        "ReadWriteMany: one claim shared by every replica, filled once by a prefetch Job (needs storage_class). "
+        "ReadOnlyMany: an existing, filled volume (e.g. GKE Hyperdisk ML) given as model.source pvc://claim/path.",
+    )
+    object_store_access: Literal["auto", "streamer", "csi"] = Field(
+        default="auto",
+        description="How a gs:// or s3:// model.source reaches the engine: streamer (vLLM/SGLang stream the "
+        "safetensors with the Run:ai Model Streamer), csi (the provider's bucket CSI driver: GCS FUSE on GKE, "
+        "Mountpoint for S3 on EKS), auto = streamer where the engine supports it, else csi.",
     )
     host_path: str = Field(
         default="/var/lib/kubellm/models", description="Node directory used when model_cache is hostPath."
@@ -343,9 +359,26 @@ class Toleration(StrictModel):
 class PlacementSection(StrictModel):
     """Where pods may run."""
 
+    provider: Literal["generic", "gke", "eks", "aks", "openshift"] = Field(
+        default="generic",
+        description="Where the cluster runs: gke, eks, aks, openshift or generic. Chooses the node labels that "
+        "name the GPU type (GKE's accelerator label, the instance type on EKS/AKS, GPU feature discovery's product "
+        "label on OpenShift), the GPU-pool taints to tolerate, the storage classes that bind, the identity "
+        "annotations, and the instance shapes the plan sizes and prices the pods for.",
+    )
+    gpu_affinity: Literal["required", "preferred", "none"] = Field(
+        default="required",
+        description="How the GPU type is enforced on nodes: required (node affinity on the provider's label), "
+        "preferred, or none (only the GPU resource request; use when the nodes carry no GPU-model label).",
+    )
+    instance_type: str | None = Field(
+        default=None,
+        description="Instance shape (VM size) to size and price the pods for, e.g. 'g6.2xlarge' or "
+        "'g2-standard-8'; unset = the cheapest shape of the provider that holds the pod.",
+    )
     node_selector: dict[str, str] = Field(
         default_factory=dict,
-        description="Extra node labels; the GPU product label (nvidia.com/gpu.product) is added from gpu.type.",
+        description="Extra node labels; the GPU-type label of placement.provider is added from gpu.type.",
     )
     tolerations: list[Toleration] = Field(
         default_factory=lambda: [Toleration(key="nvidia.com/gpu")],
@@ -379,6 +412,12 @@ class SecuritySection(StrictModel):
         description="CIDRs the prefetch Job may reach besides DNS (e.g. a proxy); empty = any HTTPS (port 443).",
     )
     run_as_user: int = Field(default=1000, ge=1, description="Non-root user id of every container.")
+    cloud_identity: str | None = Field(
+        default=None,
+        description="Cloud identity the service's ServiceAccount acts as, for gs:// and s3:// sources and managed "
+        "Prometheus: a Google service account e-mail (GKE Workload Identity), an IAM role ARN (EKS IRSA) or a "
+        "managed identity's client id (AKS workload identity).",
+    )
 
 
 class GatewaySection(StrictModel):
@@ -428,6 +467,31 @@ class ObservabilitySection(StrictModel):
     log_requests: bool = Field(
         default=False, description="Log each request in the engine (off: costly and leaks prompts)."
     )
+    prometheus_url: str = Field(
+        default="http://prometheus-operated.monitoring.svc:9090",
+        description="Prometheus query endpoint the autoscaler reads (KEDA triggers, Prometheus Adapter values): "
+        "kube-prometheus-stack's by default; Google Managed Prometheus, Amazon Managed Prometheus, Azure Monitor "
+        "or OpenShift's Thanos Querier with prometheus_auth.",
+    )
+    prometheus_auth: Literal["none", "bearer", "gcp", "aws", "azure"] = Field(
+        default="none",
+        description="How the autoscaler authenticates to prometheus_url: none, bearer (a token in "
+        "prometheus_auth_secret, e.g. OpenShift), or the cloud identity of the KEDA operator (gcp, aws, azure).",
+    )
+    prometheus_auth_secret: str | None = Field(
+        default=None,
+        description="Secret with the bearer token (key 'token') for prometheus_auth: bearer.",
+    )
+
+    @model_validator(mode="after")
+    def _auth_secret(self) -> ObservabilitySection:
+        if self.prometheus_auth == "bearer" and not self.prometheus_auth_secret:
+            raise ValueError(
+                "prometheus_auth bearer needs prometheus_auth_secret: the Secret holding the token under key 'token'"
+            )
+        if not self.prometheus_url.startswith(("http://", "https://")):
+            raise ValueError(f"prometheus_url {self.prometheus_url!r} must be an http:// or https:// URL")
+        return self
 
 
 class LLMService(StrictModel):
