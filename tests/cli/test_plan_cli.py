@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kubellm.cli.app import app
+from kubellm.errors import UsageError
 
 runner = CliRunner()
 
@@ -98,7 +99,18 @@ def test_schema_is_json_schema_of_llmservice() -> None:
 def test_init_writes_a_spec_that_plan_accepts(tmp_path: Path) -> None:
     out = tmp_path / "spec.yaml"
     result = runner.invoke(
-        app, ["init", "--model", "Llama-3.3-70B-Instruct", "--gpu", "h100", "-o", str(out)]
+        app,
+        [
+            "init",
+            "--model",
+            "Llama-3.3-70B-Instruct",
+            "--gpu",
+            "h100",
+            "--hf-token-secret",
+            "hf-token",
+            "-o",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
     text = out.read_text()
@@ -107,3 +119,40 @@ def test_init_writes_a_spec_that_plan_accepts(tmp_path: Path) -> None:
     data = json.loads(planned.output)
     assert data["fits"] is True
     assert data["parallelism"]["tensor_parallel"] >= 2
+
+
+def test_init_refuses_a_gated_model_without_a_token_and_names_the_flag(tmp_path: Path) -> None:
+    out = tmp_path / "spec.yaml"
+    result = runner.invoke(
+        app, ["init", "-m", "meta-llama/Llama-3.1-8B-Instruct", "-g", "l4", "-o", str(out)]
+    )
+    assert isinstance(result.exception, UsageError) and not out.exists()
+    assert "gated" in result.exception.what and "--hf-token-secret" in result.exception.fix
+    opened = runner.invoke(app, ["init", "-m", "Qwen/Qwen2.5-7B-Instruct", "-g", "l4", "-o", str(out)])
+    assert opened.exit_code == 0, opened.output
+
+
+def test_plan_refuses_a_gated_spec_without_a_token_and_warns_for_a_what_if(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "metadata: {name: llama}\nmodel: {source: hf://meta-llama/Llama-3.1-8B-Instruct}\ngpu: {type: L4, count: 1}\n"
+    )
+    refused = runner.invoke(app, ["plan", str(spec), "--json"])
+    assert isinstance(refused.exception, UsageError) and "security.hf_token_secret" in refused.exception.fix
+    what_if = runner.invoke(
+        app, ["plan", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "l4", "--json"]
+    )
+    assert what_if.exit_code == 0 and "gated" in what_if.stderr
+
+
+def test_init_for_a_provider_writes_a_spec_that_renders_there(tmp_path: Path) -> None:
+    out = tmp_path / "spec.yaml"
+    result = runner.invoke(app, ["init", "-m", "meta-llama/Llama-3.1-8B-Instruct", "-g", "l4", "--provider", "eks",
+                                 "--hf-token-secret", "hf-token", "-o", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "storage_class: gp2" in out.read_text() and "provider: eks" in out.read_text()
+    planned = json.loads(runner.invoke(app, ["plan", str(out), "--json"]).stdout)
+    assert planned["instance"]["name"] == "g6.2xlarge" and planned["instance"]["fits"] is True
+    rendered = runner.invoke(app, ["render", str(out)])
+    assert rendered.exit_code == 0, rendered.output
+    assert "node.kubernetes.io/instance-type" in rendered.stdout

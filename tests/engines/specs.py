@@ -6,7 +6,10 @@ from typing import Any
 
 from kubellm.spec import LLMService
 
-BASE: dict[str, Any] = {"metadata": {"name": "t", "namespace": "llm"}}
+BASE: dict[str, Any] = {
+    "metadata": {"name": "t", "namespace": "llm"},
+    "security": {"hf_token_secret": "hf-token"},
+}
 
 # One spec per rendered engine, with non-default settings so the plan writes every flag it can.
 ENGINE_SPECS: dict[str, dict[str, Any]] = {
@@ -35,7 +38,7 @@ ENGINE_SPECS: dict[str, dict[str, Any]] = {
         "engine": {"name": "trtllm"},
         "gpu": {"type": "H100", "count": 2, "memory_utilization": 0.85},
         "serving": {"max_model_len": 4096, "max_num_seqs": 64, "max_num_batched_tokens": 4096},
-        "storage": {"model_cache": "pvc", "access_mode": "ReadWriteMany"},
+        "storage": {"model_cache": "pvc", "access_mode": "ReadWriteMany", "storage_class": "shared-rwx"},
     },
     "llamacpp": {
         "model": {

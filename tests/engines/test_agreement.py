@@ -26,7 +26,7 @@ ENGINES = sorted(RENDERED)
 def _engine_container(objects: list[dict[str, Any]]) -> dict[str, Any]:
     for obj in objects:
         if (
-            obj["kind"] in ("Deployment", "LeaderWorkerSet")
+            obj["kind"] in ("Deployment", "StatefulSet", "LeaderWorkerSet")
             and obj["metadata"]["labels"].get("app.kubernetes.io/component") == "engine"
         ):
             return dict(obj["spec"]["template"]["spec"]["containers"][0])

@@ -89,7 +89,8 @@ def test_lint_expects_the_planners_startup_budget() -> None:
 
     spec = LLMService.model_validate(
         {"metadata": {"name": "t"}, "model": {"source": "hf://meta-llama/Llama-3.3-70B-Instruct"},
-         "gpu": {"type": "H100", "count": 4}, "serving": {"max_model_len": 8192}, "storage": {"model_cache": "pvc"}}
+         "gpu": {"type": "H100", "count": 4}, "serving": {"max_model_len": 8192}, "storage": {"model_cache": "pvc"},
+         "security": {"hf_token_secret": "hf-token"}}
     )  # fmt: skip
     p = plan(spec)
     assert p.probes.download_s == 0  # weights prefetched: the planned budget is the no-download one
@@ -97,7 +98,8 @@ def test_lint_expects_the_planners_startup_budget() -> None:
     container = next(
         o
         for o in objects
-        if o["kind"] == "Deployment" and o["metadata"]["labels"]["app.kubernetes.io/component"] == "engine"
+        if o["kind"] in ("Deployment", "StatefulSet")
+        and o["metadata"]["labels"]["app.kubernetes.io/component"] == "engine"
     )["spec"]["template"]["spec"]["containers"][0]
     container["args"][0] = "meta-llama/Llama-3.3-70B-Instruct"  # the hub id, so lint knows the model's size
     assert _gpu007(objects) == []

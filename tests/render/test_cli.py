@@ -94,3 +94,18 @@ def test_without_kubernetes_validate_render_still_works_and_says_so(monkeypatch:
     assert result.exit_code == 0, result.output
     assert result.stdout == (GOLDEN / "llama-3.1-8b-l4.yaml").read_text()
     assert "was not checked" in result.stderr
+
+
+def test_provider_flag_overrides_the_specs_placement() -> None:
+    result = runner.invoke(app, ["render", str(SPEC), "--provider", "gke", "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    objects = json.loads(result.stdout)
+    engine = next(o for o in objects if o["kind"] == "StatefulSet")
+    terms = engine["spec"]["template"]["spec"]["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert terms["nodeSelectorTerms"][0]["matchExpressions"][0]["key"] == "cloud.google.com/gke-accelerator"
+    bad = runner.invoke(app, ["render", str(SPEC), "--provider", "digitalocean"])
+    assert bad.exit_code != 0 and "placement.provider" in str(bad.exception)

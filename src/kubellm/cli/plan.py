@@ -152,6 +152,11 @@ def render_plan_text(p: Plan) -> None:
     r = p.resources
     facts.add_row("pod", f"{r.cpu} CPU, {r.memory_gib} GiB memory, /dev/shm {r.shm_gib:g} GiB, "
                   f"{r.gpu_count} × {r.gpu_resource}, startup budget {p.probes.startup_budget_s} s")  # fmt: skip
+    if p.instance is not None:
+        i = p.instance
+        facts.add_row("instance", f"{i.name} ({i.provider}: {i.gpus} GPU, {i.vcpu} vCPU, {i.memory_gib:g} GiB; "
+                      f"{i.pod_share_cpu:g} CPU / {i.pod_share_memory_gib:g} GiB per pod after reservations, "
+                      f"{i.pods_per_node} pod(s) per node)" + ("" if i.fits else " — the pod does NOT fit"))  # fmt: skip
     facts.add_row("engine args", " ".join(p.engine_args))
     console.print(facts)
     console.print("[bold]Decisions[/bold]")
@@ -184,9 +189,13 @@ def register(app: typer.Typer) -> None:
         kv_cache_dtype: str | None = typer.Option(None, "--kv-cache-dtype", help="auto or fp8 (halves KV memory)."),
         concurrency: int | None = typer.Option(None, "--concurrency", "-c", min=1, help="Concurrent requests per replica for the throughput figures."),
         engine: str | None = typer.Option(None, "--engine", help="vllm (default), sglang, tgi, trtllm, llamacpp."),
+        provider: str | None = typer.Option(None, "--provider", help="gke, eks, aks, openshift or generic: size and price the pods for the provider's instance shapes."),
+        instance_type: str | None = typer.Option(None, "--instance-type", help="Instance shape to size for (e.g. g6.2xlarge); default: the cheapest that holds the pod."),
         vllm_generation: str = typer.Option("v1", "--vllm-generation", help="Memory accounting of vLLM v1 (≥0.8, default) or v0 (older)."),
         as_json: bool = typer.Option(False, "--json", help="Print only the plan as JSON on stdout."),
     ) -> None:  # fmt: skip
+        from kubellm.plan.access import model_access_error
+
         if model and model_config:
             raise UsageError("--model and --model-config both given", "give one of them")
         if vllm_generation not in ("v0", "v1"):
@@ -202,6 +211,8 @@ def register(app: typer.Typer) -> None:
             "model.weights_gib": weights_gib,
             "model.quantization": quantization,
             "engine.name": engine,
+            "placement.provider": provider,
+            "placement.instance_type": instance_type,
         }
         if gpu is None and gpu_memory_gib is not None and spec is None:
             gpu = "__custom__"
@@ -209,7 +220,12 @@ def register(app: typer.Typer) -> None:
                              overrides=overrides)  # fmt: skip
         if gpu == "__custom__":
             service = service.model_copy(update={"gpu": service.gpu.model_copy(update={"type": "custom"})})
+        access = model_access_error(service)
+        if access is not None and spec is not None:
+            raise access
         result = run_plan(service, gpu_memory_gib, generation=vllm_generation)
+        if access is not None:
+            typer.echo(f"warning: {access.what} — before rendering: {access.fix}", err=True)
         if as_json:
             typer.echo(json.dumps(result.to_json_dict(), indent=2))
             for warning in result.warnings:

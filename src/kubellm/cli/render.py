@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from kubellm.errors import UsageError
+
+if TYPE_CHECKING:
+    from kubellm.spec import LLMService
 
 RENDER_HELP = """Render a spec into Kubernetes manifests, validated against the Kubernetes schemas.
 
@@ -30,6 +33,8 @@ Examples:
   kubellm render examples/qwen3-32b-sglang.yaml --k8s-version 1.31 | kubectl apply -f -
 
   kubellm render examples/gpt-oss-20b-h100.yaml --images | xargs -n1 trivy image
+
+  kubellm render examples/llama-3.1-8b-l4.yaml --provider gke | kubectl apply -f -
 
   kubellm render cluster examples/cluster.yaml -o deploy/cluster
 """
@@ -59,13 +64,24 @@ def _supported(version: str) -> str:
     return f"{major}.{minor}"
 
 
+def load_with_provider(spec_path: Path, provider: str | None) -> LLMService:
+    """A spec file, with placement.provider replaced when --provider is given."""
+    from kubellm.spec import LLMService, load_spec, validate_as
+
+    spec = load_spec(spec_path)
+    if provider is None:
+        return spec
+    data = spec.model_dump(mode="json", exclude_unset=True)
+    data.setdefault("placement", {})["provider"] = provider
+    return validate_as(LLMService, data, f"{spec_path} with --provider {provider}")
+
+
 def _service_objects(
-    spec_path: Path, version: str, namespace_object: bool
+    spec_path: Path, version: str, namespace_object: bool, provider: str | None = None
 ) -> tuple[list[dict[str, Any]], list[str]]:
     from kubellm.render import RenderOptions, plan_service, render
-    from kubellm.spec import load_spec
 
-    plan = plan_service(load_spec(spec_path))
+    plan = plan_service(load_with_provider(spec_path, provider))
     options = RenderOptions(namespace_object=namespace_object, k8s_version=version)
     return render(plan, options=options), list(plan.warnings)
 
@@ -117,6 +133,9 @@ def render_cmd(
     no_namespace: bool = typer.Option(
         False, "--no-namespace", help="Leave out the Namespace object (the namespace exists already)."
     ),
+    provider: str | None = typer.Option(
+        None, "--provider", help="Override placement.provider: gke, eks, aks, openshift or generic."
+    ),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty output directory."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (objects, or images with --images)."),
 ) -> None:
@@ -138,7 +157,7 @@ def render_cmd(
             raise UsageError(
                 f"unexpected argument {cluster_spec}", "give one spec, or 'cluster CLUSTER_SPEC'"
             )
-        objects, warnings = _service_objects(Path(target), version, not no_namespace)
+        objects, warnings = _service_objects(Path(target), version, not no_namespace, provider)
     _validate(objects, version)
     for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)

@@ -24,9 +24,11 @@ fits, else fp8 quantization (and says so on stderr).
 
 Examples:
 
-  kubellm init --model meta-llama/Llama-3.1-8B-Instruct --gpu l4 -o llama.yaml
+  kubellm init --model meta-llama/Llama-3.1-8B-Instruct --gpu l4 --hf-token-secret hf-token -o llama.yaml
 
   kubellm init --model Llama-3.3-70B-Instruct --gpu h100 --gpus 2 --engine sglang
+
+  kubellm init -m meta-llama/Llama-3.1-8B-Instruct -g l4 --provider gke --hf-token-secret hf-token
 """
 
 
@@ -115,9 +117,21 @@ def init_command(
     ),
     engine: str = typer.Option("vllm", "--engine", help="vllm, sglang, tgi, trtllm or llamacpp."),
     name: str | None = typer.Option(None, "--name", help="Service name (default: from the model)."),
+    provider: str = typer.Option(
+        "generic", "--provider", help="Where the cluster runs: gke, eks, aks, openshift or generic."
+    ),
+    hf_token_secret: str | None = typer.Option(
+        None,
+        "--hf-token-secret",
+        help="Secret with the Hugging Face token (key 'token'); gated models need it.",
+    ),
+    storage_class: str | None = typer.Option(
+        None, "--storage-class", help="StorageClass of the model cache (EKS: gp2 unless given)."
+    ),
     output: Path | None = typer.Option(None, "-o", "--output", help="Write the spec here instead of stdout."),
 ) -> None:
     from kubellm.catalog import default_catalog
+    from kubellm.plan.access import model_access_error
     from kubellm.spec import LLMService, validate_as
 
     catalog = default_catalog()
@@ -129,8 +143,23 @@ def init_command(
         "model": {"source": f"hf://{hf_id}", "name": arch.name},
         "engine": {"name": engine},
         "gpu": {"type": device.name, "count": gpus},
+        "placement": {"provider": provider},
+        "security": {"hf_token_secret": hf_token_secret},
     }
+    if storage_class is None and provider == "eks":
+        storage_class = "gp2"
+        typer.echo(
+            "note: EKS clusters created on 1.30 or later have no default StorageClass: wrote "
+            "storage.storage_class: gp2 (EBS, on every EKS cluster); use your gp3 class if you have one",
+            err=True,
+        )
+    if storage_class:
+        data["storage"] = {"storage_class": storage_class}
     service = validate_as(LLMService, data, "init")
+    gated = model_access_error(service)
+    if gated is not None:
+        fix = gated.fix.replace("set security.hf_token_secret: hf-token", "pass --hf-token-secret hf-token")
+        raise UsageError(gated.what, fix)
     if gpus is None:
         service, result, notes = choose_layout(service)
     else:

@@ -68,8 +68,6 @@ def check(plan: Plan, adapter: EngineAdapter, can_serve: bool) -> None:
             "set storage.access_mode: ReadWriteMany and storage.storage_class to a class that offers it "
             "(Filestore on GKE, EFS on EKS, Azure Files on AKS)",
         )
-    check_model_access(spec)
-    check_cache_binds(spec)
     g = spec.gateway
     if g.enabled and g.host:
         if g.ingress == "httproute" and not g.gateway_ref:
@@ -82,3 +80,6 @@ def check(plan: Plan, adapter: EngineAdapter, can_serve: bool) -> None:
                 f"gateway.host {g.host}: no TLS certificate source",
                 "set gateway.tls_secret (an existing kubernetes.io/tls Secret) or gateway.cert_manager_issuer",
             )
+    # Last: whether the model can be downloaded and its cache bound (the combinations above come first).
+    check_model_access(spec)
+    check_cache_binds(spec)
