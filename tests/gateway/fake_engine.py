@@ -38,6 +38,7 @@ class FakeEngine:
         self.completed = 0
         self.last_body: dict[str, Any] = {}
         self.fail_status: int | None = None  # answer this status instead
+        self.fail_headers: dict[str, str] = {}  # ...with these headers (e.g. Retry-After)
         self.die_after_chunks: int | None = None  # break the connection mid-stream
         self.healthy = True
         self.waiting = 0.0
@@ -121,7 +122,9 @@ class FakeEngine:
         self.last_body = body
         if self.fail_status is not None:
             return web.json_response(
-                {"error": {"message": "induced", "type": "server_error"}}, status=self.fail_status
+                {"error": {"message": "induced", "type": "server_error"}},
+                status=self.fail_status,
+                headers=self.fail_headers,
             )
         self.in_flight += 1
         try:

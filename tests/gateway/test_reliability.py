@@ -60,8 +60,11 @@ def test_scale_from_zero_holds_then_succeeds(stack: Stack, loop_thread: Any) -> 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    gw = stack.gateway(
-        {"pools": [static_pool("tiny", [f"http://127.0.0.1:{port}"])], "cold_start_timeout_s": 10}
+    gw = stack.gateway(  # static URLs hold only when told the engines scale from zero
+        {
+            "pools": [static_pool("tiny", [f"http://127.0.0.1:{port}"], scale_from_zero=True)],
+            "cold_start_timeout_s": 10,
+        }
     )
     import concurrent.futures
 
@@ -82,9 +85,16 @@ def test_scale_from_zero_holds_then_succeeds(stack: Stack, loop_thread: Any) -> 
 
 
 def test_cold_start_timeout_is_503(stack: Stack) -> None:
-    gw = stack.gateway({"pools": [static_pool("tiny", ["http://127.0.0.1:9"])], "cold_start_timeout_s": 0.3})
+    gw = stack.gateway(
+        {
+            "pools": [static_pool("tiny", ["http://127.0.0.1:9"], scale_from_zero=True)],
+            "cold_start_timeout_s": 0.3,
+        }
+    )
+    started = time.monotonic()
     with pytest.raises(openai.InternalServerError) as err:
         client(gw).chat.completions.create(model="tiny", messages=MSG)  # type: ignore[arg-type]
+    assert time.monotonic() - started >= 0.3  # held for the cold start, then 503
     assert err.value.status_code == 503 and err.value.response.headers["Retry-After"]
 
 

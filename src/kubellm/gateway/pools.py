@@ -1,7 +1,7 @@
 """Live state of each pool: its backends, their health, ejections, load, and the wait for a first backend.
 
 A backend is *available* when it is healthy (active probes) and not ejected (passive: consecutive
-failures). The available list is recomputed only when something changes, so picking a backend costs
+failures, as Envoy's outlier detection counts them; see ``RetryConfig``). The available list is recomputed only when something changes, so picking a backend costs
 one call into the pool's routing policy.
 """
 
@@ -18,12 +18,21 @@ from kubellm.spec.gateway import PoolConfig, RetryConfig
 class Backend:
     """One engine endpoint of a pool."""
 
-    __slots__ = ("ejected_until", "failures", "healthy", "probe_failures", "probe_successes", "url")
+    __slots__ = (
+        "ejected_until",
+        "ejections",
+        "failures",
+        "healthy",
+        "probe_failures",
+        "probe_successes",
+        "url",
+    )
 
     def __init__(self, url: str, healthy: bool) -> None:
         self.url = url
         self.healthy = healthy
         self.failures = 0
+        self.ejections = 0  # ejections in a row (each one soon after the last): the time multiplier
         self.ejected_until = 0.0
         self.probe_failures = 0
         self.probe_successes = 0
@@ -117,15 +126,46 @@ class Pool:
             backend.failures = 0
 
     def record_failure(self, url: str) -> None:
-        """A request to ``url`` failed; eject it for a while after enough failures in a row."""
+        """A request to ``url`` failed; eject it after ``eject_after_failures`` failures in a row."""
         backend = self.backends.get(url)
         if backend is None:
             return
         backend.failures += 1
-        if backend.failures >= self._retries.eject_after_failures:
-            backend.failures = 0
-            backend.ejected_until = self._clock() + self._retries.eject_s
-            self.refresh()
+        retries = self._retries
+        if backend.failures < retries.eject_after_failures:
+            return
+        backend.failures = 0
+        now = self._clock()
+        if not self._may_eject(url, now):
+            return
+        if backend.ejections and now - backend.ejected_until > retries.max_eject_s:
+            backend.ejections = 0  # quiet for long enough: start again from eject_s
+        backend.ejections += 1
+        backend.ejected_until = now + min(retries.eject_s * backend.ejections, retries.max_eject_s)
+        self.refresh()
+
+    def _may_eject(self, url: str, now: float) -> bool:
+        """Within max_ejected_percent (at least one of two or more), and never the last available one."""
+        if not any(other != url for other in self.available):
+            return False
+        total = len(self.backends)
+        limit = int(total * self._retries.max_ejected_percent / 100)
+        if self._retries.max_ejected_percent > 0 and total >= 2:
+            limit = max(1, limit)
+        ejected = sum(1 for b in self.backends.values() if b.ejected_until > now)
+        return ejected < limit
+
+    @property
+    def holds_when_empty(self) -> bool:
+        """Whether requests wait for a backend (scale from zero) rather than get a 503 at once."""
+        explicit = self.config.scale_from_zero
+        return explicit if explicit is not None else self.config.backends.kind != "static"
+
+    def next_readmission_s(self) -> float | None:
+        """Seconds until the first ejected (but healthy) backend comes back, if any is ejected."""
+        now = self._clock()
+        times = [b.ejected_until - now for b in self.backends.values() if b.healthy and b.ejected_until > now]
+        return min(times) if times else None
 
     # --- choosing --------------------------------------------------------------------------------
 

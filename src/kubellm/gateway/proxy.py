@@ -77,6 +77,7 @@ class Proxy:
         random_part = os.urandom(8).hex()
         self._id_prefix = f"{random_part[:8]}-{random_part[8:12]}-4{random_part[13:16]}-8{random_part[1:4]}-"
         self._retry_on = frozenset(config.retries.on_status)
+        self._eject_on = frozenset(config.retries.eject_on_status)
         self._allowed_models = {
             key_id: frozenset(limits.models)
             for key_id, limits in config.admission.keys.items()
@@ -217,6 +218,15 @@ class Proxy:
             return pool, url
         if tried:
             raise Rejection(502, "every backend tried failed", "upstream_failed", code="bad_gateway")
+        if not pool.holds_when_empty:
+            wait_s = pool.next_readmission_s()
+            raise Rejection(
+                503,
+                f"no backend of {pool.name!r} is available; retry later",
+                "no_backend",
+                code="unavailable",
+                retry_after_s=wait_s if wait_s is not None else self.config.health_checks.interval_s,
+            )
         timeout_s = pool.config.cold_start_timeout_s or self.config.cold_start_timeout_s
         if not await pool.wait_ready(timeout_s):
             raise Rejection(
@@ -271,12 +281,14 @@ class Proxy:
             try:
                 try:
                     upstream = await client.post(url, request.path, body, headers, parsed.stream)
-                except UpstreamError:
-                    target.record_failure(url)
+                except UpstreamError as exc:
+                    self._upstream_failed(target, url, exc)
                     continue
-                if upstream.status in self._retry_on and attempt < attempts:
-                    upstream.close()
+                status = upstream.status
+                if status in self._eject_on:
                     target.record_failure(url)
+                if status in self._retry_on and attempt < attempts and self._can_retry(target, tried):
+                    upstream.close()
                     continue
                 try:
                     return await self._relay(
@@ -319,14 +331,14 @@ class Proxy:
         else:
             try:
                 response = await relay_body(request, upstream, headers, relayed)
-            except UpstreamError:
-                pool.record_failure(url)
+            except UpstreamError as exc:
+                self._upstream_failed(pool, url, exc)
                 raise Rejection(
                     502, "the backend failed while answering", "upstream_failed", code="bad_gateway"
                 ) from None
-        if relayed.upstream_failed or upstream.status in self._retry_on:
-            pool.record_failure(url)  # (a relayed retry status means this was the last attempt)
-        elif not relayed.error:
+        if relayed.upstream_failed:
+            pool.record_failure(url)
+        elif not relayed.error and upstream.status not in self._eject_on:
             pool.record_success(url)
         if relayed.error == "client_closed":
             outcome.status = 499
@@ -339,6 +351,24 @@ class Proxy:
         else:
             outcome.observed_completion = relayed.body_bytes // CHARS_PER_TOKEN
         return response
+
+    def _can_retry(self, pool: Pool, tried: set[str]) -> bool:
+        """Whether another backend (of the pool or its fallback) could take a retry."""
+        fallback = pool.fallback
+        return any(url not in tried for url in pool.available) or (
+            fallback is not None and any(url not in tried for url in fallback.available)
+        )
+
+    def _upstream_failed(self, pool: Pool, url: str, error: UpstreamError) -> None:
+        if error.kind == "local":  # this process is out of file descriptors: not the engine's fault
+            log.error(
+                "cannot open a connection to an engine: %s — raise the open-file limit (ulimit -n) or "
+                "lower listen.max_connections",
+                error,
+                extra={"pool": pool.name},
+            )
+            return
+        pool.record_failure(url)
 
     # --- accounting ------------------------------------------------------------------------------
 

@@ -156,6 +156,12 @@ class PoolConfig(StrictModel):
     cold_start_timeout_s: float | None = Field(
         default=None, gt=0, description="Override of the gateway-wide cold_start_timeout_s for this pool."
     )
+    scale_from_zero: bool | None = Field(
+        default=None,
+        description="Hold requests (up to cold_start_timeout_s) while no backend is available, because "
+        "the engines scale to zero and come back; false answers 503 with Retry-After at once. Unset = "
+        "true for discovered backends (dns, endpointslices), false for static URLs.",
+    )
 
 
 class KeyLimits(StrictModel):
@@ -259,16 +265,55 @@ class TimeoutConfig(StrictModel):
 
 
 class RetryConfig(StrictModel):
-    """Retries on another backend, only while nothing has been sent to the client."""
+    """Retries on another backend (only while nothing has been sent to the client) and passive ejection.
+
+    Ejection follows Envoy's outlier detection: consecutive failures eject a backend for ``eject_s``
+    times the number of times it was ejected (up to ``max_eject_s``); it is re-admitted when that time
+    is over; never more than ``max_ejected_percent`` of a pool is ejected, and never its last
+    available backend.
+    """
 
     attempts: int = Field(default=3, ge=1, description="Tries per request in all (1 = no retry).")
     on_status: list[int] = Field(
-        default_factory=lambda: [502, 503, 504], description="Upstream statuses that are retried elsewhere."
+        default_factory=lambda: [500, 502, 503, 504],
+        description="Engine statuses retried on another backend while nothing was sent to the client "
+        "(the last attempt's answer is relayed as it is).",
+    )
+    eject_on_status: list[int] = Field(
+        default_factory=lambda: [500, 502, 503, 504],
+        description="Engine statuses that count as a failure of the backend towards ejection (like "
+        "connection errors and timeouts do); a 429 is back-pressure, not a failure.",
     )
     eject_after_failures: int = Field(
         default=3, ge=1, description="Consecutive failures after which a backend is ejected (passive health)."
     )
-    eject_s: float = Field(default=10.0, gt=0, description="How long an ejected backend is skipped.")
+    eject_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a backend is ejected the first time; each ejection soon after the last one "
+        "multiplies it (base x times ejected), up to max_eject_s.",
+    )
+    max_eject_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Longest ejection; a backend not ejected for this long starts again from eject_s.",
+    )
+    max_ejected_percent: float = Field(
+        default=50.0,
+        ge=0,
+        le=100,
+        description="Most of a pool that may be ejected at once (at least one backend of a pool of two "
+        "or more; the last available backend never is).",
+    )
+
+    @model_validator(mode="after")
+    def _statuses(self) -> RetryConfig:
+        for status in (*self.on_status, *self.eject_on_status):
+            if not 100 <= status <= 599:
+                raise ValueError(f"{status} is not an HTTP status; use e.g. 500, 502, 503, 504")
+        if self.max_eject_s < self.eject_s:
+            raise ValueError("max_eject_s is below eject_s; raise it or lower eject_s")
+        return self
 
 
 class HealthCheckConfig(StrictModel):
