@@ -59,7 +59,7 @@ def test_pending_asking_more_gpus_than_any_node_has() -> None:
     p, ev = pending(msg, gpus=8)
     snap = ClusterSnapshot(nodes=[node(f"n{i}", gpus=4) for i in range(3)], pods=[p], events=[ev])
     finding = only(diagnose(snap), "DOC002")
-    assert "asks for 8 nvidia.com/gpu but no node has more than 4" in finding.cause
+    assert "asks for 8 nvidia.com/gpu but no node it may run on has more than 4" in finding.cause
     assert finding.spec_field == "gpu.count"
 
 
@@ -97,8 +97,11 @@ def test_no_node_advertises_gpus_points_at_the_device_plugin() -> None:
     findings = diagnose(
         ClusterSnapshot(nodes=[labelled_without_plugin, cpu_node("cpu-1")], pods=[p], events=[ev])
     )
-    assert only(findings, "DOC007").category == "scheduling"
+    pod_finding = only(findings, "DOC008")  # on the pod: the GPU node it may use has no device plugin
+    assert pod_finding.object.startswith("Pod/") and pod_finding.severity == "error"
+    assert "gpu-1 (NVIDIA-A100-SXM4-80GB): no device-plugin pods in the snapshot" in pod_finding.evidence
     assert "device plugin" in only(findings, "DOC101").cause
+    assert "DOC007" not in {f.id for f in findings}  # not "no such GPU nodes" (gpu.type)
 
 
 def test_rolling_update_deadlock_on_full_gpu_nodes() -> None:

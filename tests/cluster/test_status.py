@@ -14,7 +14,16 @@ from kubellm.cluster.rollout import RolloutError, endpoint, service_snapshot, wa
 from kubellm.cluster.snapshot import ClusterSnapshot
 from kubellm.cluster.status import Progress, rollout_progress, service_status
 
-from .builders import node, pod, status_crashloop, status_running, status_waiting
+from .builders import (
+    container,
+    event,
+    node,
+    pod,
+    status_crashloop,
+    status_running,
+    status_waiting,
+    unschedulable,
+)
 from .fake_apiserver import FakeApiServer
 
 HINTS = DoctorHints(namespace="llm", service="llama-8b")
@@ -104,8 +113,21 @@ def test_engine_that_does_not_answer_is_left_out(api: FakeApiServer, client: Kub
     assert engine_metrics(client, [engine_pod(True)]) == {}
 
 
+def prefetch_pod(**kwargs: Any) -> dict[str, Any]:
+    labels = {
+        **LABELS,
+        "app.kubernetes.io/component": "prefetch",
+        "batch.kubernetes.io/job-name": "llama-8b-prefetch",
+        "job-name": "llama-8b-prefetch",
+    }
+    return pod(
+        "llama-8b-prefetch-b2rww", labels=labels, containers=[container(name="prefetch", gpus=0)], **kwargs
+    )
+
+
 def test_wait_follows_prefetch_then_load_then_ready(api: FakeApiServer, client: KubeClient) -> None:
     api.put(prefetch_job(succeeded=0))
+    api.put(prefetch_pod(node_name="gpu-1", statuses=[status_running("prefetch")]))
     api.put(deployment(ready=0))
     api.put(engine_pod(False, phase="Pending", statuses=[status_waiting("vllm", "PodInitializing", "")]))
     stages = iter([
@@ -180,3 +202,85 @@ def test_rollout_progress_without_workloads_and_endpoint_choice() -> None:
     svc = {"kind": "Service", "metadata": {"name": "llama-8b-gateway"}, "spec": {"ports": [{"port": 80}]}}
     assert endpoint([svc], "llama-8b", "llm", None) == "http://llama-8b-gateway.llm.svc.cluster.local:80/v1"
     assert endpoint([svc], "llama-8b", "llm", "llm.example.com") == "https://llm.example.com/v1"
+
+
+def test_prefetch_says_downloading_only_while_its_pod_runs() -> None:
+    def bound(phase: str, **kwargs: Any) -> dict[str, Any]:
+        p = prefetch_pod(phase=phase, **kwargs)
+        p["spec"]["nodeName"] = "gpu-1"  # what the scheduler's binding writes, Pending or not
+        return p
+
+    waiting = unschedulable("0/3 nodes are available: 3 node(s) had untolerated taint(s).")
+    cases = [
+        ([], "prefetch: job llama-8b-prefetch waits for its pod"),
+        ([prefetch_pod(phase="Pending", conditions=waiting)], "prefetch: pod llama-8b-prefetch-b2rww waits for a node"),
+        ([bound("Pending")], "prefetch: pod llama-8b-prefetch-b2rww is bound to gpu-1, waiting for the node to start it"),
+        ([bound("Pending", statuses=[status_waiting("prefetch", "ContainerCreating", "")])],
+         "prefetch: pod llama-8b-prefetch-b2rww on gpu-1: ContainerCreating"),
+        ([bound("Running", statuses=[status_running("prefetch")])],
+         "prefetch: downloading and verifying the weights (pod llama-8b-prefetch-b2rww on gpu-1)"),
+    ]  # fmt: skip
+    for pods, line in cases:
+        assert (
+            rollout_progress(ClusterSnapshot(pods=pods, workloads=[prefetch_job(succeeded=0)])).line == line
+        )
+
+
+REAL_SCHEDULER = (
+    "0/5 nodes are available: 1 Insufficient nvidia.com/gpu, 4 node(s) didn't match Pod's node affinity/selector. no "
+    "new claims to deallocate, preemption: 0/5 nodes are available: 5 Preemption is not helpful for scheduling."
+)
+
+
+def _unschedulable_engine(gpus: int) -> dict[str, Any]:
+    return engine_pod(
+        False,
+        phase="Pending",
+        statuses=[],
+        containers=[container(gpus=gpus)],
+        node_selector={"nvidia.com/gpu.product": "NVIDIA-L4"},
+        conditions=unschedulable(REAL_SCHEDULER),
+    )
+
+
+def _clock() -> tuple[list[float], Any, Any]:
+    now = [0.0]
+    return now, (lambda: now[0]), (lambda s: now.__setitem__(0, now[0] + s))
+
+
+def test_wait_stops_early_with_the_doctors_finding_when_a_pod_cannot_be_scheduled(
+    api: FakeApiServer, client: KubeClient
+) -> None:
+    api.put(node("l4-1", gpus=4, product="NVIDIA-L4"))
+    api.put(node("h100-1", gpus=8, product="NVIDIA-H100-80GB-HBM3"))
+    api.put(deployment(ready=0))
+    api.put(_unschedulable_engine(gpus=8))
+    now, clock, sleep = _clock()
+    seen: list[Progress] = []
+    with pytest.raises(RolloutError) as info:
+        wait_for_rollout(
+            client, HINTS, timeout_s=1800, poll_s=5, clock=clock, sleep=sleep, on_progress=seen.append
+        )
+    assert now[0] == 30  # the settle time, not the 1,800 s timeout
+    assert "cannot finish: DOC002 Pod/llm/llama-8b-7c9f8d6b5-x2x9k" in info.value.what
+    assert "no node it may run on has more than 4" in info.value.what and "h100-1 has 8" in info.value.what
+    assert seen[0].line.endswith("(unschedulable: DOC002 Pod/llm/llama-8b-7c9f8d6b5-x2x9k)")
+
+
+def test_wait_keeps_waiting_while_an_autoscaler_adds_a_node(api: FakeApiServer, client: KubeClient) -> None:
+    api.put(node("l4-1", gpus=4, product="NVIDIA-L4"))
+    api.put(deployment(ready=0))
+    api.put(_unschedulable_engine(gpus=8))
+    api.put(
+        event(
+            "llama-8b-7c9f8d6b5-x2x9k",
+            "TriggeredScaleUp",
+            "pod triggered scale-up: [{https://www.googleapis.com/compute/v1/projects/p/zones/us-central1-a/"
+            "instanceGroups/gke-llm-l4x8-pool-1a2b3c4d-grp 0->1 (max: 4)}]",
+            type_="Normal",
+        )
+    )
+    _, clock, sleep = _clock()
+    with pytest.raises(RolloutError) as info:
+        wait_for_rollout(client, HINTS, timeout_s=120, poll_s=10, clock=clock, sleep=sleep)
+    assert "not ready after 120 s" in info.value.what

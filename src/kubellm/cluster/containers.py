@@ -21,6 +21,7 @@ from kubellm.cluster.objects import (
     pod_spec,
     ref,
 )
+from kubellm.cluster.scope import event_in_scope
 from kubellm.cluster.signatures import startup_phase
 from kubellm.cluster.snapshot import ClusterSnapshot
 
@@ -406,7 +407,7 @@ def owner_problems(snap: ClusterSnapshot, hints: DoctorHints) -> list[Finding]:
     """FailedCreate events of ReplicaSets/Jobs (admission rejected the pods: RuntimeClass, quota)."""
     findings = []
     for event in (e for e in map(view, snap.events) if e.reason == "FailedCreate"):
-        if hints.namespace and event.namespace != hints.namespace:
+        if not event_in_scope(snap, hints, event):
             continue
         if "RuntimeClass" in event.message:
             findings.append(

@@ -15,20 +15,12 @@ from kubellm.cluster.containers import (
 from kubellm.cluster.findings import Finding, sort_findings
 from kubellm.cluster.hints import DoctorHints
 from kubellm.cluster.logdiagnosis import match_log
-from kubellm.cluster.objects import as_list, gpu_requests, name_of, namespace_of, pod_spec
+from kubellm.cluster.objects import as_list, name_of, pod_spec
 from kubellm.cluster.performance import check_performance
 from kubellm.cluster.readiness import check_readiness
 from kubellm.cluster.scheduling import pending_pods
+from kubellm.cluster.scope import workload_pods
 from kubellm.cluster.snapshot import ClusterSnapshot
-
-
-def _workload_pods(snap: ClusterSnapshot, hints: DoctorHints) -> list[dict[str, Any]]:
-    """Pods in scope; without a namespace or service, the GPU pods and their neighbours outside system namespaces."""
-    system = ("kube-system", "gpu-operator", "nvidia-gpu-operator", "kube-public", "keda", "monitoring")
-    pods = [p for p in snap.pods if hints.in_scope(p)]
-    if hints.namespace or hints.service:
-        return pods
-    return [p for p in pods if namespace_of(p) not in system or gpu_requests(p)]
 
 
 def _max_num_seqs(pods: list[dict[str, Any]]) -> int | None:
@@ -63,7 +55,7 @@ def _unattached_logs(snap: ClusterSnapshot) -> list[Finding]:
 def diagnose(snap: ClusterSnapshot, hints: DoctorHints | None = None) -> list[Finding]:
     """Every finding for the snapshot: cluster readiness, then each pod in scope, then performance."""
     hints = hints or DoctorHints()
-    pods = _workload_pods(snap, hints)
+    pods = workload_pods(snap, hints)
     findings: list[Finding] = [
         *check_readiness(snap, hints),
         *pending_pods(snap, pods),

@@ -7,11 +7,14 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from kubellm.cluster.apply import SERVICE_KINDS
 from kubellm.cluster.client import ApiError, KubeClient, MissingApiError
 from kubellm.cluster.hints import DoctorHints
 from kubellm.cluster.objects import as_list, container_statuses, dig, name_of, namespace_of, pod_spec
-from kubellm.cluster.snapshot import ClusterSnapshot, MetricSample, parse_metrics
+from kubellm.cluster.snapshot import WORKLOAD_KINDS, ClusterSnapshot, MetricSample, parse_metrics
 
+# The workload kinds render emits (Deployment, LeaderWorkerSet, Job): what doctor and status list.
+SERVICE_WORKLOADS = tuple((v, k) for v, k in SERVICE_KINDS if k in WORKLOAD_KINDS)
 GPU_COMPONENT_APPS = (
     "nvidia-device-plugin-daemonset",
     "gpu-feature-discovery",
@@ -75,7 +78,7 @@ def gather(client: KubeClient, hints: DoctorHints, logs: bool = True) -> Cluster
     snap.pods += _try_list(client, snap, "v1", "Pod", None, f"k8s-app in ({','.join(GKE_COMPONENT_APPS)})")
     snap.pods += [p for p in _try_list(client, snap, "v1", "Pod", ns) if hints.in_scope(p)]
     snap.events = _try_list(client, snap, "v1", "Event", ns)
-    for api_version, kind in (("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("batch/v1", "Job")):
+    for api_version, kind in SERVICE_WORKLOADS:
         snap.workloads += [w for w in _try_list(client, snap, api_version, kind, ns) if hints.in_scope(w)]
     try:
         snap.runtime_classes = client.list("node.k8s.io/v1", "RuntimeClass")

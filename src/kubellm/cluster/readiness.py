@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubellm.cluster.deviceplugin import advertises_gpus, device_plugin_finding, plugin_down
 from kubellm.cluster.driver import image_cuda, min_driver, node_driver
 from kubellm.cluster.findings import Finding
 from kubellm.cluster.hints import DoctorHints
@@ -21,8 +22,6 @@ from kubellm.cluster.objects import (
 )
 from kubellm.cluster.snapshot import ClusterSnapshot
 
-_GPU_LABEL_PREFIXES = ("nvidia.com/gpu.present", "nvidia.com/gpu.product", "nvidia.com/gpu.deploy")
-_CLOUD_GPU_LABELS = ("cloud.google.com/gke-accelerator", "k8s.amazonaws.com/accelerator", "accelerator")
 # GPU Operator / device plugin components: pod name fragment → (what it does, category)
 _COMPONENTS = {
     "nvidia-driver-daemonset": ("installs the NVIDIA driver", "driver"),
@@ -37,13 +36,9 @@ _COMPONENTS = {
 }
 
 
-def gpu_nodes(snap: ClusterSnapshot) -> list[dict[str, object]]:
-    return [n for n in snap.nodes if any(node_gpus(n, "capacity").values()) or any(node_gpus(n).values())]
-
-
-def _labelled_gpu_node(node: dict[str, object]) -> bool:
-    labels = labels_of(node)
-    return any(k.startswith(_GPU_LABEL_PREFIXES) or k in _CLOUD_GPU_LABELS for k in labels)
+def gpu_nodes(snap: ClusterSnapshot) -> list[dict[str, Any]]:
+    """Nodes that advertise a GPU resource (nvidia.com/gpu or MIG slices)."""
+    return [n for n in snap.nodes if advertises_gpus(n)]
 
 
 def check_gpu_nodes(snap: ClusterSnapshot, hints: DoctorHints) -> list[Finding]:
@@ -51,21 +46,10 @@ def check_gpu_nodes(snap: ClusterSnapshot, hints: DoctorHints) -> list[Finding]:
         return []
     findings: list[Finding] = []
     nodes = gpu_nodes(snap)
+    dead = [n for n in snap.nodes if plugin_down(n)]
     if not nodes:
-        labelled = [n for n in snap.nodes if _labelled_gpu_node(n)]
-        if labelled:
-            findings.append(
-                Finding(
-                    "DOC101",
-                    "runtime",
-                    "error",
-                    ref(labelled[0]),
-                    f"{len(labelled)} node(s) carry GPU labels but none advertises nvidia.com/gpu in status.allocatable",
-                    "The NVIDIA device plugin is not running (or failing) on the GPU nodes, so the scheduler sees no GPUs.",
-                    "Install the GPU Operator (helm install gpu-operator nvidia/gpu-operator -n gpu-operator "
-                    "--create-namespace) or the device plugin, then check its pods: kubectl get pods -n gpu-operator.",
-                )
-            )
+        if dead:
+            findings.append(device_plugin_finding(snap, dead, "error"))
         else:
             findings.append(
                 Finding(
@@ -79,6 +63,11 @@ def check_gpu_nodes(snap: ClusterSnapshot, hints: DoctorHints) -> list[Finding]:
                 )
             )
         return findings
+    if dead:
+        live_products = {labels_of(n).get("nvidia.com/gpu.product") for n in nodes}
+        wanted = set(hints.gpu_products)
+        stranded = bool(wanted) and not wanted & live_products and any(_product(n) in wanted for n in dead)
+        findings.append(device_plugin_finding(snap, dead, "error" if stranded else "warning"))
     for node in nodes:
         capacity, allocatable = node_gpus(node, "capacity"), node_gpus(node)
         for resource, count in capacity.items():
@@ -124,6 +113,10 @@ def check_gpu_nodes(snap: ClusterSnapshot, hints: DoctorHints) -> list[Finding]:
             )
         )
     return findings
+
+
+def _product(node: dict[str, Any]) -> str | None:
+    return labels_of(node).get("nvidia.com/gpu.product")
 
 
 def _nodes_ref(nodes: list[dict[str, Any]]) -> str:
@@ -312,7 +305,10 @@ def check_fit(snap: ClusterSnapshot, hints: DoctorHints) -> list[Finding]:
     if not nodes:
         return []
     findings = []
-    products = {labels_of(n).get("nvidia.com/gpu.product") for n in nodes} - {None}
+    labelled = nodes + [
+        n for n in snap.nodes if plugin_down(n)
+    ]  # a dead plugin is DOC101, not a wrong gpu.type
+    products = {_product(n) for n in labelled} - {None}
     if hints.gpu_products and products and not products & set(hints.gpu_products):
         findings.append(
             Finding(

@@ -15,6 +15,10 @@ from kubellm.cluster.snapshot import ClusterSnapshot
 from kubellm.cluster.status import Progress, rollout_progress
 from kubellm.errors import KubellmError
 
+# How long a pod may stay unschedulable before --wait gives up on it: time for a cluster autoscaler to answer
+# (it marks the pods it adds a node for with TriggeredScaleUp within its 10 s loop) and for a PVC to bind.
+BLOCKED_SETTLE_S = 30.0
+
 
 class RolloutError(KubellmError):
     """The rollout failed or did not finish in time."""
@@ -39,9 +43,12 @@ def wait_for_rollout(
     on_progress: Callable[[Progress], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Any] = time.sleep,
+    settle_s: float = BLOCKED_SETTLE_S,
 ) -> Progress:
-    """Poll until every workload is ready; stop early on a finding that waiting cannot fix."""
+    """Poll until every workload is ready; stop early on a finding that waiting cannot fix, or on a pod that stayed
+    unschedulable for ``settle_s`` with no autoscaler adding a node for it."""
     deadline = clock() + timeout_s
+    blocked_since: dict[str, float] = {}
     last_line = ""
     doctor_hint = f"kubellm doctor --namespace {hints.namespace} --service {hints.service}"
     while True:
@@ -56,6 +63,13 @@ def wait_for_rollout(
             )
         if progress.done:
             return progress
+        if (
+            progress.blocked_by
+            and clock() - blocked_since.setdefault(progress.blocked_by, clock()) >= settle_s
+        ):
+            raise RolloutError(
+                f"rollout of {hints.service} cannot finish: {progress.blocked}", f"details: {doctor_hint}"
+            )
         if clock() >= deadline:
             raise RolloutError(
                 f"rollout of {hints.service} not ready after {timeout_s:.0f} s ({progress.line})",

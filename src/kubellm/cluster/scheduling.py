@@ -7,22 +7,22 @@ from typing import Any
 
 from kubellm.cluster.events import EventView, pod_events
 from kubellm.cluster.findings import Finding
+from kubellm.cluster.gpushortage import gpu_shortage
 from kubellm.cluster.objects import (
     GPU_RESOURCE,
-    as_dict,
     as_list,
     dig,
     gpu_requests,
     is_gpu_resource,
     labels_of,
-    node_gpus,
-    pod_spec,
     ref,
 )
+from kubellm.cluster.placement import matches_affinity, taint_text, unmet_requirements, untolerated_taints
 from kubellm.cluster.snapshot import ClusterSnapshot
 
 _INSUFFICIENT = re.compile(r"Insufficient (\S+?)[.,]?(?:\s|$)")
 _TAINT = re.compile(r"(?:untolerated taint|had taint) \{([^}]*)\}")
+_UNNAMED_TAINT = re.compile(r"had untolerated taint\(s\)")
 _SELECTOR = re.compile(r"didn't match (?:Pod's )?node (?:affinity/selector|selector)")
 _CONTROL_PLANE_TAINTS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
 _PVC = re.compile(
@@ -73,8 +73,19 @@ def _rollout_deadlock(snap: ClusterSnapshot, pod: dict[str, Any]) -> bool:
     return bool(_running_gpu_revisions(snap).get(app, set()) - {template_hash})
 
 
-def _gpus_per_node(snap: ClusterSnapshot) -> list[dict[str, int]]:
-    return snap.memo("gpus-per-node", lambda: [node_gpus(n) for n in snap.nodes])
+def _untolerated(snap: ClusterSnapshot, pod: dict[str, Any], reasons: str) -> list[str]:
+    """'key: value' of the taints that keep the pod off nodes. Older schedulers name them in the message; since
+    v1.33 it says only "node(s) had untolerated taint(s)", so they are read from the nodes the pod would otherwise
+    match (a taint on a node its selector rules out anyway is not worth tolerating)."""
+    named = _TAINT.findall(reasons)
+    if not named and _UNNAMED_TAINT.search(reasons):
+        named = [
+            taint_text(t)[1:-1]
+            for node in snap.nodes
+            if matches_affinity(pod, node)
+            for t in untolerated_taints(pod, node)
+        ]
+    return [t for t in dict.fromkeys(named) if not t.startswith(_CONTROL_PLANE_TAINTS)]
 
 
 def diagnose_pending(snap: ClusterSnapshot, pod: dict[str, Any]) -> list[Finding]:
@@ -88,8 +99,8 @@ def diagnose_pending(snap: ClusterSnapshot, pod: dict[str, Any]) -> list[Finding
     findings: list[Finding] = []
     wanted = gpu_requests(pod)
     for resource in dict.fromkeys(_INSUFFICIENT.findall(reasons)):
-        findings.append(_insufficient(snap, pod, obj, evidence, resource, wanted))
-    taints = [t for t in dict.fromkeys(_TAINT.findall(reasons)) if not t.startswith(_CONTROL_PLANE_TAINTS)]
+        findings += _insufficient(snap, pod, obj, evidence, resource, wanted)
+    taints = _untolerated(snap, pod, reasons)
     if taints:
         keys = [t.split(":")[0].strip() for t in taints]
         tolerations = ", ".join(f"{{key: {k}, operator: Exists, effect: NoSchedule}}" for k in keys)
@@ -132,140 +143,29 @@ def diagnose_pending(snap: ClusterSnapshot, pod: dict[str, Any]) -> list[Finding
 
 def _insufficient(
     snap: ClusterSnapshot, pod: dict[str, Any], obj: str, evidence: str, resource: str, wanted: dict[str, int]
-) -> Finding:
+) -> list[Finding]:
     if not is_gpu_resource(resource):
-        return Finding(
-            "DOC005",
-            "scheduling",
-            "error",
-            obj,
-            evidence,
-            f"No node has enough free {resource} for the pod's request.",
-            f"Lower the pod's {resource} request or add larger nodes; on GPU nodes, the engine's host memory request "
-            "must fit next to the system daemons.",
-            None,
-        )
+        return [
+            Finding(
+                "DOC005",
+                "scheduling",
+                "error",
+                obj,
+                evidence,
+                f"No node has enough free {resource} for the pod's request.",
+                f"Lower the pod's {resource} request or add larger nodes; on GPU nodes, the engine's host memory request "
+                "must fit next to the system daemons.",
+                None,
+            )
+        ]
     count = wanted.get(resource, wanted.get(GPU_RESOURCE, 0))
-    per_node = [gpus.get(resource, 0) for gpus in _gpus_per_node(snap)]
-    most = max(per_node, default=0)
-    if snap.nodes and most == 0:
-        return Finding(
-            "DOC007",
-            "scheduling",
-            "error",
-            obj,
-            evidence,
-            f"No node advertises {resource}: there are no such GPU nodes, or the device plugin does not run on them.",
-            "Add GPU nodes of this type, or install/repair the NVIDIA device plugin (GPU Operator); for MIG slices "
-            "enable MIG with the mixed strategy.",
-            "gpu.type",
-        )
-    if snap.nodes and count > most:
-        return Finding(
-            "DOC002",
-            "scheduling",
-            "error",
-            obj,
-            evidence,
-            f"The pod asks for {count} {resource} but no node has more than {most}.",
-            f"Use at most {most} GPUs per pod (a GPU with more memory, a quantized model, or pipeline parallel across "
-            "nodes with gpu.nodes > 1).",
-            "gpu.count",
-        )
-    if _rollout_deadlock(snap, pod):
-        return Finding(
-            "DOC043",
-            "scheduling",
-            "error",
-            obj,
-            evidence,
-            "Rollout deadlock: the new pod waits for GPUs that the old pod of the same Deployment still holds "
-            "(RollingUpdate with maxSurge ≥ 1 on fully booked GPU nodes).",
-            "Use strategy Recreate or RollingUpdate with maxSurge: 0, maxUnavailable: 1 (kubellm renders this); "
-            "to unblock now: kubectl rollout undo, or scale the old ReplicaSet down.",
-            None,
-        )
-    return Finding(
-        "DOC001",
-        "scheduling",
-        "error",
-        obj,
-        evidence,
-        f"Every node that has {resource} has it allocated to other pods ({count} needed, node sizes: "
-        f"{', '.join(str(n) for n in per_node if n) or 'unknown'}).",
-        "Free GPUs (scale other GPU workloads down), add GPU nodes or enable the cluster autoscaler for the GPU pool; "
-        "lower scaling.max_replicas to what the pool can hold.",
-        "scaling.max_replicas",
-    )
-
-
-def _expression_matches(labels: dict[str, str], expr: dict[str, Any]) -> bool:
-    """One nodeSelectorRequirement (In, NotIn, Exists, DoesNotExist, Gt, Lt) against a node's labels."""
-    key, op = str(expr.get("key", "")), expr.get("operator")
-    values = [str(v) for v in expr.get("values") or []] if isinstance(expr.get("values"), list) else []
-    if op == "In":
-        return labels.get(key) in values
-    if op == "NotIn":
-        return labels.get(key) not in values
-    if op == "Exists":
-        return key in labels
-    if op == "DoesNotExist":
-        return key not in labels
-    if (
-        op in ("Gt", "Lt")
-        and values
-        and labels.get(key, "").lstrip("-").isdigit()
-        and values[0].lstrip("-").isdigit()
-    ):
-        have, bound = int(labels[key]), int(values[0])
-        return have > bound if op == "Gt" else have < bound
-    return False
-
-
-def _describe(expr: dict[str, Any], nodes: list[dict[str, Any]]) -> str:
-    key = str(expr.get("key", ""))
-    present = sorted({labels_of(n)[key] for n in nodes if key in labels_of(n)})
-    values = (
-        ",".join(str(v) for v in expr.get("values") or []) if isinstance(expr.get("values"), list) else ""
-    )
-    if expr.get("from_selector"):
-        wanted = f"{key}={values}"
-    else:
-        wanted = f"{key} {expr.get('operator')} [{values}]" if values else f"{key} {expr.get('operator')}"
-    return f"{wanted} (nodes have: {', '.join(present) or 'no such label'})"
-
-
-def _unmatched_terms(pod: dict[str, Any], nodes: list[dict[str, Any]]) -> list[str] | None:
-    """None when some node satisfies the selector and the required affinity; else the terms no node meets."""
-    spec = pod_spec(pod)
-    selector = as_dict(spec.get("nodeSelector"))
-    required = as_list(
-        dig(
-            spec,
-            "affinity",
-            "nodeAffinity",
-            "requiredDuringSchedulingIgnoredDuringExecution",
-            "nodeSelectorTerms",
-        )
-    )
-    terms = [as_list(t.get("matchExpressions")) for t in required] or [[]]
-    selector_exprs = [
-        {"key": k, "operator": "In", "values": [v], "from_selector": True} for k, v in selector.items()
-    ]
-    for term in terms:
-        exprs = selector_exprs + term
-        if any(all(_expression_matches(labels_of(n), e) for e in exprs) for n in nodes):
-            return None
-    # No node fits: name the requirements that no node meets on their own (of the first term).
-    exprs = selector_exprs + terms[0]
-    failing = [e for e in exprs if not any(_expression_matches(labels_of(n), e) for n in nodes)]
-    return [_describe(e, nodes) for e in failing]
+    return gpu_shortage(snap, pod, obj, evidence, resource, count, _rollout_deadlock(snap, pod))
 
 
 def _selector(snap: ClusterSnapshot, pod: dict[str, Any], obj: str, evidence: str) -> Finding | None:
     """A finding when no node meets the pod's node selector and required node affinity; None when some node does
     (then the mismatching nodes are ones the pod is meant to skip, e.g. CPU nodes)."""
-    unmatched = _unmatched_terms(pod, snap.nodes) if snap.nodes else []
+    unmatched = unmet_requirements(pod, snap.nodes) if snap.nodes else []
     if unmatched is None:
         return None
     gpu_key = any(

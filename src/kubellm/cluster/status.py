@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from kubellm.cluster.blockers import blocking_finding, prefetch_stage
 from kubellm.cluster.findings import Finding
 from kubellm.cluster.objects import (
     as_list,
@@ -19,6 +20,9 @@ from kubellm.cluster.signatures import startup_phase
 from kubellm.cluster.snapshot import ENGINE_WORKLOAD_KINDS, ClusterSnapshot, MetricSample
 
 COMPONENT_LABEL = "app.kubernetes.io/component"
+LWS_NAME_LABEL = (
+    "leaderworkerset.sigs.k8s.io/name"  # on every pod of a LeaderWorkerSet (it has no spec.selector)
+)
 # Findings that no amount of waiting fixes: --wait stops and shows them.
 FATAL_CATEGORIES = frozenset(
     {"image", "model-access", "driver", "dtype", "shm", "runtime", "host-oom", "gpu-oom", "kv-cache"}
@@ -114,6 +118,8 @@ class Progress:
     line: str
     done: bool = False
     failed: str | None = None
+    blocked_by: str | None = None  # '<finding id> <object>' of an unschedulable pod the rollout waits for
+    blocked: str | None = None  # that finding's cause and fix
 
 
 def rollout_progress(snap: ClusterSnapshot, findings: list[Finding] | None = None) -> Progress:
@@ -134,7 +140,7 @@ def rollout_progress(snap: ClusterSnapshot, findings: list[Finding] | None = Non
                 failed="the prefetch Job failed: kubectl logs job/" + name_of(job),
             )
         if not dig(job, "status", "succeeded"):
-            return Progress(f"prefetch: downloading and verifying the weights (job {name_of(job)})")
+            return _unless_blocked(snap, findings, Progress(prefetch_stage(snap, job)))
     workloads = [w for w in snap.workloads if w.get("kind") in ENGINE_WORKLOAD_KINDS]
     if not workloads:
         return Progress("waiting for the workloads to appear")
@@ -147,11 +153,26 @@ def rollout_progress(snap: ClusterSnapshot, findings: list[Finding] | None = Non
             continue
         all_ready = False
         lines.append(f"{row['name']}: {row['ready']}/{row['desired']} ready, {_pod_stage(snap, workload)}")
-    return Progress("; ".join(lines), done=all_ready)
+    return _unless_blocked(snap, findings, Progress("; ".join(lines), done=all_ready))
+
+
+def _unless_blocked(snap: ClusterSnapshot, findings: list[Finding] | None, progress: Progress) -> Progress:
+    """The progress, marked blocked when a pod it waits for is unschedulable for a reason waiting will not fix."""
+    blocker = None if progress.done else blocking_finding(snap, findings or [])
+    if blocker is None:
+        return progress
+    return replace(
+        progress,
+        line=f"{progress.line} (unschedulable: {blocker.id} {blocker.object})",
+        blocked_by=f"{blocker.id} {blocker.object}",
+        blocked=f"{blocker.id} {blocker.object}: {blocker.cause} — {blocker.fix}",
+    )
 
 
 def _pod_stage(snap: ClusterSnapshot, workload: dict[str, Any]) -> str:
     match = dig(workload, "spec", "selector", "matchLabels") or {}
+    if workload.get("kind") == "LeaderWorkerSet":
+        match = {LWS_NAME_LABEL: name_of(workload)}
     pods = [p for p in snap.pods if all(labels_of(p).get(k) == v for k, v in match.items())]
     for pod in pods:
         for cond in as_list(dig(pod, "status", "conditions")):
