@@ -535,6 +535,12 @@ CASES: dict[str, tuple[Callable[[], Objs], Callable[[], Objs]]] = {
     "REL010": (edit(lambda o: find(o, "PodDisruptionBudget")["spec"].update(maxUnavailable=0)), expert),
     "REL011": (edit(lambda o: env(o, "HF_HOME", "/models")), expert),
     "REL012": (edit(set_path("ctr", "readinessProbe.httpGet.port", "web")), expert),
+    "REL013": (
+        edit(add("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: models, namespace: llm}\n"
+                 "spec: {accessModes: [ReadWriteMany], storageClassName: gp2, resources: {requests: {storage: 30Gi}}}")),
+        edit(add("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: models, namespace: llm}\n"
+                 "spec: {accessModes: [ReadWriteMany], storageClassName: efs-sc, resources: {requests: {storage: 30Gi}}}")),
+    ),  # fmt: skip
     "SCALE001": (
         edit(
             lambda o: find(o, "HorizontalPodAutoscaler")["spec"]["behavior"]["scaleDown"].update(

@@ -52,6 +52,7 @@ class ProviderStorage:
     default_class_source: str = ""
     block_classes: tuple[str, ...] = ()
     shared_classes: tuple[StorageClassInfo, ...] = ()
+    block_provisioners: tuple[str, ...] = ()
 
     def find(self, name: str) -> StorageClassInfo | None:
         """A class this provider documents, by name (the default class included)."""
@@ -155,6 +156,7 @@ class Provider:
     reservation: Reservation | None = None
     price_region: str = ""
     instances: tuple[Instance, ...] = ()
+    node_label_prefixes: tuple[str, ...] = ()
 
     def instances_for(self, gpu: str) -> tuple[Instance, ...]:
         """Every instance shape with this catalog GPU, fewest GPUs first, then cheapest."""
@@ -195,6 +197,7 @@ def _storage(row: dict[str, Any]) -> ProviderStorage:
         default_class_source=row.get("default_class_source", default["source"] if default else ""),
         block_classes=tuple(row.get("block_classes", ())),
         shared_classes=tuple(_class(c) for c in row.get("shared_classes", ())),
+        block_provisioners=tuple(row.get("block_provisioners", ())),
     )
 
 
@@ -285,6 +288,7 @@ def _provider(name: str, row: dict[str, Any]) -> Provider:
         reservation=_reservation(row.get("reservation")),
         price_region=row.get("price_region", ""),
         instances=tuple(_instance(i, row) for i in row.get("instances", ())),
+        node_label_prefixes=tuple(row.get("node_label_prefixes", ())),
     )
 
 
@@ -342,3 +346,20 @@ def provider_cloud_labels() -> dict[str, tuple[tuple[str, str], ...]]:
         if len(gpus) == 1:
             out.setdefault(next(iter(gpus)), []).append(pair)
     return {gpu: tuple(sorted(pairs)) for gpu, pairs in out.items()}
+
+
+def block_provisioners() -> frozenset[str]:
+    """Every CSI driver (and in-tree plugin) known to provision block storage, which offers only ReadWriteOnce."""
+    return frozenset(d for p in all_providers().values() for d in p.storage.block_provisioners)
+
+
+def provider_of_labels(keys: list[str]) -> Provider | None:
+    """The provider whose node labels (by prefix) some of ``keys`` are, when exactly one matches."""
+    found = {
+        p.name
+        for p in all_providers().values()
+        for k in keys
+        for prefix in p.node_label_prefixes
+        if k.startswith(prefix)
+    }
+    return provider(found.pop()) if len(found) == 1 else None

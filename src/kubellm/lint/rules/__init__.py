@@ -11,4 +11,5 @@ from kubellm.lint.rules import (  # noqa: F401
     reliability,
     scaling,
     security,
+    storage_binding,
 )
