@@ -536,11 +536,19 @@ CASES: dict[str, tuple[Callable[[], Objs], Callable[[], Objs]]] = {
     "REL011": (edit(lambda o: env(o, "HF_HOME", "/models")), expert),
     "REL012": (edit(set_path("ctr", "readinessProbe.httpGet.port", "web")), expert),
     "REL013": (
-        edit(add("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: models, namespace: llm}\n"
-                 "spec: {accessModes: [ReadWriteMany], storageClassName: gp2, resources: {requests: {storage: 30Gi}}}")),
-        edit(add("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: models, namespace: llm}\n"
-                 "spec: {accessModes: [ReadWriteMany], storageClassName: efs-sc, resources: {requests: {storage: 30Gi}}}")),
-    ),  # fmt: skip
+        edit(
+            add(
+                "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: models, namespace: llm}\n"
+                "spec: {accessModes: [ReadWriteMany], storageClassName: gp2, resources: {requests: {storage: 30Gi}}}"
+            )
+        ),
+        edit(
+            add(
+                "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: models, namespace: llm}\n"
+                "spec: {accessModes: [ReadWriteMany], storageClassName: efs-sc, resources: {requests: {storage: 30Gi}}}"
+            )
+        ),
+    ),
     "SCALE001": (
         edit(
             lambda o: find(o, "HorizontalPodAutoscaler")["spec"]["behavior"]["scaleDown"].update(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from .cases import lint_yaml
 
 GKE_POD = """
