@@ -132,8 +132,8 @@ def test_off_hours_cron_must_be_a_window() -> None:
 
 
 def test_unsupported_source_scheme_names_the_alternatives() -> None:
-    err = _error(model={"source": "s3://bucket/llama", "name": "Llama-3.1-8B"})
-    assert "model.source" in err.what and "pvc://" in err.fix
+    err = _error(model={"source": "az://container/llama", "name": "Llama-3.1-8B"})
+    assert "model.source" in err.what and "pvc://" in err.fix and "s3://" in err.fix
 
 
 def test_a_plan_that_does_not_fit_is_refused_with_the_suggestion() -> None:

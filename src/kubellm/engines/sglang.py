@@ -13,6 +13,7 @@ from kubellm.engines.vllm import DTYPE_READS, QUANTIZATION_READS
 FLAGS = (
     Flag("--model-path", setting="model", owner="model.source", aliases=("--model",)),
     Flag("--served-model-name", setting="served_name", owner="model.served_name"),
+    Flag("--load-format", owner="storage.object_store_access"),
     Flag("--host", owner=KUBELLM),
     Flag("--port", owner=KUBELLM, kind="int"),
     Flag(

@@ -27,6 +27,7 @@ DTYPE_READS = (("half", "float16"), ("fp16", "float16"), ("bf16", "bfloat16"), (
 FLAGS = (
     Flag("--model", setting="model", owner="model.source"),
     Flag("--served-model-name", setting="served_name", owner="model.served_name"),
+    Flag("--load-format", owner="storage.object_store_access"),
     Flag("--host", owner=KUBELLM),
     Flag("--port", owner=KUBELLM, kind="int"),
     Flag("--max-model-len", setting="max_model_len", owner="serving.max_model_len", kind="int"),

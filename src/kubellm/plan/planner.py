@@ -277,7 +277,8 @@ class _Planner:
         gpu_resource = (
             (mig_resource(spec) or f"nvidia.com/mig-{spec.gpu.mig_profile}") if mig else "nvidia.com/gpu"
         )
-        cached = spec.storage.model_cache != "none"
+        # Weights streamed or read from a bucket at start are not in a local cache.
+        cached = spec.storage.model_cache != "none" and not spec.model.source.startswith(("gs://", "s3://"))
         resources = pod_resources(
             weights_bytes_per_pod=weights_bytes / pp,
             weights_bytes_total=weights_bytes,

@@ -106,6 +106,7 @@ class RenderContext:
 def build_context(plan: Plan, options: RenderOptions) -> RenderContext:
     """The shared context of one render (paths of the weights and caches included); model and GPU
     come from the plan, never from a second catalog lookup."""
+    from kubellm.render.object_store import STREAMER_LOAD_FORMAT, object_store_mode
     from kubellm.render.storage import model_path
 
     spec = plan.spec
@@ -120,5 +121,6 @@ def build_context(plan: Plan, options: RenderOptions) -> RenderContext:
         served_name=served_name(spec),
         cache_dir=CACHE_DIR,
         multi_node=plan.parallelism.nodes_per_replica > 1,
+        load_format=STREAMER_LOAD_FORMAT if object_store_mode(spec) == "streamer" else None,
     )
     return RenderContext(plan=plan, model=model, gpu=gpu, adapter=adapter, engine=engine, options=options)

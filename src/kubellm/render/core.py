@@ -12,6 +12,7 @@ from kubellm.render.context import RenderContext, RenderOptions, build_context
 from kubellm.render.gateway import gateway_objects
 from kubellm.render.jobs import engine_build_objects
 from kubellm.render.network import engine_service, network_policies
+from kubellm.render.object_store import bucket_objects
 from kubellm.render.observability import dashboard, prometheus_rule, service_monitors
 from kubellm.render.storage import cache_pvc, prefetch_configmap, prefetch_job
 from kubellm.render.tenancy import gpu_quota, namespace, service_account
@@ -22,7 +23,7 @@ Obj = dict[str, Any]
 # Apply order: what others refer to comes first (namespace, identity, config, storage), then
 # workloads, then what watches them.
 KIND_ORDER = (
-    "Namespace", "ResourceQuota", "ServiceAccount", "ConfigMap", "PersistentVolumeClaim", "Job", "Service",
+    "Namespace", "ResourceQuota", "ServiceAccount", "ConfigMap", "PersistentVolume", "PersistentVolumeClaim", "Job", "Service",
     "Deployment", "StatefulSet", "LeaderWorkerSet", "Ingress", "HTTPRoute", "PodDisruptionBudget", "HorizontalPodAutoscaler",
     "ScaledObject", "NetworkPolicy", "ServiceMonitor", "PrometheusRule",
 )  # fmt: skip
@@ -54,6 +55,7 @@ def render(plan: Plan, catalog: Catalog | None = None, options: RenderOptions | 
         service_account(ctx),
         prefetch_configmap(ctx),
         cache_pvc(ctx),
+        *bucket_objects(ctx),
         prefetch_job(ctx),
         *engine_build_objects(ctx),
         engine_service(ctx),

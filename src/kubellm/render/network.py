@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubellm.render.context import GATEWAY_PORT, MONITORING_NAMESPACE, RenderContext
+from kubellm.render.object_store import downloads_from_bucket
 from kubellm.render.storage import shared_cache
 from kubellm.render.workload import ROLE_LABEL
 
@@ -123,7 +124,7 @@ def network_policies(ctx: RenderContext) -> list[Obj]:
         ]
         out.append(_policy(ctx, ctx.gateway_name, "gateway", ctx.selector("gateway"), gw_ingress, gw_egress))
 
-    if spec.model.source.startswith("hf://"):
+    if spec.model.source.startswith("hf://") or downloads_from_bucket(ctx):
         if spec.security.egress_cidrs:
             hub: Obj = {"to": [{"ipBlock": {"cidr": c}} for c in sorted(spec.security.egress_cidrs)]}
         else:

@@ -23,6 +23,7 @@ from typing import Any
 from kubellm.errors import UsageError
 from kubellm.render.context import MODELS_DIR, RenderContext
 from kubellm.render.images import PREFETCH_IMAGE
+from kubellm.render.object_store import bucket_source, bucket_volume, object_store_model_path
 from kubellm.render.prefetch import MARKER, PREFETCH_SCRIPT, WAIT_SCRIPT
 from kubellm.render.security import container_security, pod_security
 from kubellm.spec import LLMService
@@ -50,10 +51,14 @@ def model_path(spec: LLMService) -> str:
     if source.startswith("pvc://"):
         _, _, path = source[len("pvc://") :].partition("/")
         return f"{MODELS_DIR}/{path}".rstrip("/")
+    if bucket_source(spec) is not None:
+        return object_store_model_path(spec)
     if not source.startswith("hf://"):
         raise UsageError(
-            f"model.source {source!r}: render downloads from the Hugging Face Hub or mounts a PVC",
-            "use 'hf://<org>/<name>' with model.revision, or copy the weights to a PVC and use 'pvc://<claim>/<path>'",
+            f"model.source {source!r}: render downloads from the Hugging Face Hub, a gs:// or s3:// bucket, or "
+            "mounts a PVC",
+            "use 'hf://<org>/<name>' with model.revision, gs://<bucket>/<path>, s3://<bucket>/<path>, or copy the "
+            "weights to a PVC and use 'pvc://<claim>/<path>'",
         )
     base = f"{MODELS_DIR}/hf/{hf_repo(spec)}/{spec.model.revision or 'main'}"
     if spec.engine.name.value == "llamacpp":
@@ -106,6 +111,8 @@ def models_volume(ctx: RenderContext) -> Obj | None:
         claim = spec.model.source[len("pvc://") :].split("/", 1)[0]
         return {"name": "models", "persistentVolumeClaim": {"claimName": claim, "readOnly": True}}
     mode = spec.storage.model_cache
+    if bucket_source(spec) is not None:
+        return bucket_volume(ctx)  # None when the engine streams from the bucket
     if per_replica_cache(ctx):
         return None
     if mode == "pvc" and prefetches(ctx):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubellm.catalog.providers import Identity, provider
+from kubellm.errors import UsageError
 from kubellm.render.context import RenderContext
 
 Obj = dict[str, Any]
@@ -24,13 +26,40 @@ def namespace(ctx: RenderContext) -> Obj | None:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ctx.namespace, "labels": labels}}
 
 
+def _identity(ctx: RenderContext) -> Identity | None:
+    """The provider's workload-identity binding, when security.cloud_identity asks for one."""
+    wanted = ctx.spec.security.cloud_identity
+    if wanted is None:
+        return None
+    p = provider(ctx.spec.placement.provider)
+    if p.identity is None:
+        raise UsageError(
+            f"security.cloud_identity on placement.provider {p.name}: kubellm knows no workload-identity annotation there",
+            "set placement.provider (gke: a Google service account e-mail, eks: an IAM role ARN, aks: a managed "
+            "identity's client id), or annotate the ServiceAccount yourself",
+        )
+    return p.identity
+
+
 def service_account(ctx: RenderContext) -> Obj:
+    """The service's identity: no token mounted; bound to a cloud identity when security.cloud_identity is set
+    (GKE Workload Identity, EKS IRSA, AKS workload identity)."""
+    meta = ctx.meta(ctx.name, "identity")
+    identity = _identity(ctx)
+    if identity is not None:
+        meta["annotations"] = {identity.annotation: str(ctx.spec.security.cloud_identity)}
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": ctx.meta(ctx.name, "identity"),
+        "metadata": meta,
         "automountServiceAccountToken": False,
     }
+
+
+def identity_pod_labels(ctx: RenderContext) -> dict[str, str]:
+    """Labels a provider's identity webhook needs on the pods (AKS: azure.workload.identity/use)."""
+    identity = _identity(ctx)
+    return dict(identity.pod_labels) if identity is not None else {}
 
 
 def gpu_quota(ctx: RenderContext) -> Obj | None:

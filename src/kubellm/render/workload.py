@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from kubellm.render.context import CACHE_DIR, MODELS_DIR, RenderContext
+from kubellm.render.object_store import bucket_pod_annotations, streams
 from kubellm.render.placement import node_affinity, spread, tolerations
 from kubellm.render.prefetch import MARKER
 from kubellm.render.security import container_security, pod_security
@@ -25,6 +26,7 @@ from kubellm.render.storage import (
     shared_cache,
     wait_container,
 )
+from kubellm.render.tenancy import identity_pod_labels
 
 Obj = dict[str, Any]
 
@@ -113,7 +115,11 @@ def _probes(ctx: RenderContext) -> Obj:
 
 def _mounts(ctx: RenderContext, *, read_only_models: bool = True) -> list[Obj]:
     mounts: list[Obj] = [
-        {"name": "models", "mountPath": MODELS_DIR} | ({"readOnly": True} if read_only_models else {}),
+        *(
+            [{"name": "models", "mountPath": MODELS_DIR} | ({"readOnly": True} if read_only_models else {})]
+            if not streams(ctx)
+            else []
+        ),
         {"name": "cache", "mountPath": CACHE_DIR},
         {"name": "tmp", "mountPath": "/tmp"},
     ]
@@ -174,6 +180,15 @@ def _init_containers(ctx: RenderContext) -> list[Obj]:
     return inits
 
 
+def pod_metadata(ctx: RenderContext, labels: dict[str, str]) -> Obj:
+    """Engine pod labels (with the provider's workload-identity label) and the bucket driver's annotations."""
+    meta: Obj = {"labels": {**labels, **identity_pod_labels(ctx)}}
+    annotations = bucket_pod_annotations(ctx)
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
+
+
 def pod_spec(ctx: RenderContext, containers: list[Obj], *, init: bool = True) -> Obj:
     spec = ctx.spec
     pod: Obj = {
@@ -223,7 +238,7 @@ def deployment(ctx: RenderContext) -> Obj:
             "progressDeadlineSeconds": startup_budget_s(ctx) + 600,
             "revisionHistoryLimit": 3,
             "template": {
-                "metadata": {"labels": ctx.labels("engine")},
+                "metadata": pod_metadata(ctx, ctx.labels("engine")),
                 "spec": pod_spec(ctx, [engine_container(ctx)]),
             },
         }
@@ -270,8 +285,11 @@ def leader_worker_set(ctx: RenderContext) -> Obj:
                     if (claims := cache_claim_templates(ctx))
                     else {}
                 ),
-                "leaderTemplate": {"metadata": {"labels": leader_labels}, "spec": pod_spec(ctx, [leader])},
-                "workerTemplate": {"metadata": {"labels": worker_labels}, "spec": worker_pod},
+                "leaderTemplate": {
+                    "metadata": pod_metadata(ctx, leader_labels),
+                    "spec": pod_spec(ctx, [leader]),
+                },
+                "workerTemplate": {"metadata": pod_metadata(ctx, worker_labels), "spec": worker_pod},
             },
         }
     )
@@ -298,7 +316,7 @@ def stateful_set(ctx: RenderContext) -> Obj:
             "revisionHistoryLimit": 3,
             "persistentVolumeClaimRetentionPolicy": dict(CLAIM_RETENTION),
             "template": {
-                "metadata": {"labels": ctx.labels("engine")},
+                "metadata": pod_metadata(ctx, ctx.labels("engine")),
                 "spec": pod_spec(ctx, [engine_container(ctx)]),
             },
             "volumeClaimTemplates": cache_claim_templates(ctx),

@@ -32,6 +32,7 @@ class EngineContext:
     engines_dir: str = "/models/engines"
     multi_node: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    load_format: str | None = None  # 'runai_streamer' when the engine streams the weights from a bucket
 
     @property
     def tp(self) -> int:

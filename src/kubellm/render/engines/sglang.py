@@ -33,6 +33,8 @@ class SglangAdapter(AdapterDefaults):
             "--port", str(self.port),
             *ctx.plan.engine_args,
         ]  # fmt: skip
+        if ctx.load_format:
+            args += [SGLANG.named("--load-format").name, ctx.load_format]
         args += ["--enable-metrics", "--log-level", "warning"]
         if ctx.plan.spec.observability.log_requests:
             args.append("--log-requests")

@@ -35,6 +35,8 @@ class VllmAdapter(AdapterDefaults):
             "--port", str(self.port),
             *ctx.plan.engine_args,
         ]  # fmt: skip
+        if ctx.load_format:
+            args += [VLLM.named("--load-format").name, ctx.load_format]
         block_size = VLLM.flag("block_size").name
         if block_size not in ctx.plan.engine_args:
             args += [block_size, str(ctx.plan.settings.block_size)]
