@@ -16,7 +16,8 @@ MANAGER = "kubellm"
 # then what routes to or watches them. Kinds not listed go last; deletion runs in reverse.
 APPLY_ORDER = (
     "Namespace", "PriorityClass", "RuntimeClass", "ResourceQuota", "LimitRange", "ServiceAccount", "Role",
-    "RoleBinding", "Secret", "ConfigMap", "PersistentVolumeClaim", "Job", "Service", "Deployment", "StatefulSet",
+    "RoleBinding", "Secret", "ConfigMap", "PersistentVolume", "PersistentVolumeClaim", "Job", "Service", "Deployment",
+    "StatefulSet",
     "LeaderWorkerSet", "Ingress", "HTTPRoute", "PodDisruptionBudget", "HorizontalPodAutoscaler", "ScaledObject",
     "NetworkPolicy", "ServiceMonitor", "PodMonitor", "PrometheusRule",
 )  # fmt: skip
