@@ -15,13 +15,16 @@ from hypothesis import strategies as st
 from kubellm.catalog import default_catalog
 from kubellm.plan import memory as mem
 from kubellm.plan import plan
+from kubellm.plan.kv_layout import BLOCK_SIZE, kv_layout
 from kubellm.plan.layout import Layout, memory_fit
+from kubellm.plan.vllm_versions import accounting_for
 from kubellm.spec import LLMService
 
 CATALOG = default_catalog()
 LLAMA_8B = CATALOG.model("llama-3.1-8b")
 H100 = CATALOG.gpu("h100")
 GQA_MODELS = [m for m in CATALOG.models if not m.is_mla and not m.num_sliding_layers][:20]
+ACCT = accounting_for()
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -38,8 +41,8 @@ def test_kv_bytes_per_token_per_gpu_scale_with_one_over_pp(
     model: object, pp: int, dtype_bytes: float
 ) -> None:
     m = dataclasses.replace(model, num_layers=8 * 3 * model.num_layers)  # type: ignore[type-var, attr-defined]
-    whole = mem.kv_page_bytes_per_token(m, 1, 1, dtype_bytes)
-    assert mem.kv_page_bytes_per_token(m, 1, pp, dtype_bytes) * pp == pytest.approx(whole)
+    whole = kv_layout(m, 1, 1, dtype_bytes, ACCT).bytes_per_token
+    assert kv_layout(m, 1, pp, dtype_bytes, ACCT).bytes_per_token * pp == pytest.approx(whole)
 
 
 @FAST
@@ -71,12 +74,12 @@ def test_bytes_per_token_are_linear_in_kv_heads_and_dtype(kv_heads: int, factor:
 def test_kv_memory_grows_linearly_with_utilisation(util: float, more: float) -> None:
     util_b = min(0.98, util + more)
     layout = Layout(1, 1, "bfloat16", None, "auto", 4096)
-    low = memory_fit(LLAMA_8B, H100, _spec(memory_utilization=util), layout, 256, 8192, "v1")
-    high = memory_fit(LLAMA_8B, H100, _spec(memory_utilization=util_b), layout, 256, 8192, "v1")
+    low = memory_fit(LLAMA_8B, H100, _spec(memory_utilization=util), layout, 256, 8192, ACCT)
+    high = memory_fit(LLAMA_8B, H100, _spec(memory_utilization=util_b), layout, 256, 8192, ACCT)
     assert high.kv - low.kv == pytest.approx((util_b - util) * H100.memory_gib * mem.GIB, rel=1e-9)
     assert high.blocks >= low.blocks
     if low.kv > 0:
-        assert low.blocks == int(low.kv // (low.bytes_per_token * mem.BLOCK_SIZE))
+        assert low.blocks == int(low.kv // (low.bytes_per_token * BLOCK_SIZE))
 
 
 @settings(max_examples=25, deadline=None)

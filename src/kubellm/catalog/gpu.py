@@ -51,6 +51,11 @@ class GpuSpec:
     aliases: tuple[str, ...] = ()
     source: str = ""
     notes: str = ""
+    # Unified memory (GB10, GH200): CPU and GPU share one pool; what the firmware and OS keep back from it,
+    # and the host memory vLLM's profiling counts as non-torch there (see plan/memory.unified_memory_bytes).
+    unified_memory: bool = False
+    driver_reserved_gib: float = 0.0
+    uma_profile_overhead_gib: float = 0.0
 
     @property
     def cc(self) -> tuple[int, int]:

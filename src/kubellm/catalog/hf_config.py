@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from kubellm.catalog.hf_layers import layer_structure
 from kubellm.catalog.model import ModelArch
 from kubellm.errors import CatalogError
 
@@ -27,6 +28,7 @@ _PLAIN_MLP_TYPES = {
     "phi",
     "opt",
     "mpt",
+    "nemotron_h",
 }
 # Families that keep the checkpoint's embeddings tied unless told otherwise.
 _TIED_BY_DEFAULT = {
@@ -95,22 +97,6 @@ def _kv_heads(cfg: dict[str, Any], heads: int) -> int:
     return int(value) if value else heads
 
 
-def _sliding(cfg: dict[str, Any], layers: int) -> tuple[int, int]:
-    """(window, number of sliding layers)."""
-    window = cfg.get("sliding_window")
-    if not isinstance(window, int) or window <= 0 or cfg.get("use_sliding_window") is False:
-        return 0, 0
-    layer_types = cfg.get("layer_types")
-    if isinstance(layer_types, list) and layer_types:
-        return window, sum(1 for t in layer_types if "sliding" in str(t))
-    pattern = cfg.get("sliding_window_pattern")
-    if isinstance(pattern, int) and pattern > 1:  # Gemma 3: every pattern-th layer is global
-        return window, layers - layers // pattern
-    if cfg.get("model_type") == "gemma2":
-        return window, layers // 2
-    return window, layers
-
-
 def _quantization(cfg: dict[str, Any]) -> str | None:
     qc = cfg.get("quantization_config")
     if not isinstance(qc, dict):
@@ -158,13 +144,16 @@ def arch_from_config(
     max_pos = int(
         _pick(cfg, "max_position_embeddings", "n_positions", "seq_length", "max_sequence_length") or 2048
     )
-    window, sliding_layers = _sliding(cfg, layers)
+    structure = layer_structure(cfg, layers, hidden)
     gated = model_type not in _PLAIN_MLP_TYPES
     if encoder_decoder:
         gated = "gated" in str(cfg.get("feed_forward_proj", ""))
     tie = cfg.get("tie_word_embeddings")
     tie = model_type in _TIED_BY_DEFAULT if tie is None else bool(tie)
     experts = int(_pick(cfg, "num_local_experts", "n_routed_experts", "num_experts") or 0)
+    shared = _pick(cfg, "n_shared_experts", "num_shared_experts")
+    if shared is None and cfg.get("shared_expert_intermediate_size") and cfg.get("moe_intermediate_size"):
+        shared = max(1, int(cfg["shared_expert_intermediate_size"]) // int(cfg["moe_intermediate_size"]))
     archs = cfg.get("architectures") or [model_type or "unknown"]
     dtype = str(_pick(cfg, "torch_dtype", "dtype") or "bfloat16")
     if dtype not in ("bfloat16", "float16", "float32"):
@@ -190,16 +179,15 @@ def arch_from_config(
         if experts
         else 0,
         moe_intermediate_size=int(cfg.get("moe_intermediate_size") or 0),
-        num_shared_experts=int(_pick(cfg, "n_shared_experts", "num_shared_experts") or 0),
+        num_shared_experts=int(shared or 0),
         first_dense_layers=int(cfg.get("first_k_dense_replace") or 0),
         kv_lora_rank=int(cfg.get("kv_lora_rank") or 0),
         qk_rope_head_dim=int(cfg.get("qk_rope_head_dim") or 0),
         qk_nope_head_dim=int(cfg.get("qk_nope_head_dim") or 0),
         v_head_dim=int(cfg.get("v_head_dim") or 0),
         q_lora_rank=int(cfg.get("q_lora_rank") or 0),
-        sliding_window=window,
-        num_sliding_layers=sliding_layers,
         encoder_decoder=encoder_decoder,
+        **structure,
         **facts,
     )
 

@@ -80,6 +80,9 @@ def _gpu_from_row(row: dict[str, Any]) -> GpuSpec:
         product_labels=tuple(row.get("product_labels", ())),
         cloud_labels=tuple(sorted({*(row.get("cloud_labels") or {}).items(), *provider_labels})),
         aliases=tuple(row.get("aliases", ())),
+        unified_memory=bool(row.get("unified_memory", False)),
+        driver_reserved_gib=float(row.get("driver_reserved_gib") or 0.0),
+        uma_profile_overhead_gib=float(row.get("uma_profile_overhead_gib") or 0.0),
         source=row.get("price_source", ""),
         notes=row.get("notes", ""),
     )

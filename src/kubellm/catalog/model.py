@@ -18,6 +18,12 @@ class ModelArch:
     Attention kinds: MHA (kv heads = heads), GQA, MQA (one kv head), MLA (``kv_lora_rank`` set: the
     cache holds one latent of ``kv_lora_rank + qk_rope_head_dim`` per token per layer). MoE models set
     ``num_experts``; sliding-window layers are counted by ``num_sliding_layers``.
+
+    ``layer_kinds`` lists, layer by layer, what each layer keeps per sequence: ``full`` (a KV entry per
+    token), ``sliding`` (KV for the last ``sliding_window`` tokens), ``chunked`` (KV for the current
+    ``attention_chunk_size`` chunk, Llama 4), ``mamba`` (a fixed recurrent state: Mamba 1/2 or a gated
+    delta net, sized by the ``mamba_*`` fields) or ``none`` (an MLP-only block). Empty means every layer
+    is ``full`` except the ``num_sliding_layers`` sliding ones.
     """
 
     name: str
@@ -50,6 +56,24 @@ class ModelArch:
     # Sliding-window attention
     sliding_window: int = 0
     num_sliding_layers: int = 0
+    # Per-layer cache kinds and the recurrent state of Mamba / linear-attention layers
+    layer_kinds: tuple[str, ...] = ()
+    attention_chunk_size: int = 0
+    mamba_kind: str = ""  # "mamba1", "mamba2" or "gdn" (gated delta net)
+    mamba_heads: int = 0  # mamba2 heads / gdn value heads
+    mamba_head_dim: int = 0  # mamba2 head dim / gdn value head dim
+    mamba_state_size: int = 0  # d_state / gdn key head dim
+    mamba_groups: int = 0  # mamba2 n_groups / gdn key heads
+    mamba_inner: int = 0  # mamba1/2 intermediate (d_inner)
+    mamba_conv_kernel: int = 0
+    mamba_ssm_dtype: str = (
+        ""  # "" = the KV dtype; "float32" where the config (or vLLM for the family) says so
+    )
+    block_per_layer: bool = False  # Nemotron-H: each layer is one block (mixer only, or MLP/MoE only)
+    moe_layer_period: int = (
+        1  # Jamba: MoE on every period-th layer (from moe_layer_offset), dense MLP elsewhere
+    )
+    moe_layer_offset: int = 0
     encoder_decoder: bool = False
     # Sizes: exact counts where published, else computed from the config
     params: int = 0
@@ -85,8 +109,57 @@ class ModelArch:
         return "GQA"
 
     @property
+    def kinds(self) -> tuple[str, ...]:
+        """The cache kind of every layer (see the class docstring)."""
+        if self.layer_kinds:
+            return self.layer_kinds
+        return ("full",) * (self.num_layers - self.num_sliding_layers) + (
+            "sliding",
+        ) * self.num_sliding_layers
+
+    def count(self, kind: str) -> int:
+        return sum(1 for k in self.kinds if k == kind)
+
+    @property
     def num_full_layers(self) -> int:
-        return self.num_layers - self.num_sliding_layers
+        return self.count("full")
+
+    @property
+    def num_kv_layers(self) -> int:
+        """Layers that keep a KV entry per token (full, sliding and chunked attention)."""
+        return sum(1 for k in self.kinds if k in ("full", "sliding", "chunked"))
+
+    @property
+    def is_hybrid_mamba(self) -> bool:
+        return self.count("mamba") > 0
+
+    def mamba_state_bytes(self, tp: int, state_dtype_bytes: float) -> int:
+        """Bytes of one sequence's recurrent state in one Mamba / gated-delta-net layer on one TP rank.
+
+        Follows vLLM's MambaStateShapeCalculator (mamba_utils.py): a conv state of (kernel − 1) × conv
+        channels and a temporal (SSM) state; both are split over TP ranks. Mamba 2 widens n_groups to a
+        multiple of TP when it does not divide (extra_groups_for_head_shards).
+        """
+        if not self.is_hybrid_mamba or not self.mamba_kind:
+            return 0
+        window = max(self.mamba_conv_kernel - 1, 0)
+        if self.mamba_kind == "gdn":
+            conv_dim = 2 * self.mamba_groups * self.mamba_state_size + self.mamba_heads * self.mamba_head_dim
+            ssm = (self.mamba_heads // tp) * self.mamba_state_size * self.mamba_head_dim
+        elif self.mamba_kind == "mamba2":
+            groups = (
+                self.mamba_groups
+                if self.mamba_groups % tp == 0
+                else self.mamba_groups + tp - self.mamba_groups
+            )
+            conv_dim = self.mamba_inner + 2 * groups * self.mamba_state_size
+            ssm = (self.mamba_heads // tp) * self.mamba_head_dim * self.mamba_state_size
+        else:  # mamba1
+            conv_dim = self.mamba_inner
+            ssm = (self.mamba_inner // tp) * self.mamba_state_size
+        conv = window * (conv_dim // tp)
+        ssm_bytes = 4.0 if self.mamba_ssm_dtype == "float32" else state_dtype_bytes
+        return round(conv * state_dtype_bytes + ssm * ssm_bytes)
 
     def kv_bytes_per_token_per_layer(self, tp: int = 1, kv_dtype_bytes: float = 2.0) -> float:
         """KV-cache bytes one token needs in one layer on one tensor-parallel rank.
@@ -100,8 +173,8 @@ class ModelArch:
         return 2 * heads_per_rank * self.head_dim * kv_dtype_bytes
 
     def kv_bytes_per_token(self, tp: int = 1, kv_dtype_bytes: float = 2.0) -> int:
-        """KV bytes per token on one rank, every layer counted (what vLLM's token count assumes)."""
-        return round(self.num_layers * self.kv_bytes_per_token_per_layer(tp, kv_dtype_bytes))
+        """KV bytes per token on one rank, every attention layer counted as full."""
+        return round(self.num_kv_layers * self.kv_bytes_per_token_per_layer(tp, kv_dtype_bytes))
 
     # ---- parameter counts ----------------------------------------------------------------------
     def _attention_params(self) -> int:
@@ -122,6 +195,16 @@ class ModelArch:
         o = self.num_attention_heads * self.head_dim * h
         return q + kv + o
 
+    def _mamba_params(self) -> int:
+        """In/out projections of a Mamba 2 or gated-delta-net mixer (conv and small vectors left out)."""
+        h = self.hidden_size
+        if self.mamba_kind == "gdn":
+            qk = self.mamba_groups * self.mamba_state_size
+            v = self.mamba_heads * self.mamba_head_dim
+            return h * (2 * qk + 2 * v + 2 * self.mamba_heads) + v * h
+        inner = self.mamba_inner or 2 * h
+        return h * (2 * inner + 2 * self.mamba_groups * self.mamba_state_size + self.mamba_heads) + inner * h
+
     def _mlp_params(self, intermediate: int) -> int:
         return (3 if self.gated_mlp else 2) * self.hidden_size * intermediate
 
@@ -136,9 +219,17 @@ class ModelArch:
         norms = 2 * h
         attn = self._attention_params()
         total = active = 0
+        kinds = self.kinds
         for layer in range(self.num_layers):
-            base = attn + norms
-            if self.is_moe and layer >= self.first_dense_layers:
+            kind = kinds[layer] if layer < len(kinds) else "full"
+            mixer = self._mamba_params() if kind == "mamba" else (0 if kind == "none" else attn)
+            base = mixer + norms
+            if self.block_per_layer and kind != "none":
+                total += base
+                active += base
+                continue
+            moe_layer = layer % self.moe_layer_period == self.moe_layer_offset % self.moe_layer_period
+            if self.is_moe and layer >= self.first_dense_layers and moe_layer:
                 expert = self._mlp_params(self.moe_intermediate_size or self.intermediate_size)
                 shared = self.num_shared_experts * expert
                 router = h * self.num_experts

@@ -30,7 +30,16 @@ Examples:
   kubellm plan --model-config ./config.json --gpu-memory-gib 48 --max-model-len 8192
 
   kubellm plan examples/llama-3.1-8b-l4.yaml
+
+  kubellm plan --model gpt-oss-120b --gpu h100 --vllm-version 0.14.1
+
+The memory accounting follows one vLLM release: --vllm-version, else the version of a pinned
+vllm/vllm-openai image in the spec, else the release kubellm renders (the plan names it).
+
+Exit status: 0 when the plan fits, 3 when it does not fit (the plan then names the change that does
+and carries no engine arguments and no price), 2 for unusable input.
 """
+EXIT_DOES_NOT_FIT = 3
 
 
 def _set(data: dict[str, Any], path: str, value: Any) -> None:
@@ -104,7 +113,9 @@ def custom_gpu(memory_gib: float, base: GpuSpec | None) -> GpuSpec:
     )
 
 
-def run_plan(spec: LLMService, gpu_memory_gib: float | None, *, generation: str = "v1") -> Plan:
+def run_plan(
+    spec: LLMService, gpu_memory_gib: float | None, *, generation: str = "v1", vllm_version: str | None = None
+) -> Plan:
     from kubellm.catalog import default_catalog
     from kubellm.plan import plan
 
@@ -113,7 +124,7 @@ def run_plan(spec: LLMService, gpu_memory_gib: float | None, *, generation: str 
     if gpu_memory_gib is not None:
         base = catalog.find_gpu(spec.gpu.type) if spec.gpu.type else None
         gpu = custom_gpu(gpu_memory_gib, base)
-    return plan(spec, catalog, gpu=gpu, generation=generation)
+    return plan(spec, catalog, gpu=gpu, generation=generation, vllm_version=vllm_version)
 
 
 def render_plan_text(p: Plan) -> None:
@@ -157,7 +168,9 @@ def render_plan_text(p: Plan) -> None:
         facts.add_row("instance", f"{i.name} ({i.provider}: {i.gpus} GPU, {i.vcpu} vCPU, {i.memory_gib:g} GiB; "
                       f"{i.pod_share_cpu:g} CPU / {i.pod_share_memory_gib:g} GiB per pod after reservations, "
                       f"{i.pods_per_node} pod(s) per node)" + ("" if i.fits else " — the pod does NOT fit"))  # fmt: skip
-    facts.add_row("engine args", " ".join(p.engine_args))
+    facts.add_row("engine args", " ".join(p.engine_args) if p.engine_args else "none: the plan does not fit")
+    if p.vllm_version:
+        facts.add_row("accounting", f"vLLM {p.vllm_version}")
     console.print(facts)
     console.print("[bold]Decisions[/bold]")
     for d in p.decisions:
@@ -191,7 +204,8 @@ def register(app: typer.Typer) -> None:
         engine: str | None = typer.Option(None, "--engine", help="vllm (default), sglang, tgi, trtllm, llamacpp."),
         provider: str | None = typer.Option(None, "--provider", help="gke, eks, aks, openshift or generic: size and price the pods for the provider's instance shapes."),
         instance_type: str | None = typer.Option(None, "--instance-type", help="Instance shape to size for (e.g. g6.2xlarge); default: the cheapest that holds the pod."),
-        vllm_generation: str = typer.Option("v1", "--vllm-generation", help="Memory accounting of vLLM v1 (≥0.8, default) or v0 (older)."),
+        vllm_version: str | None = typer.Option(None, "--vllm-version", help="vLLM release whose memory accounting to follow, e.g. 0.14.1 (default: the spec's pinned image, else the release kubellm renders)."),
+        vllm_generation: str = typer.Option("v1", "--vllm-generation", help="v0 follows the V0 engine (vLLM ≤ 0.7) for old logs; v1 (default) follows --vllm-version."),
         as_json: bool = typer.Option(False, "--json", help="Print only the plan as JSON on stdout."),
     ) -> None:  # fmt: skip
         from kubellm.plan.access import model_access_error
@@ -223,7 +237,11 @@ def register(app: typer.Typer) -> None:
         access = model_access_error(service)
         if access is not None and spec is not None:
             raise access
-        result = run_plan(service, gpu_memory_gib, generation=vllm_generation)
+        if vllm_version is not None:
+            from kubellm.plan.vllm_versions import parse_version
+
+            parse_version(vllm_version)  # UsageError with the fix for a malformed version
+        result = run_plan(service, gpu_memory_gib, generation=vllm_generation, vllm_version=vllm_version)
         if access is not None:
             typer.echo(f"warning: {access.what} — before rendering: {access.fix}", err=True)
         if as_json:
@@ -232,3 +250,5 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"warning: {warning}", err=True)
         else:
             render_plan_text(result)
+        if not result.fits:
+            raise typer.Exit(code=EXIT_DOES_NOT_FIT)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from kubellm.catalog import GpuSpec, ModelArch
 from kubellm.errors import PlanError
 from kubellm.plan import memory as mem
+from kubellm.plan.kv_layout import KvLayout, kv_blocks, kv_layout, max_concurrency
+from kubellm.plan.vllm_versions import VllmAccounting
 from kubellm.spec import LLMService
 from kubellm.spec.service import GpuSharing
 
@@ -35,9 +37,14 @@ class MemoryFit:
     activation: float
     non_torch: float
     graphs: float
+    graphs_in_budget: bool
     kv: float
-    bytes_per_token: float
+    layout: KvLayout
     blocks: int
+
+    @property
+    def bytes_per_token(self) -> float:
+        return self.layout.bytes_per_token
 
 
 def weights_total(model: ModelArch, spec: LLMService, dtype: str, quant: str | None) -> float:
@@ -53,19 +60,27 @@ def kv_dtype_bytes(kv_dtype: str, dtype: str) -> float:
 
 
 def memory_fit(
-    model: ModelArch, gpu: GpuSpec, spec: LLMService, layout: Layout, seqs: int, mnbt: int, generation: str
+    model: ModelArch,
+    gpu: GpuSpec,
+    spec: LLMService,
+    layout: Layout,
+    seqs: int,
+    mnbt: int,
+    acct: VllmAccounting,
 ) -> MemoryFit:
+    """One GPU's memory as the release ``acct`` accounts it, and the KV blocks left."""
     weights = weights_total(model, spec, layout.dtype, layout.quantization) / (layout.tp * layout.pp)
     max_len = layout.max_model_len or model.max_position_embeddings
-    activation = mem.activation_peak_bytes(model, seqs, mnbt, max_len, generation)
-    non_torch = mem.non_torch_bytes(layout.tp, gpu, generation)
-    graphs = mem.cuda_graph_bytes(model, seqs)
+    act_bytes = 4.0 if layout.dtype == "float32" else 2.0
+    activation = mem.activation_peak_bytes(model, layout.tp, seqs, mnbt, max_len, acct, act_bytes)
+    non_torch = mem.non_torch_bytes(layout.tp, layout.pp, gpu, acct)
+    graphs = mem.cuda_graph_bytes(model)
     budget = spec.gpu.memory_utilization * gpu.memory_gib * GIB
-    kv = budget - weights - activation - non_torch
-    bpt = mem.kv_page_bytes_per_token(
-        model, layout.tp, layout.pp, kv_dtype_bytes(layout.kv_dtype, layout.dtype), generation
+    kv = budget - weights - activation - non_torch - (graphs if acct.graphs_in_budget else 0.0)
+    cache = kv_layout(model, layout.tp, layout.pp, kv_dtype_bytes(layout.kv_dtype, layout.dtype), acct)
+    return MemoryFit(
+        weights, activation, non_torch, graphs, acct.graphs_in_budget, kv, cache, kv_blocks(kv, cache)
     )
-    return MemoryFit(weights, activation, non_torch, graphs, kv, bpt, mem.kv_blocks(kv, bpt))
 
 
 def gib(value: float) -> str:
@@ -110,7 +125,7 @@ def sliced_gpu(gpu: GpuSpec, spec: LLMService) -> GpuSpec:
     )
 
 
-def auto_context(model: ModelArch, blocks: int, mnbt: int, target: int) -> int:
+def auto_context(model: ModelArch, fit: MemoryFit, mnbt: int, target: int) -> int:
     """The longest power-of-two context ≤ native that keeps room for a few requests."""
     native = model.max_position_embeddings
     want = min(target, ROUTINE_CONCURRENCY)
@@ -118,6 +133,6 @@ def auto_context(model: ModelArch, blocks: int, mnbt: int, target: int) -> int:
     for ctx in (*AUTO_CONTEXTS, native):
         if ctx > native:
             continue
-        if mem.max_concurrency(model, blocks, ctx, mnbt) >= want:
+        if max_concurrency(fit.layout, fit.blocks, ctx, mnbt) >= want:
             best = max(best, ctx)
     return best

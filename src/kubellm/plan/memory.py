@@ -1,33 +1,39 @@
-"""Per-GPU memory following vLLM's own accounting (see research/planner.md §1).
+"""The non-KV memory of one GPU, following vLLM's own accounting by release (docs/planner.md §2).
 
-V1 (vLLM ≥ 0.8): ``kv = util·total − (weights + activation_peak + non_torch)``; CUDA graphs are
-captured after the KV cache is allocated, so they sit outside the budget. ``kv_tokens =
-floor(kv / (block·bytes_per_token_per_layer·layers))·block``.
+V1 (vLLM ≥ 0.8): ``kv = util·total − (weights + activation_peak + non_torch) [− cuda_graph_estimate]``
+(gpu_worker.py determine_available_memory; the CUDA-graph estimate is subtracted from 0.20 on).
 
-The activation peak of vLLM's profiling run is dominated by the sampler's dummy batch of
-``max_num_seqs`` full-vocabulary rows, plus the forward pass over ``max_num_batched_tokens``. The two
-coefficients below were fitted on published logs: the llm-d H100 table (Llama-3.1-8B 4.76 GiB,
-Qwen3-0.6B 5.56, Qwen3-32B 5.64, gpt-oss-20b 7.38, Llama-3.3-70B-FP8 TP2 4.84; all with 1,024 seqs)
-and 256-seq runs (Phi-4 0.94 GiB, Qwen3-235B on L40S 1.40) — all reproduced within 0.05 GiB.
+The activation peak is the torch peak of ``profile_run``: a dummy forward pass over
+``max_num_batched_tokens`` tokens, then the sampler over ``min(max_num_seqs, max_num_batched_tokens)``
+rows of full-vocabulary logits. The two happen one after the other, so the peak is the larger of the two
+plus what stays allocated (the forward's hidden states). The constants were fitted on the 'tune' half of
+benchmarks/data/vllm_startup_logs.yaml only (``python benchmarks/planner_accuracy.py --fit`` prints the fit).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from kubellm.catalog import GpuSpec, ModelArch
+from kubellm.plan.vllm_versions import VllmAccounting
 
 GIB = 2**30
-BLOCK_SIZE = 16
-# Bytes of sampler working memory per (sequence × vocabulary entry) in the V1 profiling run: fp32
-# logits plus the softmax/log-softmax/top-k/top-p temporaries (fitted, see module docstring).
-SAMPLER_BYTES_PER_LOGIT = 38.3
-# Bytes per (token × hidden unit) the forward pass keeps live at its peak (fitted, 16-bit).
-FORWARD_BYTES_PER_TOKEN_HIDDEN = 2.0
-# V0 (vLLM ≤ 0.7) profiled one unchunked prefill of max(max_model_len, mnbt) tokens; its peak is
-# the gated MLP's intermediate tensors plus a few hidden-size buffers, 16-bit each
-# (reproduces vllm#10517: 20,000 and 29,000 tokens on an RTX 3090).
+# Live intermediates of the forward pass per token, as a multiple of the largest layer's tensors.
+FORWARD_LIVE_FACTOR = 1.0
+# Allocations that stay through profiling whatever the batch (fitted with the sampler bytes per logit).
+PROFILE_BASE_BYTES = 0.02 * GIB
+HEAVY_SAMPLER_BYTES_PER_LOGIT = 38.0
+# Non-torch memory (CUDA context, cuBLAS workspaces, NCCL): TP 1; pipeline ranks; TP > 1 by interconnect.
+NON_TORCH_TP1 = 0.25 * GIB
+NON_TORCH_PP = 0.07 * GIB
+NON_TORCH_TP_NVLINK_SYMM = 2.07 * GIB  # NCCL + symmetric-memory all-reduce buffers (vLLM ≥ 0.11, NVLink)
+NON_TORCH_TP_NVLINK_STEP = 0.04 * GIB
+NON_TORCH_TP_NVLINK_OLD = (0.3 * GIB, 0.25 * GIB)  # base, per extra rank (custom all-reduce only)
+NON_TORCH_TP_PCIE = 0.25 * GIB
+# CUDA-graph memory as vLLM's estimator reports it (profile_cudagraph_memory), fitted on the tune half.
+GRAPH_BASE_BYTES = 0.05 * GIB
+GRAPH_PER_LAYER_BYTES = 0.019 * GIB
+# V0 (vLLM ≤ 0.7) profiled one unchunked prefill of max(max_model_len, mnbt) tokens (vllm#10517).
 V0_BYTES_PER_TOKEN = (6, 6)  # × intermediate_size, × hidden_size
 V0_CHUNKED_ABOVE = 32768
 
@@ -41,88 +47,99 @@ class EngineDefaults:
 
 
 def engine_defaults(gpu_memory_gib: float, gpu_name: str) -> EngineDefaults:
-    """Big-memory non-A100 GPUs get 1,024 sequences and 8,192 tokens per step; the rest 256 and 2,048."""
+    """≥ 70 GiB GPUs whose name lacks 'a100' get 1,024 sequences and 8,192 tokens per step; the rest 256 and 2,048."""
     if gpu_memory_gib >= 70 and "a100" not in gpu_name.lower():
         return EngineDefaults(max_num_seqs=1024, max_num_batched_tokens=8192)
     return EngineDefaults(max_num_seqs=256, max_num_batched_tokens=2048)
 
 
+def forward_bytes_per_token(model: ModelArch, tp: int, act_bytes: float) -> float:
+    """Bytes one token keeps live at the widest point of a layer during the dummy forward pass."""
+    h = model.hidden_size
+    q = model.num_attention_heads * model.head_dim
+    kv = 2 * model.num_kv_heads * model.head_dim
+    attention = (q + kv + q) / tp
+    dense_layers = not model.is_moe or model.first_dense_layers > 0
+    mlp = (3 if model.gated_mlp else 2) * model.intermediate_size / tp if dense_layers else 0.0
+    widest = max(attention, mlp)
+    if model.is_moe:
+        inter = model.moe_intermediate_size or model.intermediate_size
+        # fused_moe caches: [M, topk, 2I/tp], [M·topk, I/tp], [M, topk, h]; plus the shared expert's MLP.
+        moe = model.experts_per_token * (3 * inter / tp + h) + 3 * model.num_shared_experts * inter / tp
+        widest = max(widest, moe)
+    return (2 * h + widest) * act_bytes
+
+
 def activation_peak_bytes(
     model: ModelArch,
+    tp: int,
     max_num_seqs: int,
     max_num_batched_tokens: int,
     max_model_len: int,
-    generation: str = "v1",
+    acct: VllmAccounting,
+    act_bytes: float = 2.0,
 ) -> float:
-    """Peak activation memory of the engine's profiling step on one GPU."""
-    if generation == "v0":
-        # V0 turned chunked prefill on by itself above 32K context; the profile then ran one chunk.
+    """Peak torch memory of vLLM's profiling step on one GPU (what it logs as 'peak activation')."""
+    if acct.generation == "v0":
         chunked = max_model_len > V0_CHUNKED_ABOVE
         tokens = max_num_batched_tokens if chunked else max(max_model_len, max_num_batched_tokens)
         per_i, per_h = V0_BYTES_PER_TOKEN
-        intermediate = (
+        inter = (
             model.moe_intermediate_size * max(1, model.experts_per_token)
             if model.is_moe
             else model.intermediate_size
         )
-        return tokens * (per_i * intermediate + per_h * model.hidden_size)
-    sampler = SAMPLER_BYTES_PER_LOGIT * max_num_seqs * model.vocab_size
-    forward = FORWARD_BYTES_PER_TOKEN_HIDDEN * max_num_batched_tokens * model.hidden_size
-    return sampler + forward
+        return tokens * (per_i * inter + per_h * model.hidden_size)
+    tokens = max_num_batched_tokens
+    forward = FORWARD_LIVE_FACTOR * tokens * forward_bytes_per_token(model, tp, act_bytes)
+    rows = min(max_num_seqs, tokens)
+    per_logit = (
+        HEAVY_SAMPLER_BYTES_PER_LOGIT if rows > acct.heavy_sampler_above else acct.sampler_bytes_per_logit
+    )
+    sampler = per_logit * rows * model.vocab_size + tokens * model.hidden_size * act_bytes
+    return max(forward, sampler) + moe_workspace_bytes(model, tp, tokens, act_bytes) + PROFILE_BASE_BYTES
 
 
-def non_torch_bytes(tp: int, gpu: GpuSpec, generation: str = "v1") -> float:
-    """CUDA context, cuBLAS workspaces, NCCL and custom all-reduce buffers outside torch's allocator.
+def moe_workspace_bytes(model: ModelArch, tp: int, tokens: int, act_bytes: float) -> float:
+    """The fused-MoE intermediate caches ([M, topk, 2I/tp] and [M, topk, h]), still held while sampling.
 
-    Logs: 0.04–0.35 GiB at TP 1, 0.55 GiB at TP 2 over NVLink, 0.21 GiB at TP 4 over PCIe (no custom
-    all-reduce), 7.16 GiB per GPU at TP 8 on V0.
+    Fitted on the tune half (Qwen3-30B-A3B, Llama 4 Scout): MoE models' peaks exceed the dense ones by
+    about this much at the same sampler batch.
     """
+    if not model.is_moe:
+        return 0.0
+    inter = model.moe_intermediate_size or model.intermediate_size
+    return tokens * model.experts_per_token * (2 * inter / tp + model.hidden_size) * act_bytes
+
+
+def non_torch_bytes(tp: int, pp: int, gpu: GpuSpec, acct: VllmAccounting) -> float:
+    """CUDA context, cuBLAS workspaces, NCCL and all-reduce buffers outside torch's allocator."""
+    if acct.generation == "v0":
+        return (0.15 + 1.0 * (tp - 1)) * GIB if tp > 1 else 0.15 * GIB
     if tp == 1:
-        return 0.15 * GIB
-    if generation == "v0":
-        return (0.15 + 1.0 * (tp - 1)) * GIB
-    if not gpu.has_nvlink:
-        return 0.25 * GIB
-    return (0.3 + 0.25 * (tp - 1)) * GIB
+        base = NON_TORCH_PP if pp > 1 else NON_TORCH_TP1
+    elif not gpu.has_nvlink:
+        base = NON_TORCH_TP_PCIE
+    elif acct.symm_mem_allreduce:
+        base = NON_TORCH_TP_NVLINK_SYMM + NON_TORCH_TP_NVLINK_STEP * (tp - 2)
+    else:
+        first, step = NON_TORCH_TP_NVLINK_OLD
+        base = first + step * (tp - 1)
+    return base + unified_memory_bytes(gpu, acct)
 
 
-def cuda_graph_bytes(model: ModelArch, max_num_seqs: int) -> float:
-    """Memory of the captured CUDA graphs (0.27–3.45 GiB in logs), growing with depth, MoE and capture sizes."""
-    per_layer = 0.01 * (3 if model.is_moe else 1) * (1.5 if max_num_seqs > 512 else 1.0)
-    return (0.2 + per_layer * model.num_layers) * GIB
+def unified_memory_bytes(gpu: GpuSpec, acct: VllmAccounting) -> float:
+    """Extra 'non-torch' memory a unified-memory GPU shows during profiling.
+
+    From 0.11.2 vLLM measures free memory on UMA GPUs (GB10, GH200, Jetson) as the host's available memory
+    (mem_utils.py MemorySnapshot.measure), so host allocations made while profiling — the compiler's heap,
+    loader buffers — count as non-torch memory and come out of the KV budget.
+    """
+    if not gpu.unified_memory:
+        return 0.0
+    return gpu.uma_profile_overhead_gib * GIB if acct.uma_host_available else 0.0
 
 
-def kv_page_bytes_per_token(
-    model: ModelArch, tp: int, pp: int, kv_dtype_bytes: float, generation: str = "v1"
-) -> float:
-    """Bytes per token of one GPU's KV cache, every layer it holds counted as full attention."""
-    per_layer = model.kv_bytes_per_token_per_layer(tp, kv_dtype_bytes)
-    if generation == "v0" and model.is_mla:
-        per_layer = (
-            math.ceil(per_layer / 256) * 256
-        )  # V0 aligned each latent entry to 256 bytes (vllm PR #14842)
-    layers = math.ceil(model.num_layers / pp)
-    return per_layer * layers
-
-
-def kv_blocks(kv_bytes: float, bytes_per_token: float) -> int:
-    if kv_bytes <= 0:
-        return 0
-    return int(kv_bytes // (bytes_per_token * BLOCK_SIZE))
-
-
-def tokens_needed_per_request(model: ModelArch, max_model_len: int, max_num_batched_tokens: int) -> float:
-    """KV tokens one max-length request needs, averaged over layers (sliding layers need only window + step)."""
-    if not model.num_sliding_layers:
-        return float(max_model_len)
-    window_need = min(model.sliding_window - 1 + max_num_batched_tokens, max_model_len) + BLOCK_SIZE
-    full = model.num_full_layers * max_model_len
-    sliding = model.num_sliding_layers * window_need
-    return (full + sliding) / model.num_layers
-
-
-def max_concurrency(model: ModelArch, blocks: int, max_model_len: int, max_num_batched_tokens: int) -> float:
-    """Requests of max_model_len tokens that fit (vLLM's 'Maximum concurrency … x')."""
-    need = tokens_needed_per_request(model, max_model_len, max_num_batched_tokens)
-    blocks_per_request = math.ceil(need / BLOCK_SIZE)
-    return blocks / blocks_per_request if blocks_per_request else 0.0
+def cuda_graph_bytes(model: ModelArch) -> float:
+    """vLLM's CUDA-graph memory estimate (0.4–1.9 GiB in 0.19 logs), growing with depth."""
+    return GRAPH_BASE_BYTES + GRAPH_PER_LAYER_BYTES * model.num_layers

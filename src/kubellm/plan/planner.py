@@ -9,6 +9,8 @@ from kubellm.plan import memory as mem
 from kubellm.plan.cpu import CPU_DEVICE, check_cpu_engine, is_cpu, on_cpu_node
 from kubellm.plan.engine_args import engine_args
 from kubellm.plan.instance import mig_resource, plan_instance
+from kubellm.plan.explain import kv_heads_text, layout_text
+from kubellm.plan.kv_layout import max_concurrency, reported_tokens
 from kubellm.plan.layout import (
     MIN_AUTO_CONTEXT,
     ROUTINE_CONCURRENCY,
@@ -37,24 +39,33 @@ from kubellm.plan.result import (
     PodResources,
 )
 from kubellm.plan.suggest import suggest
+from kubellm.plan.vllm_versions import VllmAccounting, accounting_for, version_from_image
 from kubellm.spec import LLMService
 from kubellm.spec.service import GpuSharing
 
 GIB = mem.GIB
+# Unified-memory GPUs (GB10): free memory at start caps near 102 of 121.69 GiB on a headless DGX OS
+# (MiaAI-Lab/GLM-5.3-Flash-EXL3-2x-DGX-Sparks#47); vLLM's GB10 recipe needs 0.85 (vllm-project/recipes#632).
+UMA_MAX_UTILIZATION = 0.84
+_NO_COST = Cost(
+    usd_per_hour=None,
+    usd_per_million_output_tokens=None,
+    price_basis="does not fit: no price for a plan that cannot run",
+)
 DECODE_BATCHES = (1, 8, 32, 128, 256)
 PERF_CONTEXT = 1024  # the context of the H200 decode measurements
 
 
 class _Planner:
     def __init__(
-        self, spec: LLMService, model: ModelArch, gpu: GpuSpec, catalog: Catalog, generation: str
+        self, spec: LLMService, model: ModelArch, gpu: GpuSpec, catalog: Catalog, acct: VllmAccounting
     ) -> None:
         self.spec = spec
         self.model = model
         self.physical_gpu = gpu
         self.gpu = sliced_gpu(gpu, spec)
         self.catalog = catalog
-        self.generation = generation
+        self.acct = acct
         self.decisions: list[Decision] = []
         self.warnings: list[str] = []
 
@@ -153,7 +164,7 @@ class _Planner:
             layout = Layout(
                 tp, spec.gpu.nodes, dtype, quant, spec.serving.kv_cache_dtype, spec.serving.max_model_len
             )
-            m = memory_fit(self.model, self.gpu, spec, layout, seqs, mnbt, self.generation)
+            m = memory_fit(self.model, self.gpu, spec, layout, seqs, mnbt, self.acct)
             ctx = self._context(m, mnbt)
             if self._fits(m, ctx, mnbt):
                 return tp, m, ctx, True
@@ -164,7 +175,7 @@ class _Planner:
     def _context(self, m: MemoryFit, mnbt: int) -> int:
         if self.spec.serving.max_model_len:
             return self.spec.serving.max_model_len
-        return auto_context(self.model, m.blocks, mnbt, self.spec.serving.target_concurrency)
+        return auto_context(self.model, m, mnbt, self.spec.serving.target_concurrency)
 
     def _fits(self, m: MemoryFit, ctx: int, mnbt: int) -> bool:
         if m.kv <= 0 or ctx <= 0:
@@ -173,7 +184,7 @@ class _Planner:
             MIN_AUTO_CONTEXT, self.model.max_position_embeddings
         ):
             return False
-        return mem.max_concurrency(self.model, m.blocks, ctx, mnbt) >= 1.0
+        return max_concurrency(m.layout, m.blocks, ctx, mnbt) >= 1.0
 
     def _explain_layout(
         self,
@@ -200,17 +211,23 @@ class _Planner:
                 f"tensor_parallel={tp}",
                 why + f"; valid sizes divide the {self.model.num_attention_heads} heads",
             )
+        graphs = (
+            f" − CUDA-graph estimate {gib(m.graphs)} (taken from the budget since vLLM 0.20)"
+            if m.graphs_in_budget
+            else f" (CUDA graphs, ~{gib(m.graphs)}, are captured after the KV cache, outside the budget)"
+        )
         self.decide(
             f"kv_cache={gib(m.kv)} per GPU",
             f"budget {per_gpu} − weights {gib(m.weights)} − activation peak {gib(m.activation)} − non-torch "
-            f"{gib(m.non_torch)} (vLLM's accounting; CUDA graphs {gib(m.graphs)} come on top of the budget)",
+            f"{gib(m.non_torch)}{graphs}; vLLM {self.acct.label} accounting",
         )
         bpt = int(m.bytes_per_token)
         kind = self.model.attention_kind
         self.decide(
             f"kv_bytes_per_token={bpt}",
-            f"{kind}: {self.model.num_layers} layers × {self._kv_heads_text(tp)} "
-            + ("(latent replicated on every TP rank)" if self.model.is_mla else ""),
+            f"{kind}: {self.model.num_kv_layers} KV layers × {kv_heads_text(self.model, tp)} "
+            + ("(latent replicated on every TP rank)" if self.model.is_mla else "")
+            + layout_text(m.layout),
         )
         if self.spec.serving.max_model_len:
             self.decide(f"max_model_len={ctx}", "set by the spec or --max-model-len")
@@ -229,22 +246,20 @@ class _Planner:
                 f"of the {gib(m.activation)} activation peak",
             )
         headroom = (1 - self.spec.gpu.memory_utilization) * self.gpu.memory_gib * GIB - m.graphs
-        if headroom < 0:
+        if headroom < 0 and not m.graphs_in_budget:
             self.warnings.append(
                 f"gpu_memory_utilization {self.spec.gpu.memory_utilization} leaves {gib(headroom + m.graphs)} outside the "
                 f"budget but CUDA graphs need ~{gib(m.graphs)}: expect CUDA OOM after 'KV cache allocated'; lower it"
             )
+        if self.gpu.unified_memory and self.spec.gpu.memory_utilization > UMA_MAX_UTILIZATION:
+            self.warnings.append(
+                f"{self.physical_gpu.name} shares its {self.gpu.memory_gib:.2f} GiB with the OS; vLLM checks "
+                f"utilization × total against the host's available memory at start, which stays near "
+                f"{UMA_MAX_UTILIZATION:.2f} × total on a headless system: set memory_utilization ≤ {UMA_MAX_UTILIZATION}"
+            )
         shared = shared_gpu_problem(self.spec.gpu.sharing.value, self.spec.gpu.memory_utilization)
         if shared:
             self.warnings.append(shared)
-
-    def _kv_heads_text(self, tp: int) -> str:
-        m = self.model
-        if m.is_mla:
-            return f"({m.kv_lora_rank} + {m.qk_rope_head_dim}) latent × 2 bytes "
-        per_rank = max(1, m.num_kv_heads // tp)
-        replicated = " (replicated: TP > KV heads)" if tp > m.num_kv_heads else ""
-        return f"2 × {per_rank} KV heads{replicated} × {m.head_dim} head_dim × bytes "
 
     # ---- assembly ----------------------------------------------------------------------------------
     def _assemble(
@@ -254,7 +269,7 @@ class _Planner:
         spec, model, gpu = self.spec, self.model, self.gpu
         engine = spec.engine.name.value
         gpus = tp * pp
-        concurrency_at_ctx = mem.max_concurrency(model, m.blocks, ctx, mnbt) if ctx else 0.0
+        concurrency_at_ctx = max_concurrency(m.layout, m.blocks, ctx, mnbt) if ctx else 0.0
         settings = EngineSettings(
             engine=engine,
             max_model_len=ctx,
@@ -264,7 +279,7 @@ class _Planner:
             dtype="auto" if dtype == model.dtype else dtype,
             quantization=quant,
             kv_cache_dtype=kv_dtype,
-            block_size=mem.BLOCK_SIZE,
+            block_size=m.layout.block_size,
         )
         parallelism = Parallelism(
             tensor_parallel=tp, pipeline_parallel=pp, gpus_per_replica=gpus, nodes_per_replica=pp
@@ -272,7 +287,7 @@ class _Planner:
         weights_bytes = weights_total(model, spec, dtype, quant)
         compute_dtype = "fp8" if quant == "fp8" and gpu.supports_fp8 else dtype
         perf_model = PerformanceModel(model, gpu, tp, m.weights, m.bytes_per_token, compute_dtype, pp)
-        performance = self._performance(perf_model, m, ctx, seqs)
+        performance = self._performance(perf_model, m, ctx, seqs, mnbt)
         mig = spec.gpu.sharing == GpuSharing.MIG and spec.gpu.mig_profile
         gpu_resource = (
             (mig_resource(spec) or f"nvidia.com/mig-{spec.gpu.mig_profile}") if mig else "nvidia.com/gpu"
@@ -289,7 +304,9 @@ class _Planner:
             cache_size_gib=spec.storage.size_gib,
         )
         instance = self._instance(resources, pp)
-        cost = self._cost(gpus, performance.output_tokens_per_s, instance)
+        if instance is not None and not fits:  # the shape stays visible; a plan that cannot run has no price
+            instance = instance.model_copy(update={"usd_per_replica_hour": None})
+        cost = self._cost(gpus, performance.output_tokens_per_s, instance) if fits else _NO_COST
         probe = probes(engine=engine, weights_bytes_per_pod=weights_bytes / pp, downloads_at_start=not cached)
         self.decide(
             f"startup_probe_budget={probe.startup_budget_s}s",
@@ -326,15 +343,16 @@ class _Planner:
             kv_cache=KvCache(
                 bytes_per_token=int(m.bytes_per_token),
                 bytes_per_token_model=model.kv_bytes_per_token(1, kv_dtype_bytes(kv_dtype, dtype)),
-                block_size=mem.BLOCK_SIZE,
+                block_size=m.layout.block_size,
                 blocks=m.blocks,
-                tokens=m.blocks * mem.BLOCK_SIZE,
+                tokens=reported_tokens(m.layout, m.blocks, ctx, mnbt, self.acct) if ctx else 0,
                 max_concurrency=round(concurrency_at_ctx, 2),
                 max_model_len=ctx,
             ),
             parallelism=parallelism,
             settings=settings,
-            engine_args=engine_args(settings, parallelism, spec.serving.prefix_caching),
+            engine_args=engine_args(settings, parallelism, spec.serving.prefix_caching) if fits else [],
+            vllm_version=self.acct.label,
             resources=resources,
             probes=probe,
             performance=performance,
@@ -349,10 +367,12 @@ class _Planner:
             performance_model=perf_model,
         )
 
-    def _performance(self, perf: PerformanceModel, m: MemoryFit, ctx: int, seqs: int) -> Performance:
+    def _performance(
+        self, perf: PerformanceModel, m: MemoryFit, ctx: int, seqs: int, mnbt: int
+    ) -> Performance:
         by_batch = {b: round(perf.decode_step_ms(b, PERF_CONTEXT), 3) for b in DECODE_BATCHES}
         per_request = PERF_CONTEXT + 256
-        kv_room = (m.blocks * mem.BLOCK_SIZE) // per_request if m.blocks else 0
+        kv_room = int(max_concurrency(m.layout, m.blocks, per_request, mnbt)) if m.blocks else 0
         concurrency = max(1, min(self.spec.serving.target_concurrency, seqs, kv_room or 1))
         if concurrency < self.spec.serving.target_concurrency:
             self.warnings.append(
@@ -405,7 +425,7 @@ class _Planner:
     # ---- what would fit ----------------------------------------------------------------------------
     def _suggest(self) -> Decision | None:
         def probe(candidate: LLMService, gpu: GpuSpec) -> tuple[int, int] | None:
-            return _Planner(candidate, self.model, gpu, self.catalog, self.generation)._probe()
+            return _Planner(candidate, self.model, gpu, self.catalog, self.acct)._probe()
 
         return suggest(self.spec, self.model, self.physical_gpu, self.gpu, self.catalog, probe)
 
@@ -428,12 +448,15 @@ def plan(
     *,
     model: ModelArch | None = None,
     gpu: GpuSpec | None = None,
+    vllm_version: str | None = None,
     generation: str = "v1",
 ) -> Plan:
     """Plan one replica of ``spec``: pure, deterministic, fast.
 
     ``model``/``gpu`` override the catalog lookups (a parsed config.json, a custom GPU).
-    ``generation`` 'v0' follows the older vLLM V0 memory profiling (for validating against old logs).
+    ``vllm_version`` picks the release whose memory accounting the plan follows; unset, the version of
+    a pinned ``vllm/vllm-openai`` image in the spec, else the release render pins. ``generation`` 'v0'
+    follows the V0 engine's profiling (vLLM ≤ 0.7, for old logs).
     """
     catalog = catalog or default_catalog()
     arch = model or resolve_model(spec.model.planning_name, spec.model.config, catalog)
@@ -447,5 +470,8 @@ def plan(
             f"engine {engine} cannot serve {arch.name}",
             f"use one of: {', '.join(arch.engines)} (engine.name in the spec)",
         )
-    result = _Planner(spec, arch, device, catalog, generation).run()
+    acct = accounting_for(
+        "0.7.0" if generation == "v0" else vllm_version or version_from_image(spec.engine.image)
+    )
+    result = _Planner(spec, arch, device, catalog, acct).run()
     return on_cpu_node(result) if cpu_node else result

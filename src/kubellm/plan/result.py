@@ -179,6 +179,9 @@ class Plan(_Out):
         default=None,
         description="The instance shape the pods are sized and priced for (None for placement.provider generic).",
     )
+    vllm_version: str = Field(
+        default="", description="The vLLM release whose memory accounting the plan follows (vLLM plans)."
+    )
     spec: LLMService = Field(
         description="The spec this plan was made for (with defaults filled in).", exclude=True
     )

@@ -1,0 +1,105 @@
+"""New architectures parsed from their config.json, checked against vLLM's cache arithmetic and, where a public
+start-up log exists, against the log's own 'GPU KV cache size' (benchmarks/data/vllm_startup_logs.yaml)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kubellm.catalog import default_catalog
+from kubellm.catalog.hf_config import arch_from_config
+from kubellm.catalog.model import ModelArch
+from kubellm.plan.kv_layout import kv_blocks, kv_layout, reported_tokens
+from kubellm.plan.vllm_versions import accounting_for
+
+CONFIGS = Path(__file__).parent / "configs"
+GIB = 2**30
+
+
+def config(name: str) -> ModelArch:
+    return arch_from_config(json.loads((CONFIGS / name).read_text()), name=name)
+
+
+def logged_tokens(model: ModelArch, kv_gib: float, version: str, tp: int = 1, max_len: int = 8192) -> int:
+    """The tokens vLLM reports for ``kv_gib`` of KV memory (the log prints the GiB to two decimals)."""
+    acct = accounting_for(version)
+    lay = kv_layout(model, tp, 1, 2.0, acct)
+    return reported_tokens(lay, kv_blocks(kv_gib * GIB, lay), max_len, 8192, acct)
+
+
+def test_qwen3_next_gated_delta_net_state_and_hybrid_groups() -> None:
+    m = config("qwen3-next-80b-a3b.json")
+    assert (m.count("full"), m.count("mamba"), m.mamba_kind) == (12, 36, "gdn")
+    # conv (kernel−1)·(2·16·128 + 32·128) + ssm 32·128·128, bf16 — MambaStateShapeCalculator.gated_delta_net
+    assert m.mamba_state_bytes(1, 2.0) == (3 * 8192 + 32 * 128 * 128) * 2 == 1_097_728
+    assert m.mamba_state_bytes(2, 2.0) == (3 * 4096 + 16 * 128 * 128) * 2
+    lay = kv_layout(m, 1, 1, 2.0, accounting_for("0.11.0"))
+    # attention block grown so one page (block · 2·2·256·2 B) holds a 1,097,728-byte state: 16·⌈33.5⌉ = 544
+    assert (lay.block_size, lay.group_size, dict(lay.groups)) == (544, 12, {"full": 1, "mamba": 3})
+    assert m.kv_bytes_per_token(1) == 12 * 2 * 2 * 256 * 2
+
+
+def test_nemotron_h_mamba2_state_is_float32_and_only_four_layers_keep_kv() -> None:
+    m = config("nemotron-h-8b.json")
+    assert (m.count("full"), m.count("mamba"), m.count("none")) == (4, 24, 24)
+    assert m.mamba_ssm_dtype == "float32"  # vLLM's NemotronH default (models/config.py)
+    conv = 3 * (128 * 64 + 2 * 8 * 128) * 2
+    ssm = 128 * 64 * 128 * 4
+    assert m.mamba_state_bytes(1, 2.0) == conv + ssm
+    # n_groups 8 divides TP 8; at TP 16 vLLM widens it to 16 (extra_groups_for_head_shards)
+    assert m.mamba_state_bytes(16, 2.0) == 3 * ((8192 + 2 * 16 * 128) // 16) * 2 + 8 * 64 * 128 * 4
+    assert m.total_params == pytest.approx(8.1e9, rel=0.02)
+
+
+def test_jamba_mamba1_state_and_attention_every_eighth_layer() -> None:
+    m = config("jamba-v0.1.json")
+    assert [i for i, k in enumerate(m.kinds) if k == "full"] == [4, 12, 20, 28]
+    assert m.mamba_state_bytes(1, 2.0) == (3 * 8192 + 8192 * 16) * 2
+    assert m.total_params == pytest.approx(51.6e9, rel=0.03)  # MoE on every other layer only
+    assert m.active_params == pytest.approx(12e9, rel=0.05)
+
+
+def test_kimi_k2_is_mla_with_the_latent_replicated_on_every_rank() -> None:
+    m = config("kimi-k2-instruct.json")
+    assert m.is_mla and m.quantization == "fp8"
+    assert m.kv_bytes_per_token(1) == m.kv_bytes_per_token(8) == 61 * (512 + 64) * 2
+    assert m.total_params == pytest.approx(1.03e12, rel=0.03)
+
+
+# Logged figures: llm-d-incubation/llm-d-planner accuracy/results/v0.19.0/logs (vLLM 0.19.0, H100).
+@pytest.mark.parametrize(
+    ("model", "kv_gib", "tokens", "tp"),
+    [
+        ("Gemma-2-2B", 66.47, 670_160, 1),  # sliding every other layer, window 4096
+        ("Gemma-2-9B", 54.12, 168_880, 1),
+        ("Gemma-3-27B", 19.53, 36_560, 1),  # 52 sliding + 10 full: 7 groups of 10 (padded)
+        ("gpt-oss-20b", 59.32, 2_591_776, 2),  # 12 sliding (window 128) + 12 full
+        ("DeepSeek-V2-Lite", 43.61, 1_505_552, 1),  # MLA: 576 latent values per token per layer
+        ("Qwen1.5-MoE-A2.7B", 45.83, 250_304, 1),
+        ("Llama-3.1-8B", 58.11, 476_016, 1),
+    ],
+)
+def test_logged_kv_tokens_reproduced_from_the_logged_memory(
+    model: str, kv_gib: float, tokens: int, tp: int
+) -> None:
+    arch = default_catalog().model(model)
+    assert logged_tokens(arch, kv_gib, "0.19.0", tp) == pytest.approx(tokens, rel=0.0012)
+
+
+def test_sliding_window_groups_report_tokens_like_each_release() -> None:
+    gemma = default_catalog().model("Gemma-3-27B")
+    kv = 19.53 * GIB
+    old = kv_layout(gemma, 1, 1, 2.0, accounting_for("0.9.0"))  # no hybrid allocator: all 62 layers full
+    assert reported_tokens(old, kv_blocks(kv, old), 8192, 8192, accounting_for("0.9.0")) == pytest.approx(
+        kv / (62 * 8192), rel=0.001
+    )
+    # 0.21 reports concurrency × max_model_len: at 32K the sliding groups need only window + step tokens,
+    # so the same memory reports more tokens than 0.19's blocks // groups × block_size
+    new = kv_layout(gemma, 1, 1, 2.0, accounting_for("0.21.0"))
+    acct = accounting_for("0.21.0")
+    blocks = kv_blocks(kv, new)
+    assert reported_tokens(new, blocks, 32768, 8192, acct) > reported_tokens(
+        new, blocks, 32768, 8192, accounting_for("0.19.0")
+    )
