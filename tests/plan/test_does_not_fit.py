@@ -52,6 +52,12 @@ def test_a_70b_on_one_l4_suggests_eight_l4_not_another_gpu_type() -> None:
     assert plan(apply(spec, p.suggestion.what)).fits  # the suggestion was re-planned
 
 
+def test_a_provider_instance_keeps_its_shape_but_no_price_when_nothing_fits() -> None:
+    p = plan(service("Llama-3.3-70B-Instruct", "l4", gpu={"count": 1}, placement={"provider": "eks"}))
+    assert not p.fits and p.cost.usd_per_hour is None
+    assert p.instance is None or p.instance.usd_per_replica_hour is None
+
+
 def test_same_gpu_order_more_gpus_then_fp8_kv_then_quantized_weights_then_shorter_context() -> None:
     spec = service("Llama-3.1-8B", "l4", gpu={"count": 1}, serving={"max_model_len": 131072})
     p = plan(spec)

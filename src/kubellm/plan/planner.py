@@ -8,8 +8,8 @@ from kubellm.errors import PlanError
 from kubellm.plan import memory as mem
 from kubellm.plan.cpu import CPU_DEVICE, check_cpu_engine, is_cpu, on_cpu_node
 from kubellm.plan.engine_args import engine_args
-from kubellm.plan.instance import mig_resource, plan_instance
 from kubellm.plan.explain import kv_heads_text, layout_text
+from kubellm.plan.instance import mig_resource, plan_instance
 from kubellm.plan.kv_layout import max_concurrency, reported_tokens
 from kubellm.plan.layout import (
     MIN_AUTO_CONTEXT,
