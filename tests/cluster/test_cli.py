@@ -42,7 +42,57 @@ def test_apply_renders_and_applies_the_example(api: FakeApiServer, kubeconfig: s
     assert "StatefulSet/llm/llama-8b created" in result.output  # a model cache per replica
     kinds = [c.body["kind"] for c in api.calls("PATCH")]
     assert kinds[0] == "Namespace" and kinds.index("StatefulSet") > kinds.index("Service")
-    assert all(c.query["fieldManager"] == "kubellm" for c in api.calls("PATCH"))
+    managers = {c.body["kind"]: c.query["fieldManager"] for c in api.calls("PATCH")}
+    assert managers.pop("Secret") == "kubellm-applyset"  # the ApplySet parent
+    assert set(managers.values()) == {"kubellm"}
+    again = runner.invoke(app, ["apply", str(EXAMPLE), "--force", "--kubeconfig", kubeconfig])
+    assert "StatefulSet/llm/llama-8b unchanged" in again.output and " created" not in again.output
+
+
+def test_server_dry_run_output_says_so(api: FakeApiServer, kubeconfig: str) -> None:
+    needs_render()
+    api.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})
+    result = runner.invoke(
+        app, ["apply", str(EXAMPLE), "--force", "--dry-run=server", "--kubeconfig", kubeconfig]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "server dry run: the API server checks every object and stores none"
+    assert "StatefulSet/llm/llama-8b created (server dry run; checked in namespace default)" in lines
+    as_json = runner.invoke(
+        app, ["apply", str(EXAMPLE), "--force", "--dry-run=server", "--kubeconfig", kubeconfig, "--json"]
+    )
+    payload = json.loads(as_json.output)
+    assert payload["dry_run"] == "server" and all(a["dry_run"] for a in payload["actions"])
+    assert {k[1] for k in api.store} == {"namespaces"}
+
+
+def test_namespace_scoped_user_applies_with_no_namespace_and_status_says_what_it_could_not_read(
+    api: FakeApiServer, kubeconfig: str
+) -> None:
+    needs_render()
+    api.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "llm"}})
+    api.forbidden |= {("patch", "namespaces"), ("create", "namespaces"), ("patch", "resourcequotas"),
+                      ("create", "resourcequotas"), ("list", "nodes"), ("list", "pods", ""),
+                      ("list", "runtimeclasses")}  # fmt: skip
+    refused = runner.invoke(app, ["apply", str(EXAMPLE), "--force", "--kubeconfig", kubeconfig])
+    assert refused.exit_code == 1 and "--no-namespace" in str(refused.exception)
+    result = runner.invoke(
+        app, ["apply", str(EXAMPLE), "--force", "--no-namespace", "--kubeconfig", kubeconfig]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "Namespace/llm skipped" in result.output
+        and "ResourceQuota/llm/llama-8b-gpus skipped" in result.output
+    )
+    status = runner.invoke(app, ["status", str(EXAMPLE), "--kubeconfig", kubeconfig])
+    assert "cluster GPU totals unknown" in status.output
+    assert "could not list Node cluster-wide: forbidden" in status.output
+    as_json = json.loads(
+        runner.invoke(app, ["status", str(EXAMPLE), "--kubeconfig", kubeconfig, "--json"]).output
+    )
+    assert as_json["gpus"]["cluster_allocatable"] is None
+    assert any(w.startswith("could not list RuntimeClass") for w in as_json["could_not_read"])
 
 
 def test_apply_refuses_lint_errors_without_force(monkeypatch: pytest.MonkeyPatch, kubeconfig: str) -> None:
@@ -79,7 +129,8 @@ def test_delete_then_status(api: FakeApiServer, kubeconfig: str) -> None:
     assert "engine metrics: not reachable" in text.output
     deleted = runner.invoke(app, ["delete", str(EXAMPLE), "--kubeconfig", kubeconfig])
     assert deleted.exit_code == 0, deleted.output
-    # the cache claims belong to the StatefulSet (volumeClaimTemplates), which retains them on delete
+    # the cache claims belong to the StatefulSet (volumeClaimTemplates), which retains them on delete;
+    # nothing of the ApplySet is left, so its parent Secret goes too
     assert {o["kind"] for o in api.store.values()} == {"Namespace"}
 
 

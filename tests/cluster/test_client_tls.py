@@ -45,9 +45,6 @@ def test_tls_with_cluster_ca_and_client_certificate(tmp_path: Path) -> None:
         )
         with KubeClient(creds, timeout_s=5) as kube:
             assert kube.resources("apps/v1") is not None
-            temp_files = list(kube._temp_files)
-            assert all(Path(p).exists() for p in temp_files)
-        assert not any(Path(p).exists() for p in temp_files)  # key material removed on close
         untrusted = Credentials(
             server=api.url,
             token=api.token,
@@ -59,5 +56,32 @@ def test_tls_with_cluster_ca_and_client_certificate(tmp_path: Path) -> None:
             pytest.raises(ClusterError, match="CERTIFICATE_VERIFY_FAILED"),
         ):
             kube.resources("apps/v1")
+    finally:
+        api.stop()
+
+
+def test_certificate_authority_data_is_the_only_trusted_ca(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As client-go: a kubeconfig's CA replaces the system trust store, it does not add to it."""
+    server_cert, server_key = self_signed(tmp_path, "apiserver", "IP:127.0.0.1")
+    other_ca, _ = self_signed(tmp_path, "other-ca")
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(server_cert, server_key)
+    api = FakeApiServer().start(tls)
+    # the server's certificate is in the "system" store; the kubeconfig names another CA
+    monkeypatch.setenv("SSL_CERT_FILE", str(server_cert))
+    try:
+        trusting_the_system = ssl.create_default_context()
+        assert trusting_the_system.cert_store_stats()["x509_ca"] >= 1  # the system store does hold it
+        creds = Credentials(server=api.url, token=api.token, ca_data=other_ca.read_bytes())
+        with (
+            KubeClient(creds, timeout_s=5) as kube,
+            pytest.raises(ClusterError, match="CERTIFICATE_VERIFY_FAILED"),
+        ):
+            kube.resources("apps/v1")
+        right = Credentials(server=api.url, token=api.token, ca_data=server_cert.read_bytes())
+        with KubeClient(right, timeout_s=5) as kube:
+            assert kube.resources("apps/v1") is not None
     finally:
         api.stop()

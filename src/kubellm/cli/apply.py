@@ -16,20 +16,25 @@ if TYPE_CHECKING:
     from kubellm.cluster.client import KubeClient
     from kubellm.cluster.status import Progress
 
-APPLY_HELP = """Render the spec, lint it, and server-side apply it (field manager 'kubellm'), in kind order.
+APPLY_HELP = """Render the spec, lint it, and server-side apply it (field manager 'kubellm') as an ApplySet.
 
-Lint errors stop the apply unless --force. A missing CRD (KEDA, Prometheus Operator, LeaderWorkerSet)
-is reported with the fix before anything is applied. --prune deletes objects labelled as this
-service's that the spec no longer renders (never anything else; the model-cache PVC is kept).
+Lint errors stop the apply unless --force. Before anything is written, a missing CRD (KEDA,
+Prometheus Operator, LeaderWorkerSet) is reported with its fix, and every permission you lack is
+listed (SelfSubjectAccessReview) with the Role that grants exactly those. The objects are members of
+an ApplySet (KEP-3659; parent Secret NAME-applyset), labelled as `kubectl apply --prune --applyset`
+labels them. --prune deletes the members the spec no longer renders (the model-cache PVC is kept).
+--no-namespace (or metadata.namespace_only) is for users whose rights end at the namespace: the
+Namespace, cluster-scoped objects and the ResourceQuota are left out. --dry-run=server has the API
+server check every object (in a stand-in namespace while the target does not exist) and store none.
 --wait follows the rollout (prefetch download, scheduling, model load, readiness) and prints the endpoint.
 
 Examples:
 
-  kubellm apply examples/llama-3.1-8b-l4.yaml --dry-run=client
+  kubellm apply examples/llama-3.1-8b-l4.yaml --dry-run=server
 
   kubellm apply examples/llama-3.1-8b-l4.yaml --wait --timeout 3600
 
-  kubellm apply my-service.yaml --prune --kubeconfig ~/.kube/prod --context gpu-east
+  kubellm apply my-service.yaml --prune --no-namespace --kubeconfig ~/.kube/team --context gpu-east
 """
 
 STATUS_HELP = """Replicas, readiness, GPU allocation, and queue and KV-cache use of each engine that answers.
@@ -39,9 +44,10 @@ Example:
   kubellm status examples/llama-3.1-8b-l4.yaml --json
 """
 
-DELETE_HELP = """Delete the service's objects (found by their kubellm labels), newest kinds first.
+DELETE_HELP = """Delete the service's objects, newest kinds first: the members of its ApplySet, listed by the kinds it records.
 
 The model-cache PersistentVolumeClaim and the Namespace are kept; --purge deletes the PVC too.
+A service applied before ApplySets is found by its kubellm labels among the kinds the spec renders.
 
 Example:
 
@@ -63,8 +69,7 @@ def _client(kubeconfig: str | None, context: str | None) -> KubeClient:
 
 
 def _print_action(action: Action) -> None:
-    note = f"  ({action.note})" if action.note else ""
-    typer.echo(f"{action.ref} {action.verb}{note}")
+    typer.echo(action.line())
 
 
 def _print_progress(progress: Progress) -> None:
@@ -75,6 +80,12 @@ KUBECONFIG_OPT = typer.Option(
     None, "--kubeconfig", help="Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)."
 )
 CONTEXT_OPT = typer.Option(None, "--context", help="Kubeconfig context (default: the current one).")
+NO_NAMESPACE_OPT = typer.Option(
+    False,
+    "--no-namespace",
+    help="Namespace-scoped: leave out the Namespace, cluster-scoped objects and the ResourceQuota "
+    "(for a RoleBinding to ClusterRole edit); metadata.namespace_only does the same.",
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -97,13 +108,16 @@ def register(app: typer.Typer) -> None:
         force_conflicts: bool = typer.Option(
             False, "--force-conflicts", help="Take over fields another manager (kubectl, Helm) owns."
         ),
+        no_namespace: bool = NO_NAMESPACE_OPT,
         kubeconfig: str | None = KUBECONFIG_OPT,
         context: str | None = CONTEXT_OPT,
         as_json: bool = typer.Option(False, "--json", help="Print the actions as JSON."),
     ) -> None:
-        from kubellm.cluster.apply import apply_objects, prepare, ref_of
+        from kubellm.cluster.apply import apply_objects
+        from kubellm.cluster.applyset import parent_for
         from kubellm.cluster.manifests import build_manifests, hints_for
         from kubellm.cluster.rollout import endpoint, wait_for_rollout
+        from kubellm.cluster.selection import prepare, ref_of, scope
 
         manifests = build_manifests(spec)
         if manifests.lint_errors and not force:
@@ -112,29 +126,38 @@ def register(app: typer.Typer) -> None:
                 + "\n  ".join(manifests.lint_errors),
                 "fix the spec (kubellm lint explains each rule), or pass --force to apply anyway",
             )
+        namespace_only = no_namespace or manifests.spec.metadata.namespace_only
         if dry_run == DryRun.client:
-            objects = prepare(manifests.objects, manifests.name)
+            parent = parent_for(manifests.name, manifests.namespace)
+            objects, skipped = scope(prepare(manifests.objects, manifests.name, parent), namespace_only)
             if as_json:
                 typer.echo(
                     json.dumps({"dry_run": "client", "objects": [ref_of(o) for o in objects]}, indent=2)
                 )
             else:
+                typer.echo("client dry run: nothing is sent to a cluster")
+                for action in skipped:
+                    typer.echo(action.line())
                 for obj in objects:
-                    typer.echo(f"{ref_of(obj)} would be applied (dry run, client)")
+                    typer.echo(f"{ref_of(obj)} would be applied (client dry run)")
             return
         if wait and dry_run == DryRun.server:
             raise UsageError(
                 "--wait with --dry-run=server: nothing is rolled out", "drop one of the two flags"
             )
         quiet = as_json
+        if dry_run == DryRun.server and not quiet:
+            typer.echo("server dry run: the API server checks every object and stores none")
         with _client(kubeconfig, context) as client:
             actions = apply_objects(
                 client,
                 manifests.objects,
                 manifests.name,
+                namespace=manifests.namespace,
                 dry_run=dry_run == DryRun.server,
                 prune=prune,
                 force_conflicts=force_conflicts,
+                namespace_only=namespace_only,
                 on_action=None if quiet else _print_action,
             )
             url = endpoint(
@@ -147,7 +170,11 @@ def register(app: typer.Typer) -> None:
                 )
                 ready = progress.line
         if as_json:
-            out: dict[str, Any] = {"actions": [a.to_json_dict() for a in actions], "endpoint": url}
+            out: dict[str, Any] = {
+                "dry_run": "server" if dry_run == DryRun.server else None,
+                "actions": [a.to_json_dict() for a in actions],
+                "endpoint": url,
+            }
             if ready is not None:
                 out["ready"] = ready
             typer.echo(json.dumps(out, indent=2))
@@ -195,6 +222,7 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(
             False, "--dry-run", help="Say what would be deleted; the server checks, deletes nothing."
         ),
+        no_namespace: bool = NO_NAMESPACE_OPT,
         kubeconfig: str | None = KUBECONFIG_OPT,
         context: str | None = CONTEXT_OPT,
         as_json: bool = typer.Option(False, "--json", help="Print the actions as JSON."),
@@ -211,6 +239,7 @@ def register(app: typer.Typer) -> None:
                 manifests.name,
                 purge=purge,
                 dry_run=dry_run,
+                namespace_only=no_namespace or manifests.spec.metadata.namespace_only,
                 on_action=None if as_json else _print_action,
             )
         if as_json:
@@ -240,10 +269,9 @@ def _print_status(status: dict[str, Any]) -> None:
         )
     used = status["gpus"]["used_by_service"]
     total = status["gpus"]["cluster_allocatable"]
-    for resource in sorted(set(used) | set(total)):
-        typer.echo(
-            f"  GPUs {resource}: {used.get(resource, 0)} used by this service of {total.get(resource, 0)} allocatable"
-        )
+    for resource in sorted(set(used) | set(total or {})):
+        of = f"of {total.get(resource, 0)} allocatable" if total is not None else "(cluster total unknown)"
+        typer.echo(f"  GPUs {resource}: {used.get(resource, 0)} used by this service {of}")
     for name, load in status["engines"].items():
         kv = load["kv_cache_usage"]
         typer.echo(
@@ -255,3 +283,7 @@ def _print_status(status: dict[str, Any]) -> None:
         typer.echo("  engine metrics: not reachable (no ready engine pod answered on /metrics)")
     if status["endpoint"]:
         typer.echo(f"  endpoint: {status['endpoint']}")
+    for line in status.get("could_not_read") or []:
+        typer.echo(f"  {line}")
+    if status["gpus"]["cluster_allocatable"] is None:
+        typer.echo("  cluster GPU totals unknown: nodes could not be listed (a namespace-scoped user cannot)")

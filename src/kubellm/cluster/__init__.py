@@ -1,7 +1,8 @@
 """Cluster operations: apply (server-side), status, delete, and the doctor (live, from a dump, or on a log).
 
-The diagnosis is pure (``doctor.diagnose`` over a ``snapshot.ClusterSnapshot``); the Kubernetes API is
-reached only through ``client.KubeClient``, a thin standard-library client.
+The diagnosis is pure (``doctor.diagnose`` over a ``snapshot.ClusterSnapshot``), and so are the choices of
+apply, prune and delete (``selection``, ``applyset``, ``access``); the Kubernetes API is reached only through
+``client.KubeClient``, a thin layer over lightkube.
 """
 
 from kubellm.cluster.doctor import diagnose, diagnose_log

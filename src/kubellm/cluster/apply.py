@@ -1,139 +1,80 @@
-"""Apply, prune and delete a service's objects: ordering and selection are pure, the client does the I/O."""
+"""Apply, prune and delete a service's objects as an ApplySet (KEP-3659), through the thin client.
+
+Apply checks first and writes after: the APIs (CRDs) the objects need, the ApplySet parent, the
+members to prune, and every permission all of that takes (SelfSubjectAccessReview) — nothing is
+written when any is missing. Then it records the kinds about to be applied on the parent, server-side
+applies each object in kind order (a GET before says created / configured / unchanged), deletes the
+members the spec no longer renders and records exactly what remains. Delete lists only the kinds the
+parent records. A namespace-scoped apply leaves out the Namespace, cluster-scoped objects and the
+quota. A server dry run into a namespace that does not exist yet is checked in a stand-in namespace.
+"""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from kubellm.cluster.client import ApiError, KubeClient, MissingApiError
-from kubellm.cluster.hints import INSTANCE_LABEL, MANAGED_BY_LABEL
-from kubellm.cluster.objects import labels_of, name_of, namespace_of
-
-MANAGER = "kubellm"
-# Apply order: what others refer to first (namespace, identity, config, storage), then workloads,
-# then what routes to or watches them. Kinds not listed go last; deletion runs in reverse.
-APPLY_ORDER = (
-    "Namespace", "PriorityClass", "RuntimeClass", "ResourceQuota", "LimitRange", "ServiceAccount", "Role",
-    "RoleBinding", "Secret", "ConfigMap", "PersistentVolume", "PersistentVolumeClaim", "Job", "Service", "Deployment",
-    "StatefulSet",
-    "LeaderWorkerSet", "Ingress", "HTTPRoute", "PodDisruptionBudget", "HorizontalPodAutoscaler", "ScaledObject",
-    "NetworkPolicy", "ServiceMonitor", "PodMonitor", "PrometheusRule",
-)  # fmt: skip
-# Every namespaced kind kubellm renders (or rendered for an earlier version of a spec): what prune and
-# delete look for. Kinds whose API the cluster does not serve are skipped.
-SERVICE_KINDS: tuple[tuple[str, str], ...] = (
-    ("v1", "ResourceQuota"),
-    ("v1", "ServiceAccount"),
-    ("v1", "Secret"),
-    ("v1", "ConfigMap"),
-    ("v1", "PersistentVolumeClaim"),
-    ("batch/v1", "Job"),
-    ("v1", "Service"),
-    ("apps/v1", "Deployment"),
-    ("apps/v1", "StatefulSet"),
-    ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet"),
-    ("networking.k8s.io/v1", "Ingress"),
-    ("gateway.networking.k8s.io/v1", "HTTPRoute"),
-    ("policy/v1", "PodDisruptionBudget"),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"),
-    ("keda.sh/v1alpha1", "ScaledObject"),
-    ("networking.k8s.io/v1", "NetworkPolicy"),
-    ("monitoring.coreos.com/v1", "ServiceMonitor"),
-    ("monitoring.coreos.com/v1", "PrometheusRule"),
+from kubellm.cluster import applyset as aset
+from kubellm.cluster.access import APPLY_VERBS, Permission, access_error, missing_permissions, needs, who_am_i
+from kubellm.cluster.client import FIELD_MANAGER, ApiError, ApiResource, KubeClient, MissingApiError
+from kubellm.cluster.dryrun import namespace_exists, retarget, schema_only, stand_in_namespace, stand_in_notes
+from kubellm.cluster.members import (
+    ApplySetError,
+    Membership,
+    delete_needs,
+    list_members,
+    read_recorded,
+    resolve,
+    write_parent,
 )
-KEPT_UNLESS_PURGE = frozenset({"PersistentVolumeClaim"})
-NEVER_DELETED = frozenset({"Namespace"})
+from kubellm.cluster.objects import labels_of, name_of, namespace_of
+from kubellm.cluster.selection import (
+    KEPT_UNLESS_PURGE,
+    NEVER_MEMBERS,
+    SERVICE_KINDS,
+    Action,
+    apply_verb,
+    identity,
+    order_key,
+    owned_by,
+    prepare,
+    prune_candidates,
+    ref_of,
+    scope,
+    selector,
+)
+
+__all__ = [
+    "SERVICE_KINDS",
+    "Action",
+    "ApplySetError",
+    "apply_objects",
+    "delete_service",
+    "preflight",
+    "prepare",
+    "prune_candidates",
+    "selector",
+]
+
+Notify = Callable[[Action], None] | None
+NO_NAMESPACE_HINT = (
+    "apply with --no-namespace (or metadata.namespace_only: true) to leave out what needs more"
+)
 
 
-def selector(service: str) -> str:
-    """Label selector of every object kubellm applied for ``service``."""
-    return f"{MANAGED_BY_LABEL}={MANAGER},{INSTANCE_LABEL}={service}"
-
-
-def owned_by(obj: dict[str, Any], service: str) -> bool:
-    """Whether an object carries both labels of this service (checked here, never left to the server)."""
-    labels = labels_of(obj)
-    return labels.get(MANAGED_BY_LABEL) == MANAGER and labels.get(INSTANCE_LABEL) == service
-
-
-def order_key(obj: dict[str, Any]) -> tuple[int, str, str]:
-    kind = str(obj.get("kind", ""))
-    rank = APPLY_ORDER.index(kind) if kind in APPLY_ORDER else len(APPLY_ORDER)
-    return rank, kind, name_of(obj)
-
-
-def prepare(objects: list[dict[str, Any]], service: str) -> list[dict[str, Any]]:
-    """Copies of the objects in apply order, each labelled as this service's (prune and delete find them by it)."""
-    prepared = []
-    for obj in objects:
-        copied = copy.deepcopy(obj)
-        metadata = copied.setdefault("metadata", {})
-        labels = metadata.setdefault("labels", {})
-        labels.setdefault(MANAGED_BY_LABEL, MANAGER)
-        if copied.get("kind") not in NEVER_DELETED:  # a shared Namespace is no one service's
-            labels.setdefault(INSTANCE_LABEL, service)
-        metadata.pop("resourceVersion", None)
-        metadata.pop("managedFields", None)
-        copied.pop("status", None)
-        prepared.append(copied)
-    return sorted(prepared, key=order_key)
-
-
-def identity(obj: dict[str, Any]) -> tuple[str, str, str, str]:
-    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
-    return group, str(obj.get("kind")), namespace_of(obj), name_of(obj)
-
-
-def prune_candidates(
-    live: list[dict[str, Any]], desired: list[dict[str, Any]], service: str, purge: bool = False
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(to delete, kept): live objects of this service that are no longer desired; never an unlabelled one."""
-    wanted = {identity(o) for o in desired}
-    delete: list[dict[str, Any]] = []
-    kept: list[dict[str, Any]] = []
-    for obj in live:
-        if not owned_by(obj, service) or identity(obj) in wanted or obj.get("kind") in NEVER_DELETED:
-            continue
-        (delete if purge or obj.get("kind") not in KEPT_UNLESS_PURGE else kept).append(obj)
-    return sorted(delete, key=order_key, reverse=True), kept
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """One thing apply, prune or delete did (or would do with a dry run)."""
-
-    verb: str  # created, configured, pruned, deleted, kept, gone
-    ref: str
-    note: str = ""
-
-    def to_json_dict(self) -> dict[str, str]:
-        return {"verb": self.verb, "object": self.ref, "note": self.note}
-
-
-def ref_of(obj: dict[str, Any]) -> str:
-    ns = namespace_of(obj)
-    return f"{obj.get('kind')}/{ns}/{name_of(obj)}" if ns else f"{obj.get('kind')}/{name_of(obj)}"
-
-
-def _replaceable(obj: dict[str, Any], exc: ApiError) -> bool:
-    return obj.get("kind") == "Job" and exc.status == 422 and "immutable" in exc.what
-
-
-def preflight(client: KubeClient, objects: list[dict[str, Any]]) -> None:
-    """Fail before applying anything when the cluster lacks an API (CRD) the objects need."""
+def preflight(client: KubeClient, objects: list[dict[str, Any]]) -> dict[tuple[str, str], ApiResource]:
+    """The served resource of every kind; fail before anything is applied when an API (a CRD) is missing."""
     missing: list[MissingApiError] = []
-    seen: set[tuple[str, str]] = set()
+    found: dict[tuple[str, str], ApiResource] = {}
     for obj in objects:
         key = (str(obj.get("apiVersion")), str(obj.get("kind")))
-        if key in seen:
+        if key in found:
             continue
-        seen.add(key)
         try:
-            client.resource(*key)
+            found[key] = client.resource(*key)
         except MissingApiError as exc:
-            missing.append(exc)
+            if all(m.kind != exc.kind for m in missing):
+                missing.append(exc)
     if len(missing) == 1:
         raise missing[0]
     if missing:
@@ -143,19 +84,54 @@ def preflight(client: KubeClient, objects: list[dict[str, Any]]) -> None:
             "; ".join(m.what for m in missing),
             " — and ".join(m.fix for m in missing),
         )
-
-
-def list_service_objects(client: KubeClient, namespace: str, service: str) -> list[dict[str, Any]]:
-    """Every live object labelled as this service's, across the kinds kubellm renders that the cluster serves."""
-    found: list[dict[str, Any]] = []
-    for api_version, kind in SERVICE_KINDS:
-        served = client.resources(api_version)
-        if served is None or kind not in served:
-            continue
-        found += [
-            o for o in client.list(api_version, kind, namespace, selector(service)) if owned_by(o, service)
-        ]
     return found
+
+
+def _require(client: KubeClient, wanted: set[Permission], service: str, namespace_only: bool) -> None:
+    missing = missing_permissions(client, wanted)
+    if missing:
+        admin_level = any(
+            p.namespace is None or p.resource in ("resourcequotas", "limitranges") for p in missing
+        )
+        hint = NO_NAMESPACE_HINT if admin_level and not namespace_only else ""
+        raise access_error(missing, f"kubellm-{service}", who_am_i(client), hint)
+
+
+def _apply_one(
+    client: KubeClient, obj: dict[str, Any], ref: str, dry_run: bool, force_conflicts: bool, note: str = ""
+) -> Action:
+    api_version, kind = str(obj["apiVersion"]), str(obj["kind"])
+    before = client.get(api_version, kind, namespace_of(obj) or None, name_of(obj))
+    try:
+        after = client.apply(obj, dry_run=dry_run, force_conflicts=force_conflicts)
+    except ApiError as exc:
+        if not (kind == "Job" and exc.status == 422 and "immutable" in exc.what):
+            raise
+        # A Job's pod template is immutable: the prefetch Job of a changed spec replaces the old one.
+        client.delete(api_version, kind, namespace_of(obj), name_of(obj), dry_run)
+        client.wait_deleted(api_version, kind, namespace_of(obj), name_of(obj), dry_run)
+        client.apply(obj, dry_run=dry_run, force_conflicts=force_conflicts)
+        return Action("replaced", ref, "a Job's template cannot change in place", dry_run)
+    return Action(apply_verb(obj, before, after, FIELD_MANAGER), ref, note, dry_run)
+
+
+def _stale_members(
+    client: KubeClient,
+    parent: aset.ApplySetParent,
+    recorded: aset.Recorded,
+    membership: Membership,
+    service: str,
+    namespace_only: bool,
+) -> list[dict[str, Any]]:
+    """Live members of the ApplySet (and, on its first apply, objects older kubellm versions labelled)."""
+    live = list_members(client, membership, f"{aset.PART_OF_LABEL}={parent.id}", namespace_only)
+    if not recorded.exists:
+        live += [
+            o
+            for o in list_members(client, membership, selector(service), namespace_only)
+            if aset.PART_OF_LABEL not in labels_of(o)
+        ]
+    return live
 
 
 def apply_objects(
@@ -163,14 +139,18 @@ def apply_objects(
     objects: list[dict[str, Any]],
     service: str,
     *,
+    namespace: str | None = None,
     dry_run: bool = False,
     prune: bool = False,
     force_conflicts: bool = False,
-    on_action: Callable[[Action], None] | None = None,
+    namespace_only: bool = False,
+    on_action: Notify = None,
 ) -> list[Action]:
-    """Server-side apply in kind order (field manager 'kubellm'), then prune this service's leftovers."""
-    prepared = prepare(objects, service)
-    preflight(client, prepared)
+    """Server-side apply the service's objects as an ApplySet; with prune, delete what it no longer renders."""
+    namespace = namespace or next((namespace_of(o) for o in objects if namespace_of(o)), "default")
+    parent = aset.parent_for(service, namespace)
+    desired = prepare(objects, service, parent)
+    members, skipped = scope(desired, namespace_only)
     actions: list[Action] = []
 
     def done(action: Action) -> None:
@@ -178,33 +158,90 @@ def apply_objects(
         if on_action:
             on_action(action)
 
-    for obj in prepared:
-        try:
-            created, _ = client.apply(obj, dry_run=dry_run, force_conflicts=force_conflicts)
-        except ApiError as exc:
-            if not _replaceable(obj, exc):
-                raise
-            # A Job's pod template is immutable: the prefetch Job of a changed spec replaces the old one.
-            client.delete(str(obj["apiVersion"]), str(obj["kind"]), namespace_of(obj), name_of(obj), dry_run)
-            client.wait_deleted(
-                str(obj["apiVersion"]), str(obj["kind"]), namespace_of(obj), name_of(obj), dry_run
-            )
-            client.apply(obj, dry_run=dry_run, force_conflicts=force_conflicts)
-            done(Action("replaced", ref_of(obj), "a Job's template cannot change in place"))
-            continue
-        done(Action("created" if created else "configured", ref_of(obj)))
+    # -- checks: nothing is written until all of them pass -------------------------------------------
+    resources = preflight(client, members)
+    new = aset.membership([m for m in members if m.get("kind") not in NEVER_MEMBERS])
+    wanted = {p for o in members for p in needs(resources[_key(o)], namespace_of(o), APPLY_VERBS)}
+    wanted |= needs(client.resource("v1", "Secret"), namespace, APPLY_VERBS)
+    creates_namespace = any(o.get("kind") == "Namespace" and name_of(o) == namespace for o in members)
+    if dry_run and creates_namespace and namespace_exists(client, namespace) is False:
+        _require(client, wanted, service, namespace_only)
+        for action in skipped:
+            done(action)
+        _dry_run_elsewhere(client, members, namespace, force_conflicts, done)
+        return actions
+    recorded = aset.Recorded()
+    stale: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []
     if prune:
-        namespaces = sorted({namespace_of(o) for o in prepared if namespace_of(o)})
-        live = [o for ns in namespaces for o in list_service_objects(client, ns, service)]
-        delete, kept = prune_candidates(live, prepared, service)
-        for obj in delete:
-            client.delete(
-                str(obj.get("apiVersion")), str(obj.get("kind")), namespace_of(obj), name_of(obj), dry_run
-            )
-            done(Action("pruned", ref_of(obj)))
-        for obj in kept:
-            done(Action("kept", ref_of(obj), "model cache; `kubellm delete --purge` removes it"))
+        membership = resolve(client, set(new.group_kinds), set(new.namespaces))
+        _require(client, wanted | membership.list_needs(namespace_only), service, namespace_only)
+        recorded = read_recorded(client, parent)
+        membership = resolve(
+            client, set(recorded.group_kinds | new.group_kinds), set(recorded.namespaces | new.namespaces)
+        )
+        _require(client, membership.list_needs(namespace_only), service, namespace_only)
+        live = _stale_members(client, parent, recorded, membership, service, namespace_only)
+        stale, kept = prune_candidates(live, desired, service)
+        _require(client, delete_needs(client, stale), service, namespace_only)
+    else:
+        _require(client, wanted, service, namespace_only)
+        recorded = read_recorded(client, parent)
+
+    # -- writes ----------------------------------------------------------------------------------------
+    for action in skipped:
+        done(action)
+    for obj in members:  # the Namespace first: the parent Secret lives in it
+        if obj.get("kind") in NEVER_MEMBERS:
+            done(_apply_one(client, obj, ref_of(obj), dry_run, force_conflicts))
+    superset = aset.Recorded(
+        recorded.group_kinds | new.group_kinds, recorded.namespaces | new.namespaces, True
+    )
+    write_parent(client, parent, superset, dry_run)
+    for obj in members:
+        if obj.get("kind") not in NEVER_MEMBERS:
+            done(_apply_one(client, obj, ref_of(obj), dry_run, force_conflicts))
+    if not prune:
+        return actions
+    for obj in stale:
+        client.delete(
+            str(obj.get("apiVersion")), str(obj.get("kind")), namespace_of(obj) or None, name_of(obj), dry_run
+        )
+        done(Action("pruned", ref_of(obj), dry_run=dry_run))
+    for obj in kept:
+        done(Action("kept", ref_of(obj), "model cache; `kubellm delete --purge` removes it", dry_run))
+    member_ids = {identity(m) for m in members}
+    left_out = [o for o in desired if identity(o) not in member_ids and o.get("kind") not in NEVER_MEMBERS]
+    still = aset.membership(kept + left_out)
+    latest = aset.Recorded(new.group_kinds | still.group_kinds, new.namespaces | still.namespaces, True)
+    write_parent(client, parent, latest, dry_run)
     return actions
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str]:
+    return str(obj.get("apiVersion")), str(obj.get("kind"))
+
+
+def _dry_run_elsewhere(
+    client: KubeClient,
+    members: list[dict[str, Any]],
+    target: str,
+    force_conflicts: bool,
+    done: Callable[[Action], None],
+) -> None:
+    """A server dry run for a namespace that does not exist: each object checked in a stand-in namespace."""
+    stand_in = stand_in_namespace(client, target)
+    namespace_note, object_note = stand_in_notes(stand_in, target) if stand_in else ("", "")
+    for obj in (o for o in members if not namespace_of(o)):
+        note = namespace_note if obj.get("kind") == "Namespace" and name_of(obj) == target else ""
+        done(_apply_one(client, obj, ref_of(obj), True, force_conflicts, note))
+    namespaced = [o for o in members if namespace_of(o)]
+    if stand_in is None:
+        for action in schema_only(namespaced, target):
+            done(action)
+        return
+    for obj, moved in zip(namespaced, retarget(namespaced, stand_in), strict=True):
+        done(_apply_one(client, moved, ref_of(obj), True, force_conflicts, object_note))
 
 
 def delete_service(
@@ -215,26 +252,51 @@ def delete_service(
     *,
     purge: bool = False,
     dry_run: bool = False,
-    on_action: Callable[[Action], None] | None = None,
+    namespace_only: bool = False,
+    on_action: Notify = None,
 ) -> list[Action]:
-    """Delete the service's objects in reverse apply order; the model-cache PVC and the Namespace stay unless purged."""
-    live = list_service_objects(client, namespace, service)
-    cluster_scoped = [
-        o for o in prepare(desired, service) if not namespace_of(o) and o.get("kind") not in NEVER_DELETED
+    """Delete the ApplySet's members in reverse apply order; the model-cache PVC stays unless purged."""
+    parent = aset.parent_for(service, namespace)
+    secret = needs(client.resource("v1", "Secret"), namespace, ("get",))
+    _require(client, secret, service, namespace_only)
+    recorded = read_recorded(client, parent)
+    extra: list[dict[str, Any]] = []
+    if recorded.exists:
+        membership = resolve(client, set(recorded.group_kinds), set(recorded.namespaces))
+        label_selector = f"{aset.PART_OF_LABEL}={parent.id}"
+        secret |= needs(client.resource("v1", "Secret"), namespace, ("patch", "delete"))
+    else:  # applied before ApplySets (or never): the kinds the spec renders, found by the service's labels
+        prepared = [o for o in prepare(desired, service) if o.get("kind") not in NEVER_MEMBERS]
+        membership = resolve(client, {aset.group_kind(o) for o in prepared}, {namespace})
+        label_selector = selector(service)
+        extra = [] if namespace_only else [o for o in prepared if not namespace_of(o)]
+    _require(client, membership.list_needs(namespace_only), service, namespace_only)
+    live = [
+        o for o in list_members(client, membership, label_selector, namespace_only) if owned_by(o, service)
     ]
-    targets: dict[tuple[str, str, str, str], dict[str, Any]] = {identity(o): o for o in live + cluster_scoped}
-    actions: list[Action] = []
-    for obj in sorted(targets.values(), key=order_key, reverse=True):
-        if obj.get("kind") in KEPT_UNLESS_PURGE and not purge:
-            action = Action("kept", ref_of(obj), "model cache; add --purge to delete it")
+    targets = {identity(o): o for o in live + extra}
+    ordered, skipped = scope(sorted(targets.values(), key=order_key, reverse=True), namespace_only)
+    left_out = [o for o in targets.values() if o not in ordered]
+    kept = [o for o in ordered if o.get("kind") in KEPT_UNLESS_PURGE and not purge]
+    doomed = [o for o in ordered if o not in kept]
+    _require(client, secret | delete_needs(client, doomed), service, namespace_only)
+    actions: list[Action] = list(skipped)
+    if on_action:
+        for action in skipped:
+            on_action(action)
+    for obj in ordered:
+        if obj in kept:
+            action = Action("kept", ref_of(obj), "model cache; add --purge to delete it", dry_run)
         else:
             api_version, kind = str(obj.get("apiVersion")), str(obj.get("kind"))
-            try:
-                gone = client.delete(api_version, kind, namespace_of(obj) or None, name_of(obj), dry_run)
-            except MissingApiError:
-                continue
-            action = Action("deleted" if gone else "gone", ref_of(obj))
+            gone = client.delete(api_version, kind, namespace_of(obj) or None, name_of(obj), dry_run)
+            action = Action("deleted" if gone else "gone", ref_of(obj), dry_run=dry_run)
         actions.append(action)
         if on_action:
             on_action(action)
+    if recorded.exists:
+        if kept or left_out:  # the parent goes on recording what is left, so `delete --purge` finds it later
+            write_parent(client, parent, aset.membership(kept + left_out), dry_run)
+        else:
+            client.delete(parent.api_version, parent.kind, parent.namespace, parent.name, dry_run)
     return actions

@@ -1,51 +1,39 @@
-"""A thin, synchronous client for the Kubernetes API: discovery, server-side apply, list, get, delete, logs.
+"""The Kubernetes client: lightkube underneath, plain dicts on top.
 
-Standard library only (urllib + ssl). Every failure becomes a KubellmError with the fix: an unreachable
-server, rejected credentials, RBAC denials (403), missing CRDs, field-manager conflicts.
+lightkube brings the TLS set-up as client-go does it (a kubeconfig's ``certificate-authority-data`` is
+the only trusted CA), server-side apply, paginated lists and watches. kubellm adds discovery (which
+kinds the cluster serves, a missing CRD named with its fix), authentication that refreshes on 401
+(``kubellm.cluster.auth``), and errors a person can act on. Every object in and out is a plain dict,
+so the decisions above this layer stay pure functions over data.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
-import os
 import re
-import ssl
-import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
+from lightkube import Client
+from lightkube.config.kubeconfig import KubeConfig, SingleConfig
+from lightkube.config.models import Cluster, User
+from lightkube.core.exceptions import ApiError as LightkubeApiError
+from lightkube.core.resource import ApiInfo
+from lightkube.generic_resource import GenericGlobalResource, GenericNamespacedResource, create_api_info
+from lightkube.types import CascadeType
+
+from kubellm.cluster.api_errors import ApiError, ClusterError, MissingApiError, error_for
+from kubellm.cluster.auth import KubeAuth
 from kubellm.cluster.kubeconfig import Credentials
-from kubellm.errors import KubellmError
+
+__all__ = ["FIELD_MANAGER", "ApiError", "ApiResource", "ClusterError", "KubeClient", "MissingApiError"]
 
 FIELD_MANAGER = "kubellm"
-APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
-
-
-class ClusterError(KubellmError):
-    """The cluster could not be reached or refused a request."""
-
-
-class ApiError(ClusterError):
-    """The API server answered with an error status."""
-
-    def __init__(self, status: int, what: str, fix: str, reason: str = "") -> None:
-        super().__init__(what, fix)
-        self.status = status
-        self.reason = reason
-
-
-class MissingApiError(ClusterError):
-    """The cluster does not serve an API group/version or kind (a CRD is not installed)."""
-
-    def __init__(self, api_version: str, kind: str, what: str, fix: str) -> None:
-        super().__init__(what, fix)
-        self.api_version = api_version
-        self.kind = kind
+LIST_CHUNK = 500  # objects per list request; lightkube follows the continue token
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,58 +45,37 @@ class ApiResource:
     plural: str
     namespaced: bool
 
-
-def _status_message(body: bytes) -> tuple[str, str]:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body.decode(errors="replace").strip()[:300], ""
-    if isinstance(data, dict):
-        return str(data.get("message") or data), str(data.get("reason") or "")
-    return str(data)[:300], ""
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
 
 
-def _error_for(status: int, method: str, path: str, body: bytes, server: str) -> ApiError:
-    message, reason = _status_message(body)
-    if status == 401:
-        return ApiError(
-            status,
-            f"the API server at {server} rejected the credentials (401 Unauthorized)",
-            "refresh them: log in again with your cloud CLI or regenerate the kubeconfig",
-            reason,
-        )
-    if status == 403:
-        return ApiError(
-            status,
-            f"forbidden: {message}",
-            "ask a cluster admin for a Role with that verb on that resource in the namespace, e.g. "
-            "`kubectl create rolebinding kubellm-edit --clusterrole=edit --user=<you> -n <namespace>`; "
-            "check with `kubectl auth can-i <verb> <resource> -n <namespace>`",
-            reason,
-        )
-    if status == 409 and method == "PATCH":
-        return ApiError(
-            status,
-            f"apply conflict: {message}",
-            "another field manager (kubectl, Helm, a controller) owns these fields; re-run with --force-conflicts "
-            "to take them over, or stop managing them elsewhere",
-            reason,
-        )
-    missing_ns = re.search(r'namespaces "([^"]+)" not found', message)
-    if status == 404 and missing_ns:
-        return ApiError(
-            status,
-            f"namespace {missing_ns.group(1)!r} does not exist",
-            f"create it (kubectl create namespace {missing_ns.group(1)}) or let kubellm render it (the default)",
-            reason,
-        )
-    if status == 422:
-        return ApiError(
-            status, f"the API server rejected the object: {message}", "fix the field it names", reason
-        )
-    return ApiError(
-        status, f"{method} {path}: {status} {message}", "see the message; `kubectl get --raw` helps", reason
+@functools.cache
+def _resource_class(res: ApiResource) -> Any:
+    """A lightkube resource class for a discovered kind (kept out of lightkube's global registry)."""
+    group, _, version = res.api_version.rpartition("/")
+    base: type[Any] = GenericNamespacedResource if res.namespaced else GenericGlobalResource
+    info: ApiInfo = create_api_info(group, version, res.kind, res.plural)
+    return type(res.kind, (base,), {"_api_info": info})
+
+
+def _lightkube_config(creds: Credentials) -> SingleConfig:
+    """The cluster and client certificate for lightkube; tokens are KubeAuth's job."""
+    import base64
+
+    def b64(data: bytes | None) -> str | None:
+        return base64.b64encode(data).decode() if data else None
+
+    cluster = Cluster(
+        server=creds.server,
+        certificate_auth=creds.ca_file,
+        certificate_auth_data=b64(creds.ca_data) if not creds.ca_file else None,
+        insecure=creds.insecure,
     )
+    user = User(client_cert_data=b64(creds.cert_data), client_key_data=b64(creds.key_data))
+    config = KubeConfig.from_one(cluster=cluster, user=user, namespace=creds.namespace).get()
+    assert config is not None
+    return config
 
 
 class KubeClient:
@@ -116,35 +83,21 @@ class KubeClient:
 
     def __init__(self, creds: Credentials, timeout_s: float = 30.0) -> None:
         self.creds = creds
-        self.timeout_s = timeout_s
+        self.auth = KubeAuth(creds)
+        self._lightkube = Client(
+            config=_lightkube_config(creds),
+            timeout=httpx2.Timeout(timeout_s),
+            field_manager=FIELD_MANAGER,
+            trust_env=False,
+        )
+        # lightkube builds the HTTP client (TLS as client-go does); authentication is ours, so it can re-run.
+        self._http: httpx2.Client = self._lightkube._client._client
+        self._http.auth = self.auth
         self._discovery: dict[str, dict[str, ApiResource] | None] = {}
-        self._temp_files: list[str] = []
-        self._ssl = self._ssl_context() if creds.server.startswith("https") else None
-
-    def _ssl_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.creds.ca_file)
-        if self.creds.ca_data:
-            context.load_verify_locations(cadata=self.creds.ca_data.decode())
-        if self.creds.insecure:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        if self.creds.cert_data and self.creds.key_data:
-            cert, key = self._temp(self.creds.cert_data), self._temp(self.creds.key_data)
-            context.load_cert_chain(cert, key)
-        return context
-
-    def _temp(self, data: bytes) -> str:
-        fd, path = tempfile.mkstemp(prefix="kubellm-", suffix=".pem")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        self._temp_files.append(path)
-        return path
+        self._groups: dict[str, str] | None = None
 
     def close(self) -> None:
-        for path in self._temp_files:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-        self._temp_files.clear()
+        self._lightkube.close()
 
     def __enter__(self) -> KubeClient:
         return self
@@ -154,47 +107,31 @@ class KubeClient:
 
     # -- raw requests ------------------------------------------------------------------------------------
 
-    def request_raw(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, str] | None = None,
-        body: Any = None,
-        content_type: str = "application/json",
-    ) -> tuple[int, bytes]:
-        url = self.creds.server + path + (("?" + urllib.parse.urlencode(query)) if query else "")
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method)
-        request.add_header("Accept", "application/json")
-        request.add_header("User-Agent", "kubellm")
-        if data is not None:
-            request.add_header("Content-Type", content_type)
-        if self.creds.token:
-            request.add_header("Authorization", f"Bearer {self.creds.token}")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s, context=self._ssl) as response:
-                return int(response.status), bytes(response.read())
-        except urllib.error.HTTPError as exc:
-            return int(exc.code), bytes(exc.read() or b"")
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise ClusterError(
-                f"cannot reach the Kubernetes API at {self.creds.server} (context {self.creds.context}): {reason}",
-                "check `kubectl cluster-info`, your VPN or network, and --kubeconfig/--context",
-            ) from None
+    def _unreachable(self, exc: Exception) -> ClusterError:
+        return ClusterError(
+            f"cannot reach the Kubernetes API at {self.creds.server} (context {self.creds.context}): {exc}",
+            "check `kubectl cluster-info`, your VPN or network, and --kubeconfig/--context",
+        )
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, str] | None = None,
-        body: Any = None,
-        content_type: str = "application/json",
-    ) -> Any:
+    def request_raw(
+        self, method: str, path: str, query: dict[str, str] | None = None, body: Any = None
+    ) -> tuple[int, bytes]:
+        """One request; the status and the body (transport failures raise ClusterError)."""
+        content = json.dumps(body).encode() if body is not None else None
+        headers = {"Accept": "application/json", "User-Agent": "kubellm"}
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            response = self._http.request(method, path, params=query, content=content, headers=headers)
+        except httpx2.TransportError as exc:
+            raise self._unreachable(exc) from None
+        return response.status_code, response.content
+
+    def request(self, method: str, path: str, query: dict[str, str] | None = None, body: Any = None) -> Any:
         """JSON response of a request; error statuses raise ApiError."""
-        status, raw = self.request_raw(method, path, query, body, content_type)
+        status, raw = self.request_raw(method, path, query, body)
         if status >= 400:
-            raise _error_for(status, method, path, raw, self.creds.server)
+            raise error_for(status, method, path, raw, self.creds.server)
         try:
             return json.loads(raw) if raw else {}
         except ValueError:
@@ -202,6 +139,21 @@ class KubeClient:
                 f"{method} {path}: the server answered with non-JSON",
                 "is --kubeconfig pointing at an API server?",
             ) from None
+
+    def _call(self, what: str, path: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """A lightkube call with its errors turned into kubellm's."""
+        try:
+            return func(*args, **kwargs)
+        except LightkubeApiError as exc:
+            raise error_for(
+                exc.status.code or 500, what, path, exc.response.content, self.creds.server
+            ) from None
+        except httpx2.HTTPStatusError as exc:
+            raise error_for(
+                exc.response.status_code, what, path, exc.response.content, self.creds.server
+            ) from None
+        except httpx2.TransportError as exc:
+            raise self._unreachable(exc) from None
 
     # -- discovery ---------------------------------------------------------------------------------------
 
@@ -213,7 +165,7 @@ class KubeClient:
             if status == 404:
                 self._discovery[api_version] = None
             elif status >= 400:
-                raise _error_for(status, "GET", path, raw, self.creds.server)
+                raise error_for(status, "GET", path, raw, self.creds.server)
             else:
                 data = json.loads(raw)
                 self._discovery[api_version] = {
@@ -234,6 +186,24 @@ class KubeClient:
             raise MissingApiError(api_version, kind, what, fix)
         return served[kind]
 
+    def preferred_versions(self) -> dict[str, str]:
+        """group → its preferred version as '<group>/<version>' ('' → 'v1' for the core group)."""
+        if self._groups is None:
+            groups = {"": "v1"}
+            for group in self.request("GET", "/apis").get("groups") or []:
+                preferred = (group.get("preferredVersion") or {}).get("groupVersion")
+                versions = [v.get("groupVersion") for v in group.get("versions") or []]
+                if preferred or versions:
+                    groups[str(group.get("name"))] = str(preferred or versions[0])
+            self._groups = groups
+        return self._groups
+
+    def resource_for_group_kind(self, group: str, kind: str) -> ApiResource | None:
+        """The served resource of a group and kind at the group's preferred version; None when not served."""
+        api_version = self.preferred_versions().get(group)
+        served = self.resources(api_version) if api_version else None
+        return served.get(kind) if served else None
+
     def path(self, res: ApiResource, namespace: str | None, name: str | None = None) -> str:
         base = "/api/v1" if res.api_version == "v1" else f"/apis/{res.api_version}"
         ns = f"/namespaces/{namespace}" if res.namespaced and namespace else ""
@@ -242,56 +212,124 @@ class KubeClient:
     # -- verbs -------------------------------------------------------------------------------------------
 
     def apply(
-        self, obj: dict[str, Any], dry_run: bool = False, force_conflicts: bool = False
-    ) -> tuple[bool, dict[str, Any]]:
-        """Server-side apply with field manager 'kubellm'; returns (created, the object as stored)."""
+        self,
+        obj: dict[str, Any],
+        dry_run: bool = False,
+        force_conflicts: bool = False,
+        field_manager: str = FIELD_MANAGER,
+    ) -> dict[str, Any]:
+        """Server-side apply (field manager 'kubellm'); the object as the server stored it (or would)."""
         res = self.resource(str(obj.get("apiVersion")), str(obj.get("kind")))
         meta = obj.get("metadata") or {}
-        query = {"fieldManager": FIELD_MANAGER}
-        if force_conflicts:
-            query["force"] = "true"
-        if dry_run:
-            query["dryRun"] = "All"
-        path = self.path(res, meta.get("namespace"), str(meta.get("name")))
-        status, raw = self.request_raw("PATCH", path, query, obj, APPLY_CONTENT_TYPE)
-        if status >= 400:
-            raise _error_for(status, "PATCH", path, raw, self.creds.server)
-        return status == 201, json.loads(raw) if raw else {}
+        cls = _resource_class(res)
+        stored = self._call(
+            "PATCH",
+            self.path(res, meta.get("namespace"), str(meta.get("name"))),
+            self._lightkube.apply,
+            cls.from_dict(obj),
+            field_manager=field_manager,
+            force=force_conflicts,
+            dry_run=dry_run,
+        )
+        return dict(stored)
 
     def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         res = self.resource(api_version, kind)
-        status, raw = self.request_raw("GET", self.path(res, namespace, name))
-        if status == 404:
-            return None
-        if status >= 400:
-            raise _error_for(status, "GET", self.path(res, namespace, name), raw, self.creds.server)
-        result: dict[str, Any] = json.loads(raw)
-        return result
+        path = self.path(res, namespace, name)
+        try:
+            found = self._call(
+                "GET", path, self._lightkube.get, _resource_class(res), name, namespace=namespace
+            )
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(found)
+
+    def iter_list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: Selector | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every object of a kind, fetched page by page (lightkube follows the continue token)."""
+        res = self.resource(api_version, kind)
+        path = self.path(res, namespace)
+        labels = parse_selector(label_selector) if isinstance(label_selector, str) else label_selector
+        items = self._lightkube.list(
+            _resource_class(res),
+            namespace=namespace if res.namespaced else None,
+            chunk_size=LIST_CHUNK,
+            labels=dict(labels) if labels else None,
+        )
+        iterator = iter(items)
+        while True:
+            try:
+                item = self._call("GET", path, next, iterator)
+            except StopIteration:
+                return
+            found = dict(item)
+            found.setdefault("kind", kind)  # list responses leave kind and apiVersion off the items
+            found.setdefault("apiVersion", api_version)
+            yield found
 
     def list(
-        self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: Selector | None = None,
     ) -> list[dict[str, Any]]:
+        return list(self.iter_list(api_version, kind, namespace, label_selector))
+
+    def watch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: Selector | None = None,
+        resource_version: str | None = None,
+        server_timeout_s: int | None = None,
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(event type, object) as they happen; resumes after a dropped connection, relists after 410 Gone."""
         res = self.resource(api_version, kind)
-        query = {"labelSelector": label_selector} if label_selector else None
-        data = self.request("GET", self.path(res, namespace), query)
-        items = [i for i in data.get("items", []) if isinstance(i, dict)]
-        for item in items:  # list responses leave kind and apiVersion off the items
-            item.setdefault("kind", kind)
-            item.setdefault("apiVersion", api_version)
-        return items
+        labels = parse_selector(label_selector) if isinstance(label_selector, str) else label_selector
+        events = self._lightkube.watch(
+            _resource_class(res),
+            namespace=namespace if res.namespaced else None,
+            labels=dict(labels) if labels else None,
+            resource_version=resource_version,
+            server_timeout=server_timeout_s,
+        )
+        iterator = iter(events)
+        while True:
+            try:
+                event, obj = self._call("GET", self.path(res, namespace), next, iterator)
+            except StopIteration:
+                return
+            yield str(event), dict(obj)
 
     def delete(
         self, api_version: str, kind: str, namespace: str | None, name: str, dry_run: bool = False
     ) -> bool:
         """Delete one object (background propagation); False when it was already gone."""
         res = self.resource(api_version, kind)
-        path = self.path(res, namespace, name)
-        query = {"propagationPolicy": "Background"} | ({"dryRun": "All"} if dry_run else {})
-        status, raw = self.request_raw("DELETE", path, query)
-        if status == 404:
-            return False
-        if status >= 400:
-            raise _error_for(status, "DELETE", path, raw, self.creds.server)
+        try:
+            self._call(
+                "DELETE",
+                self.path(res, namespace, name),
+                self._lightkube.delete,
+                _resource_class(res),
+                name,
+                namespace=namespace if res.namespaced else None,
+                cascade=CascadeType.BACKGROUND,
+                dry_run=dry_run,
+            )
+        except ApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
         return True
 
     def wait_deleted(
@@ -313,6 +351,20 @@ class KubeClient:
                 )
             time.sleep(0.5)
 
+    def can_i(self, verb: str, group: str, resource: str, namespace: str | None) -> tuple[bool, str]:
+        """A SelfSubjectAccessReview: (allowed, the server's reason)."""
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {
+                "resourceAttributes": {"verb": verb, "group": group, "resource": resource}
+                | ({"namespace": namespace} if namespace else {})
+            },
+        }
+        answer = self.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review)
+        status = answer.get("status") or {}
+        return bool(status.get("allowed")), str(status.get("reason") or status.get("evaluationError") or "")
+
     def logs(
         self, namespace: str, pod: str, container: str, previous: bool = False, tail_lines: int = 400
     ) -> str:
@@ -331,3 +383,21 @@ class KubeClient:
         except ClusterError:
             return None
         return raw.decode(errors="replace") if status < 400 else None
+
+
+Selector = str | Mapping[str, str | Sequence[str]]
+
+
+def parse_selector(text: str) -> dict[str, str | list[str]]:
+    """A label selector string of 'key=value' and 'key in (a,b)' terms, as lightkube takes it."""
+    terms: dict[str, str | list[str]] = {}
+    for term in filter(None, (t.strip() for t in re.split(r",(?![^(]*\))", text))):
+        in_match = re.fullmatch(r"(\S+)\s+in\s+\(([^)]*)\)", term)
+        if in_match:
+            terms[in_match.group(1)] = [v.strip() for v in in_match.group(2).split(",") if v.strip()]
+        elif "=" in term and "!" not in term:
+            key, _, value = term.partition("=")
+            terms[key.strip()] = value.lstrip("=").strip()
+        else:
+            raise ValueError(f"label selector term {term!r} is not 'key=value' or 'key in (…)'")
+    return terms

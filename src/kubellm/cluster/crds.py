@@ -24,6 +24,11 @@ _GROUP_FIXES: dict[str, tuple[str, str]] = {
         "install them (kubectl apply -f https://github.com/kubernetes-sigs/gateway-api/releases/latest/download/"
         "standard-install.yaml) or set gateway.ingress: ingress",
     ),
+    "inference.networking.k8s.io": (
+        "the Gateway API Inference Extension is not installed (InferencePool)",
+        "install its CRDs (kubectl apply -f https://github.com/kubernetes-sigs/gateway-api-inference-extension/"
+        "releases/download/v1.0.0/manifests.yaml) and a Gateway that supports it, or set gateway.kind: kubellm",
+    ),
     "cert-manager.io": (
         "cert-manager is not installed",
         "install it (helm install cert-manager jetstack/cert-manager -n cert-manager --create-namespace "

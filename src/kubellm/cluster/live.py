@@ -47,7 +47,8 @@ def _try_list(
     except MissingApiError:
         return []
     except ApiError as exc:
-        snap.warnings.append(f"could not list {kind}: {exc.what}")
+        where = f"in namespace {namespace}" if namespace else "cluster-wide"
+        snap.warnings.append(f"could not list {kind} {where}: {exc.what}")
         return []
 
 
@@ -82,8 +83,11 @@ def gather(client: KubeClient, hints: DoctorHints, logs: bool = True) -> Cluster
         snap.workloads += [w for w in _try_list(client, snap, api_version, kind, ns) if hints.in_scope(w)]
     try:
         snap.runtime_classes = client.list("node.k8s.io/v1", "RuntimeClass")
-    except (ApiError, MissingApiError):
+    except MissingApiError:
         snap.runtime_classes = None
+    except ApiError as exc:
+        snap.runtime_classes = None
+        snap.warnings.append(f"could not list RuntimeClass cluster-wide: {exc.what}")
     try:
         snap.api_versions = _api_versions(client)
     except ApiError as exc:

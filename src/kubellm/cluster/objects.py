@@ -28,6 +28,11 @@ def labels_of(obj: dict[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
+def annotations_of(obj: dict[str, Any]) -> dict[str, str]:
+    value = meta(obj).get("annotations")
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
 def ref(obj: dict[str, Any]) -> str:
     """'Kind/namespace/name' (or 'Kind/name' for cluster-scoped objects)."""
     ns = namespace_of(obj)

@@ -85,9 +85,12 @@ def service_status(
         if dig(pod, "status", "phase") in ("Running", "Pending") and dig(pod, "spec", "nodeName"):
             for resource, count in gpu_requests(pod).items():
                 gpus_used[resource] = gpus_used.get(resource, 0) + count
-    allocatable: dict[str, int] = {}
+    could_not_read = list(snap.warnings)
+    nodes_unreadable = any(w.startswith("could not list Node") for w in could_not_read)
+    allocatable: dict[str, int] | None = None if nodes_unreadable else {}
     for node in snap.nodes:
         for resource, count in node_gpus(node).items():
+            assert allocatable is not None
             allocatable[resource] = allocatable.get(resource, 0) + count
     metrics = engine_metrics or {}
     return {
@@ -108,6 +111,7 @@ def service_status(
         "gpus": {"used_by_service": gpus_used, "cluster_allocatable": allocatable},
         "engines": {name: _engine_load(samples) for name, samples in sorted(metrics.items())},
         "endpoint": endpoint,
+        "could_not_read": could_not_read,
     }
 
 

@@ -20,12 +20,14 @@ from kubellm.render.workload import engine_workload
 
 Obj = dict[str, Any]
 
-# Apply order: what others refer to comes first (namespace, identity, config, storage), then
-# workloads, then what watches them.
+# Apply order: what others refer to comes first (namespace, classes, identity, config, storage), then
+# workloads, then what routes to or watches them. The one order render and apply use (delete runs it
+# backwards); kinds not listed go last.
 KIND_ORDER = (
-    "Namespace", "ResourceQuota", "ServiceAccount", "ConfigMap", "PersistentVolume", "PersistentVolumeClaim", "Job", "Service",
-    "Deployment", "StatefulSet", "LeaderWorkerSet", "Ingress", "HTTPRoute", "PodDisruptionBudget", "HorizontalPodAutoscaler",
-    "ScaledObject", "NetworkPolicy", "ServiceMonitor", "PrometheusRule",
+    "Namespace", "PriorityClass", "RuntimeClass", "ResourceQuota", "LimitRange", "ServiceAccount", "Role",
+    "RoleBinding", "Secret", "ConfigMap", "PersistentVolume", "PersistentVolumeClaim", "Job", "Service",
+    "Deployment", "StatefulSet", "LeaderWorkerSet", "InferencePool", "Ingress", "HTTPRoute", "PodDisruptionBudget",
+    "HorizontalPodAutoscaler", "ScaledObject", "NetworkPolicy", "ServiceMonitor", "PodMonitor", "PrometheusRule",
 )  # fmt: skip
 
 

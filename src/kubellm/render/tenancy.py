@@ -12,7 +12,7 @@ Obj = dict[str, Any]
 
 
 def namespace(ctx: RenderContext) -> Obj | None:
-    if not ctx.options.namespace_object:
+    if not ctx.options.namespace_object or ctx.spec.metadata.namespace_only:
         return None
     # hostPath volumes are outside every Pod Security level but 'privileged'; enforce what holds, warn on restricted.
     enforce = "privileged" if ctx.spec.storage.model_cache == "hostPath" else "restricted"
@@ -65,7 +65,7 @@ def identity_pod_labels(ctx: RenderContext) -> dict[str, str]:
 def gpu_quota(ctx: RenderContext) -> Obj | None:
     """Caps the namespace's GPUs at what this service may use at its maximum scale (plus an engine build)."""
     r = ctx.plan.resources
-    if r.gpu_count == 0:
+    if r.gpu_count == 0 or ctx.spec.metadata.namespace_only:  # a namespace-scoped user cannot set quotas
         return None
     per_replica = r.gpu_count * ctx.plan.parallelism.nodes_per_replica
     total = per_replica * ctx.spec.scaling.max_replicas

@@ -50,6 +50,12 @@ class Metadata(StrictModel):
     labels: dict[str, str] = Field(
         default_factory=dict, description="Extra labels put on every rendered object."
     )
+    namespace_only: bool = Field(
+        default=False,
+        description="Deploy with rights in the namespace only (e.g. a RoleBinding to ClusterRole edit): no "
+        "Namespace object, no cluster-scoped objects, no ResourceQuota (the namespace's admin sets it); "
+        "`kubellm apply --no-namespace` does the same for one apply.",
+    )
 
     @field_validator("name", "namespace")
     @classmethod
