@@ -31,6 +31,8 @@ Examples:
   kubectl logs -n llm deploy/llama-8b --previous > engine.log && kubellm doctor --logs engine.log
 
   kubectl describe pod -n llm llama-8b-0 | kubellm doctor --logs -
+
+  kubellm doctor examples/llama-3.1-8b-l4.yaml --logs engine.log   # fixes computed with the planner
 """
 _TTY = sys.stdout.isatty()
 _COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
@@ -59,7 +61,9 @@ def register(app: typer.Typer) -> None:
     @app.command("doctor", help=DOCTOR_HELP)
     def doctor_cmd(
         spec: Path | None = typer.Argument(
-            None, help="LLMService spec: scope and expectations (memory, probes, image)."
+            None,
+            help="LLMService spec: scope and expectations (memory, probes, image); with --logs alone, the log is "
+            "read offline and its fixes are computed with the spec's plan.",
         ),
         namespace: str | None = typer.Option(None, "--namespace", "-n", help="Namespace of the service."),
         service: str | None = typer.Option(
@@ -96,7 +100,8 @@ def register(app: typer.Typer) -> None:
         if logs is not None:
             try:
                 log_text = (
-                    sys.stdin.read()
+                    # bytes, so a log with invalid UTF-8 (cut mid-character, binary noise) is read, not refused
+                    sys.stdin.buffer.read().decode("utf-8", errors="replace")
                     if str(logs) == "-"
                     else logs.read_text(encoding="utf-8", errors="replace")
                 )
@@ -105,8 +110,11 @@ def register(app: typer.Typer) -> None:
                     f"--logs {logs}: {exc.strerror}", "give the path of a saved engine log"
                 ) from None
         warnings: list[str] = []
-        if log_text is not None and from_dump is None and spec is None and not (namespace or service):
-            findings = diagnose_text(log_text, logs.name if logs and str(logs) != "-" else "stdin")
+        if log_text is not None and from_dump is None and not (namespace or service):
+            # A pasted log, with the spec's plan when one is given (its fixes carry the planner's figures).
+            findings = diagnose_text(
+                log_text, logs.name if logs and str(logs) != "-" else "stdin", hints.plan
+            )
         else:
             if from_dump is not None:
                 snap = load_dump(from_dump)

@@ -358,7 +358,9 @@ def _probe_finding(
     )
 
 
-def log_findings(snap: ClusterSnapshot, pod: dict[str, Any]) -> list[Finding]:
+def log_findings(
+    snap: ClusterSnapshot, pod: dict[str, Any], hints: DoctorHints | None = None
+) -> list[Finding]:
     """Signature matches in the pod's logs, plus a generic finding for a crash loop nothing explains."""
     findings: list[Finding] = []
     crashing = [
@@ -371,7 +373,7 @@ def log_findings(snap: ClusterSnapshot, pod: dict[str, Any]) -> list[Finding]:
     unexplained: list[Finding] = []
     for container_name in dict.fromkeys(names):
         text = snap.logs_for(namespace_of(pod), name_of(pod), container_name)
-        for finding in match_log(text, ref(pod)) if text else []:
+        for finding in match_log(text, ref(pod), plan=hints.plan if hints else None) if text else []:
             (unexplained if finding.category == "unknown" else findings).append(finding)
     if not crashing and not findings:
         findings += unexplained[:1]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubellm.cluster.containers import (
     eviction,
@@ -21,6 +21,9 @@ from kubellm.cluster.readiness import check_readiness
 from kubellm.cluster.scheduling import pending_pods
 from kubellm.cluster.scope import workload_pods
 from kubellm.cluster.snapshot import ClusterSnapshot
+
+if TYPE_CHECKING:
+    from kubellm.plan import Plan
 
 
 def _max_num_seqs(pods: list[dict[str, Any]]) -> int | None:
@@ -41,14 +44,14 @@ def _max_num_seqs(pods: list[dict[str, Any]]) -> int | None:
     return None
 
 
-def _unattached_logs(snap: ClusterSnapshot) -> list[Finding]:
+def _unattached_logs(snap: ClusterSnapshot, hints: DoctorHints) -> list[Finding]:
     """Logs that belong to no pod in the snapshot (e.g. `doctor --logs FILE`, or a dump without pods.json)."""
     known = {name_of(p) for p in snap.pods}
     findings = []
     for key, text in sorted(snap.logs.items()):
         pod = key.partition("/")[2].partition("/")[0]
         if pod not in known:
-            findings.extend(match_log(text, f"log/{pod}"))
+            findings.extend(match_log(text, f"log/{pod}", plan=hints.plan))
     return findings
 
 
@@ -66,23 +69,23 @@ def diagnose(snap: ClusterSnapshot, hints: DoctorHints | None = None) -> list[Fi
         findings += eviction(pod)
         findings += waiting_problems(snap, pod, hints)
         findings += probe_kills(snap, pod, hints)
-        findings += log_findings(snap, pod)
-    findings += _unattached_logs(snap)
+        findings += log_findings(snap, pod, hints)
+    findings += _unattached_logs(snap, hints)
     findings += check_performance(snap.metrics, hints, _max_num_seqs(pods))
     return sort_findings(findings)
 
 
-def diagnose_log(text: str, name: str = "log") -> list[Finding]:
-    """Findings for a log alone (`kubellm doctor --logs FILE`)."""
-    return sort_findings(match_log(text, f"log/{name}"))
+def diagnose_log(text: str, name: str = "log", plan: Plan | None = None) -> list[Finding]:
+    """Findings for a log alone (`kubellm doctor --logs FILE`); with the spec's ``plan``, planner-computed fixes."""
+    return sort_findings(match_log(text, f"log/{name}", plan=plan))
 
 
-def diagnose_text(text: str, name: str = "log") -> list[Finding]:
+def diagnose_text(text: str, name: str = "log", plan: Plan | None = None) -> list[Finding]:
     """Findings for pasted text of any kind: kubectl output goes to the cluster diagnosers, anything else is a log."""
     from kubellm.cluster.pasted import snapshot_from_text
 
     snap = snapshot_from_text(text)
     if snap is None:
-        return diagnose_log(text, name)
-    found = diagnose(snap)
-    return found or diagnose_log(text, name)
+        return diagnose_log(text, name, plan)
+    found = diagnose(snap, DoctorHints(plan=plan))
+    return found or diagnose_log(text, name, plan)

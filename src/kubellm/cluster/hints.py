@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from kubellm.cluster.objects import labels_of, name_of, namespace_of
+
+if TYPE_CHECKING:
+    from kubellm.plan import Plan
 
 SERVICE_LABEL = "kubellm.dev/service"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -26,6 +29,7 @@ class DoctorHints:
     runtime_class: str | None = None
     autoscaler: Literal["hpa", "keda"] | None = None
     gpu_products: tuple[str, ...] = ()  # nvidia.com/gpu.product values of the spec's GPU type
+    plan: Plan | None = None  # the spec's plan: fixes computed with the planner
 
     def in_scope(self, obj: dict[str, Any]) -> bool:
         """Whether an object belongs to the namespace and service looked at."""

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from kubellm.cluster.findings import Finding
 from kubellm.cluster.logtext import LogLine, failure_lines, log_lines
+from kubellm.cluster.planfix import kv_cache_fix
 from kubellm.cluster.signatures import Signature, load_signatures
 from kubellm.cluster.stats import stats_findings
+
+if TYPE_CHECKING:
+    from kubellm.plan import Plan
 
 _MAX_EVIDENCE = 300
 _EXCEPTION = re.compile(r"^(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Failure)\b(?::|\s*$)")
@@ -65,23 +70,22 @@ def _best_lines(sigs: list[Signature], lines: list[LogLine]) -> dict[str, tuple[
     return best
 
 
-def _fit_fix(sig: Signature, text: str) -> str:
-    """The kv-cache fix with the numbers the engine printed: the longest context that fits, rounded to a power of 2."""
-    fit_match = _FIT_V1.search(text) or _FIT_V0.search(text)
-    if sig.category != "kv-cache" or not fit_match:
+def _fit_fix(sig: Signature, text: str, plan: Plan | None) -> str:
+    """The kv-cache fix with the numbers the engine printed and, with the spec's plan, the planner's."""
+    if sig.category != "kv-cache":
         return sig.fix
-    fit = int(fit_match.group(1).replace(",", ""))
+    fit_match = _FIT_V1.search(text) or _FIT_V0.search(text)
     wanted = _MAX_SEQ.search(text)
-    rounded = 1 << (fit.bit_length() - 1) if fit >= 1024 else fit
-    asked = f" (configured {int(wanted.group(1).replace(',', '')):,})" if wanted else ""
-    return (
-        f"Max model length that fits: {fit:,}{asked} — set serving.max_model_len: {rounded}, or keep the length and "
-        "use serving.kv_cache_dtype: fp8, a higher gpu.memory_utilization, or more GPUs per replica (gpu.count)."
-    )
+    fit = int(fit_match.group(1).replace(",", "")) if fit_match else None
+    asked = int(wanted.group(1).replace(",", "")) if wanted else None
+    return kv_cache_fix(fit, asked, plan) or sig.fix
 
 
-def match_log(text: str, obj: str, signatures: tuple[Signature, ...] | None = None) -> list[Finding]:
-    """Findings for a log: matched signatures (root cause first), stats-line performance, or one ``unknown``."""
+def match_log(
+    text: str, obj: str, signatures: tuple[Signature, ...] | None = None, plan: Plan | None = None
+) -> list[Finding]:
+    """Findings for a log: matched signatures (root cause first), stats-line performance, or one ``unknown``.
+    With the spec's ``plan``, kv-cache fixes carry the planner's figures."""
     lines = log_lines(text)
     all_sigs = signatures if signatures is not None else load_signatures()
     lowered = "\n".join(line.message for line in lines).lower()
@@ -98,7 +102,7 @@ def match_log(text: str, obj: str, signatures: tuple[Signature, ...] | None = No
             object=obj,
             evidence=evidence(best[s.id][1].message),
             cause=s.cause,
-            fix=_fit_fix(s, lowered),
+            fix=_fit_fix(s, lowered, plan),
             spec_field=s.spec_field,
         )
         for s in sorted(chosen, key=lambda s: (best[s.id][1] is not cause, best[s.id][1].number))

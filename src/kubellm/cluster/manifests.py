@@ -103,4 +103,5 @@ def hints_for(manifests: ServiceManifests) -> DoctorHints:
         runtime_class=spec.gpu.runtime_class,
         autoscaler=spec.scaling.autoscaler if scaled else None,
         gpu_products=products,
+        plan=plan,
     )

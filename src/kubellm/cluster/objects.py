@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from kubellm.quantity import parse_quantity as parse_quantity
@@ -54,6 +55,11 @@ def dig(obj: Any, *keys: str | int) -> Any:
     return current
 
 
+def as_int(value: Any) -> int:
+    """A count from an API object (restartCount, replicas …); 0 when it is not a whole number."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -85,7 +91,7 @@ def gpu_requests(obj: dict[str, Any]) -> dict[str, int]:
         requests = as_dict(dig(container, "resources", "requests"))
         for res_name, value in {**requests, **limits}.items():
             amount = parse_quantity(value)
-            if is_gpu_resource(str(res_name)) and amount:
+            if is_gpu_resource(str(res_name)) and amount and math.isfinite(amount):
                 total[str(res_name)] = total.get(str(res_name), 0) + int(amount)
     return total
 
@@ -100,7 +106,7 @@ def node_gpus(node: dict[str, Any], field: str = "allocatable") -> dict[str, int
     result: dict[str, int] = {}
     for res_name, value in values.items():
         amount = parse_quantity(value)
-        if is_gpu_resource(str(res_name)) and amount is not None:
+        if is_gpu_resource(str(res_name)) and amount is not None and math.isfinite(amount):
             result[str(res_name)] = int(amount)
     return result
 

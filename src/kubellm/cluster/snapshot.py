@@ -72,6 +72,8 @@ class ClusterSnapshot:
     def add_object(self, obj: dict[str, Any]) -> None:
         """File one API object under its kind; kinds the doctor does not read are dropped."""
         kind = obj.get("kind")
+        if not isinstance(kind, str):
+            return
         if kind == "Node":
             self.nodes.append(obj)
         elif kind == "Pod":

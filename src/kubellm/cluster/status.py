@@ -8,6 +8,7 @@ from typing import Any
 from kubellm.cluster.blockers import blocking_finding, prefetch_stage
 from kubellm.cluster.findings import Finding
 from kubellm.cluster.objects import (
+    as_int,
     as_list,
     container_statuses,
     dig,
@@ -39,7 +40,7 @@ def _pod_row(pod: dict[str, Any]) -> dict[str, Any]:
         "component": labels_of(pod).get(COMPONENT_LABEL, ""),
         "phase": dig(pod, "status", "phase") or "Unknown",
         "ready": bool(statuses) and all(bool(s.get("ready")) for s in statuses),
-        "restarts": sum(int(s.get("restartCount") or 0) for s in statuses),
+        "restarts": sum(as_int(s.get("restartCount")) for s in statuses),
         "node": dig(pod, "spec", "nodeName"),
         "gpus": gpu_requests(pod),
         "reason": waiting[0] if waiting else dig(pod, "status", "reason"),
