@@ -82,15 +82,38 @@ def test_kv_memory_grows_linearly_with_utilisation(util: float, more: float) -> 
         assert low.blocks == int(low.kv // (low.bytes_per_token * BLOCK_SIZE))
 
 
+def _spec_fixed_defaults(max_num_seqs: int, max_num_batched_tokens: int) -> LLMService:
+    return LLMService.model_validate(
+        {"metadata": {"name": "p"}, "model": {"source": "hf://meta-llama/Llama-3.1-8B-Instruct"},
+         "gpu": {"type": "H100", "count": 1},
+         "serving": {"max_model_len": 4096, "max_num_seqs": max_num_seqs,
+                     "max_num_batched_tokens": max_num_batched_tokens}}
+    )  # fmt: skip
+
+
 @settings(max_examples=25, deadline=None)
-@given(st.floats(8.0, 200.0), st.floats(0.5, 80.0))
-def test_fits_is_monotone_in_gpu_memory(memory_gib: float, extra_gib: float) -> None:
-    spec = _spec(count=1)
+@given(st.floats(8.0, 200.0), st.floats(0.5, 80.0), st.sampled_from([(256, 2048), (1024, 8192)]))
+def test_fits_is_monotone_in_gpu_memory_when_the_engine_defaults_are_held(
+    memory_gib: float, extra_gib: float, defaults: tuple[int, int]
+) -> None:
+    """More memory never loses KV tokens while max_num_seqs / max_num_batched_tokens stay the same."""
+    spec = _spec_fixed_defaults(*defaults)
     small = plan(spec, gpu=dataclasses.replace(H100, memory_gib=memory_gib))
     large = plan(spec, gpu=dataclasses.replace(H100, memory_gib=memory_gib + extra_gib))
     if small.fits:
         assert large.fits
     assert large.kv_cache.tokens >= small.kv_cache.tokens
+
+
+def test_crossing_70_gib_raises_the_engine_defaults_and_may_cost_kv_tokens() -> None:
+    """vLLM's defaults jump at 70 GiB (1,024 seqs / 8,192 tokens per step instead of 256 / 2,048), so a
+    69.9 GiB GPU can hold more KV than a 70 GiB one: the profile step is 4x wider. Real behaviour, not a bug."""
+    below = plan(_spec(count=1), gpu=dataclasses.replace(H100, memory_gib=69.9))
+    above = plan(_spec(count=1), gpu=dataclasses.replace(H100, memory_gib=70.0))
+    assert (below.settings.max_num_seqs, below.settings.max_num_batched_tokens) == (256, 2048)
+    assert (above.settings.max_num_seqs, above.settings.max_num_batched_tokens) == (1024, 8192)
+    assert below.fits and above.fits
+    assert above.memory.activation_gib > below.memory.activation_gib
 
 
 @settings(max_examples=15, deadline=None)
