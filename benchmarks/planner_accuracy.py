@@ -200,7 +200,7 @@ LEFT_OUT = {
     "#11/#12": "DeepSeek-R1 on vLLM V0: the 256-byte MLA padding is modelled (--vllm-generation v0), but V0's "
     "6.37 GiB MLA activation peak is not, so the prediction would be +28 %",
     "#20": "no token count (the log is a failure: KV −1.44 GiB); checked as 'does not fit' below",
-    "#27": "hybrid Mamba model (granite-4.0): Mamba state is not planned",
+    "#27": "granite-4.0 (hybrid Mamba) is not in the catalog; the Mamba state is planned from a config.json (tests/catalog/test_new_architectures.py) but the log names no config revision",
     "#28, #31, #32": "GPU or settings not in the log",
 }
 
