@@ -61,7 +61,7 @@ SERVING_KINDS = frozenset(
         "ModelAdapter",
     }
 )
-LABEL_FIELDS = ("file", "rule", "severity", "object", "container", "path", "label", "reason")
+LABEL_FIELDS = ("file", "rule", "severity", "object", "container", "path", "label", "reason", "run")
 
 
 @dataclass
@@ -92,12 +92,19 @@ def read_index() -> dict[str, str]:
     return splits
 
 
-def read_labels() -> dict[tuple[str, ...], dict[str, str]]:
+def read_labels(run: str = "after") -> dict[tuple[str, ...], dict[str, str]]:
+    """Labels by finding key; a row whose `run` is 'before' or 'after' applies to that run only (where a
+    finding's worth depends on what else the linter says, e.g. a repeat of another rule's finding)."""
     if not LABELS.exists():
         return {}
+    labels: dict[tuple[str, ...], dict[str, str]] = {}
     with LABELS.open(encoding="utf-8") as handle:
-        rows = csv.DictReader((line for line in handle if not line.startswith("#")), delimiter="\t")
-        return {_key(row): row for row in rows}
+        for row in csv.DictReader((line for line in handle if not line.startswith("#")), delimiter="\t"):
+            if (row.get("run") or "all") in ("all", run) and (
+                row.get("run") == run or _key(row) not in labels
+            ):
+                labels[_key(row)] = row
+    return labels
 
 
 def _key(row: dict[str, Any]) -> tuple[str, ...]:
@@ -133,9 +140,9 @@ def _unread(objects: list[K8sObject], notes: Iterable[str]) -> list[K8sObject]:
     return unread
 
 
-def run(split: str) -> Tally:
+def run(split: str, which: str = "after") -> Tally:
     splits = read_index()
-    labels = read_labels()
+    labels = read_labels(which)
     tally = Tally()
     for name in sorted(splits):
         if split != "all" and splits[name] != split:
@@ -169,7 +176,7 @@ def run(split: str) -> Tally:
             tally.labels[severity][verdict] += 1
             tally.by_rule[f"{finding.rule} ({severity})"][verdict] += 1
             if label is None:
-                tally.unlabelled.append({**row, "label": "", "reason": finding.message})
+                tally.unlabelled.append({**row, "label": "", "reason": finding.message, "run": "all"})
     return tally
 
 
@@ -188,6 +195,12 @@ def main() -> None:
     parser.add_argument("--split", choices=("build", "holdout", "all"), default=None)
     parser.add_argument("--unlabelled", action="store_true", help="print unlabelled findings as TSV rows")
     parser.add_argument("--by-rule", action="store_true", help="true/false/debatable per rule")
+    parser.add_argument(
+        "--run",
+        choices=("before", "after"),
+        default="after",
+        help="which run-specific labels to use (run 'before' against the sources of the commit before the changes)",
+    )
     args = parser.parse_args()
     splits = [args.split] if args.split else ["build", "holdout", "all"]
     print(
@@ -195,7 +208,7 @@ def main() -> None:
         "T/F/D/unlabelled | warning precision | infos | crashes | serving objects skipped |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    tallies = {s: run(s) for s in splits}
+    tallies = {s: run(s, args.run) for s in splits}
     for name, tally in tallies.items():
         print(_row(name, tally))
     last = tallies[splits[-1]]

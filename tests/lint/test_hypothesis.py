@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from kubellm.lint.engines import detect
 from kubellm.lint.engines.argv import command_lines
 from kubellm.lint.loader import K8sObject, parse_text
+from kubellm.lint.platforms import KNOWN_KINDS
 from kubellm.lint.runner import lint_objects
-from kubellm.lint.workload import KNOWN_KINDS
 
 from .cases import expert
 

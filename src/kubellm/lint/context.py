@@ -8,7 +8,8 @@ from typing import Any
 from kubellm.catalog import Catalog, GpuSpec, default_catalog
 from kubellm.lint.gpu import GPU_NODE_LABELS, GpuChoice, gpu_from_labels, gpu_from_mig, node_label_values
 from kubellm.lint.loader import K8sObject
-from kubellm.lint.workload import PodView, as_dict, pods_of
+from kubellm.lint.platforms import kind_key, pods_of
+from kubellm.lint.workload import ANY_VALUE, PodView, as_dict
 
 
 def _ns_match(a: str, b: str) -> bool:
@@ -23,17 +24,18 @@ def selector_matches(selector: dict[str, Any], labels: dict[str, Any]) -> bool:
         else selector
     )
     for key, value in match_labels.items():
-        if str(labels.get(key)) != str(value) or key not in labels:
+        if key not in labels or (labels[key] is not ANY_VALUE and str(labels[key]) != str(value)):
             return False
     for expr in selector.get("matchExpressions") or [] if "matchExpressions" in selector else []:
         if not isinstance(expr, dict):
             continue
-        key, op, values = (
-            str(expr.get("key")),
-            expr.get("operator"),
-            [str(v) for v in expr.get("values") or []],
-        )
+        key, op = str(expr.get("key")), expr.get("operator")
+        values = [str(v) for v in expr.get("values") or []]
         present = key in labels
+        if labels.get(key) is ANY_VALUE:  # set per pod by the controller: some pod has a matching value
+            if op == "DoesNotExist":
+                return False
+            continue
         if (op == "In" and (not present or str(labels[key]) not in values)) or (
             op == "NotIn" and present and str(labels[key]) in values
         ):
@@ -55,7 +57,7 @@ class LintContext:
 
     def __post_init__(self) -> None:
         for obj in self.objects:
-            self._by_kind.setdefault(obj.kind, []).append(obj)
+            self._by_kind.setdefault(kind_key(obj), []).append(obj)
         for obj in self.objects:
             self.pods.extend(pods_of(obj, self.configmap_data))
 
@@ -88,7 +90,9 @@ class LintContext:
         return [
             p
             for p in self.pods
-            if _ns_match(p.obj.namespace, namespace) and p.labels and selector_matches(selector, p.labels)
+            if _ns_match(p.obj.namespace, namespace)
+            and p.all_labels
+            and selector_matches(selector, p.all_labels)
         ]
 
     def pods_of_object(self, obj: K8sObject) -> list[PodView]:
@@ -114,7 +118,7 @@ class LintContext:
         labelled = gpu_from_labels(self.catalog, pairs)
         if labelled is None and pod.gpu_profile:
             gpu = self.catalog.find_gpu(pod.gpu_profile)
-            labelled = GpuChoice((gpu,), f"resourceProfile {pod.gpu_profile}") if gpu else None
+            labelled = GpuChoice((gpu,), pod.gpu_profile_source or pod.gpu_profile) if gpu else None
         if self.gpu_override is not None:
             labelled = GpuChoice((self.gpu_override,), "--gpu")
         mig = gpu_from_mig(self.catalog, resources, labelled)

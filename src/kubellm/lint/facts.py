@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from kubellm.lint.quantity import gib
 from kubellm.lint.workload import ContainerView, PodView, as_dict
 
 # The planner's floor (kubellm.plan.resources.STARTUP_FLOOR_S, equal by test) for models of unknown size.
@@ -12,7 +14,43 @@ STARTUP_BUDGET_MIN_S = 600
 TOKEN_ENV_NAMES = frozenset(
     {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACEHUB_API_TOKEN", "HUGGINGFACE_TOKEN", "HF_API_TOKEN"}
 )
-MUTABLE_TAGS = frozenset({"latest", "main", "master", "nightly", "dev", "edge", "stable"})
+# Engines whose multi-GPU and multi-node ranks talk over NCCL (shared memory within a node, sockets or
+# RDMA across nodes). llama.cpp splits layers over GPUs of one process and reaches other nodes by RPC.
+NCCL_ENGINES = frozenset(
+    {"vllm", "sglang", "tgi", "triton", "trtllm", "kserve-hf", "ray-serve-llm", "nim", "lmdeploy"}
+)
+# Words that name a moving tag ('latest', 'latest-nightly', 'main', 'nightly-cu128', 'stable'…).
+MOVING_TAG_WORDS = frozenset(
+    {
+        "latest",
+        "nightly",
+        "main",
+        "master",
+        "dev",
+        "develop",
+        "edge",
+        "stable",
+        "head",
+        "canary",
+        "rolling",
+        "trunk",
+        "unstable",
+    }
+)
+PLACEHOLDER_TAGS = frozenset({"replace", "placeholder", "changeme", "tbd", "todo"})
+_BUILD_ID = re.compile(r"\d{6,}|(?=[0-9a-f]*\d)[0-9a-f]{7,40}")  # a date or a commit: a fixed build
+
+
+def is_moving_tag(tag: str) -> bool:
+    """Whether a tag follows a branch rather than naming a build: 'latest', 'latest-nightly', 'main',
+    'server-cuda' (no version at all); 'nightly-20250801' or 'main-3f2a9c1' name one build."""
+    lowered = tag.lower()
+    words = set(re.split(r"[-_.+]", lowered))
+    if "latest" in words:
+        return True
+    if words & MOVING_TAG_WORDS:
+        return _BUILD_ID.search(lowered) is None
+    return not any(ch.isdigit() for ch in lowered)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +61,16 @@ class ImageRef:
 
     @property
     def pinned(self) -> bool:
-        return self.digest is not None or (self.tag is not None and self.tag.lower() not in MUTABLE_TAGS)
+        return self.digest is not None or (self.tag is not None and not is_moving_tag(self.tag))
+
+    @property
+    def placeholder(self) -> bool:
+        """A template placeholder that a tool replaces before apply ('<image>', '${VERSION}', 'x:replace')."""
+        text = f"{self.repository}:{self.tag or ''}"
+        return (
+            any(mark in text for mark in ("<", "${", "{{", "$("))
+            or (self.tag or "").lower() in PLACEHOLDER_TAGS
+        )
 
 
 def parse_image(image: str) -> ImageRef:
@@ -32,6 +79,36 @@ def parse_image(image: str) -> ImageRef:
     tag = last.split(":", 1)[1] if ":" in last else None
     repo = rest[: len(rest) - len(last)] + last.split(":", 1)[0]
     return ImageRef(repo, tag or None, digest or None)
+
+
+RDMA_ENV_PREFIXES = ("NCCL_IB_", "UCX_IB", "NVSHMEM_IB")
+
+
+def rdma_devices(c: ContainerView) -> list[str]:
+    """RDMA resources the container requests (`rdma/ib`, `rdma/roce_gdr`, a cloud's RDMA device)."""
+    return [str(r) for r in c.limits if "rdma" in str(r).lower() or str(r).startswith("nvidia.com/hostdev")]
+
+
+def rdma_env(c: ContainerView) -> list[str]:
+    """NCCL/UCX InfiniBand settings, unless NCCL_IB_DISABLE=1 turns InfiniBand off."""
+    if c.env.get("NCCL_IB_DISABLE") == "1":
+        return []
+    return [k for k in c.env if k.startswith(RDMA_ENV_PREFIXES)]
+
+
+def rdma_set_up(c: ContainerView) -> bool:
+    return bool(rdma_devices(c) or rdma_env(c))
+
+
+def pod_memory_limit_gib(pod: PodView) -> float | None:
+    """The pod's memory limit (the sum of its containers' limits); None when one container has none."""
+    total = 0.0
+    for c in pod.main:
+        limit = gib(c.limits.get("memory"))
+        if limit is None:
+            return None
+        total += limit
+    return total if pod.main else None
 
 
 def probe_budget_s(probe: dict[str, Any]) -> int:

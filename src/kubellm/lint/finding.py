@@ -28,6 +28,7 @@ class Hit:
     container: str | None = None
     obj: Any = None  # a K8sObject when a set-scoped rule reports on a specific object
     severity: Severity | None = None  # overrides the rule's default (rarely)
+    pod: Any = None  # the PodView a set-scoped rule reports on, so repeats across templates merge
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ parameter count in the model's name ('Meta-Llama-3-70B-Instruct' → 70 B parame
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -89,14 +90,14 @@ def gpu_from_labels(catalog: Catalog, pairs: Iterable[tuple[str, str]]) -> GpuCh
     for key, value in pairs:
         if key not in GPU_NODE_LABELS:
             continue
-        gpu = catalog.find_gpu(value) or catalog.find_gpu(_strip_product(value))
+        gpu = catalog.find_gpu(value) or catalog.find_gpu(strip_product(value))
         if gpu is not None and gpu not in found:
             found.append(gpu)
             sources.append(f"{key}={value}")
     return GpuChoice(tuple(found), ", ".join(sources)) if found else None
 
 
-def _strip_product(value: str) -> str:
+def strip_product(value: str) -> str:
     """'Tesla-V100-SXM2-16GB' → 'V100'; 'NVIDIA-L4' → 'L4' (GFD product strings carry form factors)."""
     parts = [p for p in re.split(r"[-_ ]", value) if p and p.lower() not in ("nvidia", "tesla", "geforce")]
     return parts[0] if parts else value
@@ -140,8 +141,26 @@ def find_model(catalog: Catalog, model_id: str | None) -> ModelArch | None:
     tries = [candidate, candidate.rsplit("/", 1)[-1]]
     base = re.sub(r"(?i)[-_](fp8|awq|gptq|int4|int8|w8a8|w4a16|dynamic)$", "", candidate)
     tries += [base, base.rsplit("/", 1)[-1]]
+    dated = re.sub(r"-\d{4}$", "", base)  # a dated re-release of the same architecture ('DeepSeek-R1-0528')
+    if dated != base:
+        tries += [dated, dated.rsplit("/", 1)[-1]]
     for name in tries:
         found = catalog.find_model(name)
+        if found is not None:
+            return found
+    return _model_in_path(catalog, candidate) if candidate.startswith("/") else None
+
+
+def _model_in_path(catalog: Catalog, path: str) -> ModelArch | None:
+    """A model named by a local path: an 'org/name' pair of segments the catalog knows (kubellm's own
+    '/models/hf/<org>/<name>/<revision>', a Hub-cache-like layout), else one segment that names it."""
+    parts = [p for p in path.split("/") if p and p not in (".", "..")]
+    for first, second in itertools.pairwise(parts):
+        found = catalog.find_model(f"{first}/{second}")
+        if found is not None and found.hf_id.lower() == f"{first}/{second}".lower():
+            return found
+    for part in reversed(parts):
+        found = catalog.find_model(part)
         if found is not None:
             return found
     return None
@@ -155,11 +174,14 @@ def prequantized_bytes_per_param(model_id: str) -> float | None:
     return None
 
 
-def weights_gib(catalog: Catalog, model_id: str | None) -> float | None:
-    """Size of the checkpoint the engine loads, in GiB (catalog first, else the name's parameter count)."""
+def weights_gib(catalog: Catalog, model_id: str | None, quantization: str | None = None) -> float | None:
+    """Size of the checkpoint the engine loads, in GiB (catalog first, else the name's parameter count);
+    ``quantization`` is the engine's `--quantization` when it quantizes 16-bit weights on load."""
     if not model_id:
         return None
-    bytes_per_param = prequantized_bytes_per_param(model_id) or 2.0
+    bytes_per_param = (
+        prequantized_bytes_per_param(model_id) or PREQUANTIZED.get((quantization or "").lower()) or 2.0
+    )
     arch = find_model(catalog, model_id)
     if arch is not None:
         quant = (
@@ -168,7 +190,7 @@ def weights_gib(catalog: Catalog, model_id: str | None) -> float | None:
             else None
         )
         quant = {"w8a8": "int8", "w4a16": "int4"}.get(quant or "", quant)
-        size = arch.weights_bytes_for("bfloat16", quant)
+        size = arch.weights_bytes_for("bfloat16", None if arch.quantization else quant)
         if size > 0:
             return size / 2**30
     params_from_name = estimate_params(model_id)

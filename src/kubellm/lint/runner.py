@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,8 +12,9 @@ from kubellm.catalog import Catalog, GpuSpec
 from kubellm.lint.context import LintContext
 from kubellm.lint.finding import Finding, Hit, Severity
 from kubellm.lint.loader import K8sObject, LoadResult, ParseProblem
+from kubellm.lint.platforms import KNOWN_KINDS, kind_key
 from kubellm.lint.registry import Rule, all_rules, selected
-from kubellm.lint.workload import KNOWN_KINDS, PodView
+from kubellm.lint.workload import PodView
 
 IGNORE_ANNOTATION = "kubellm.dev/lint-ignore"
 PARSE_RULE = "LINT001"
@@ -113,18 +116,14 @@ def lint_objects(
     for problem in problems:
         if selected(PARSE_RULE, options.select, options.ignore):
             result.findings.append(_parse_finding(problem))
-    known = [
-        o
-        for o in objects
-        if o.kind in KNOWN_KINDS and not (o.kind == "Model" and not o.api_version.startswith("kubeai.org/"))
-    ]
+    known = [o for o in objects if kind_key(o) in KNOWN_KINDS]
     for obj in objects:
         if obj not in known:
             result.notes.append(
                 f"skipped {obj.kind} {obj.name!r} in {obj.file}: kind not checked by kubellm lint"
             )
     ctx = LintContext(known, options.catalog, options.gpu)
-    raw: list[tuple[Rule, Hit, K8sObject, list[str]]] = []
+    raw: list[tuple[Rule, Hit, K8sObject, list[str], PodView | None]] = []
     pod_rules = [r for r in rules if r.scope == "pod"]
     object_rules = [r for r in rules if r.scope == "object"]
     set_rules = [r for r in rules if r.scope == "set"]
@@ -133,39 +132,70 @@ def lint_objects(
         for rule in pod_rules:
             if pod.managed and not rule.managed:
                 continue
-            raw.extend((rule, hit, pod.obj, ignored) for hit in rule.check(pod, ctx))
+            raw.extend((rule, hit, pod.obj, ignored, pod) for hit in rule.check(pod, ctx))
     for obj in known:
+        key = kind_key(obj)
+        applicable = [r for r in object_rules if r.kinds is None or key in r.kinds]
+        if not applicable:
+            continue
         ignored = _ignored_ids(obj.annotations)
-        for rule in object_rules:
-            if rule.kinds is None or obj.kind in rule.kinds:
-                raw.extend((rule, hit, obj, ignored) for hit in rule.check(obj, ctx))
+        for rule in applicable:
+            raw.extend((rule, hit, obj, ignored, None) for hit in rule.check(obj, ctx))
     for rule in set_rules:
         for hit in rule.check(ctx):
             target = hit.obj if isinstance(hit.obj, K8sObject) else None
             if target is None:
                 continue
             raw.append(
-                (rule, hit, target, _ignored_ids(target.annotations, *_pod_annotations(ctx.pods, target)))
+                (
+                    rule,
+                    hit,
+                    target,
+                    _ignored_ids(target.annotations, *_pod_annotations(ctx.pods, target)),
+                    hit.pod if isinstance(hit.pod, PodView) else None,
+                )
             )
     seen: set[tuple[str, str, str, str, str]] = set()
-    for rule, hit, obj, ignored in raw:
+    first: dict[tuple[str, int, str, str], int] = {}  # one problem, one finding (see _problem)
+    repeats: dict[int, int] = {}
+    for rule, hit, obj, ignored, source in raw:
         if _suppressed(rule.meta.id, ignored):
             result.suppressed += 1
             continue
         finding = _finding(rule, hit, obj)
-        key = (
+        identity = (
             finding.rule,
             finding.file,
             f"{finding.kind}/{finding.namespace}/{finding.name}",
             finding.path,
             finding.message,
         )
-        if key in seen:
+        if identity in seen:
             continue
-        seen.add(key)
+        seen.add(identity)
+        about = _problem(rule.meta.id, obj, hit, source)
+        if about in first:
+            repeats[first[about]] = repeats.get(first[about], 0) + 1
+            continue
+        first[about] = len(result.findings)
         result.findings.append(finding)
+    for index, count in repeats.items():
+        finding = result.findings[index]
+        more = f" (the same in {count} more pod template{'s' if count > 1 else ''} of this {finding.kind})"
+        result.findings[index] = dataclasses.replace(finding, message=finding.message + more)
     result.findings.sort(key=lambda f: (f.file, f.line or 0, f.severity.rank, f.rule, f.path))
     return result
+
+
+def _problem(rule_id: str, obj: K8sObject, hit: Hit, pod: PodView | None) -> tuple[str, int, str, str]:
+    """What a finding is about, regardless of which pod template of the object raised it: a
+    LeaderWorkerSet's leader and worker, or a RayCluster's worker groups, repeat the same mistake."""
+    if pod is None:
+        return rule_id, id(hit), "", ""
+    path = hit.path[len(pod.path) :] if hit.path.startswith(pod.path) else hit.path
+    path = re.sub(r"\[\d+\]", "[]", path)  # the leader's env[1] is the worker's env[0]
+    message = hit.message.replace(repr(hit.container), "…") if hit.container else hit.message
+    return rule_id, id(obj), path, message
 
 
 def _pod_annotations(pods: list[PodView], obj: K8sObject) -> list[dict[str, Any]]:

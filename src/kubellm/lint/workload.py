@@ -1,14 +1,15 @@
-"""Pods inside objects: Deployments, StatefulSets, Jobs, LeaderWorkerSets, KServe and KubeAI resources.
+"""Pods inside objects, as the rules see them: :class:`PodView` and :class:`ContainerView`.
 
 A :class:`PodView` is one pod template with its path in the object; each :class:`ContainerView`
 carries its literal environment (envFrom ConfigMaps of the same manifest set resolved), its GPU
-count and the engine it runs, parsed. ``managed`` pods are rendered by a controller (KubeAI Model,
-KServe predictor): only the fields the user wrote are checked there.
+count and the engine it runs, parsed. ``managed`` pods are rendered by a controller from a short
+resource (KubeAI Model, KServe predictor, KAITO Workspace, NIMService…): only the fields the user
+wrote are checked there. Which objects hold which pods is in :mod:`kubellm.lint.platforms`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,64 +17,6 @@ from kubellm.lint.engines import EngineConfig, detect
 from kubellm.lint.gpu import is_gpu_resource
 from kubellm.lint.loader import K8sObject
 from kubellm.lint.quantity import parse_quantity
-
-WORKLOAD_TEMPLATE_PATHS = {
-    "Deployment": "spec.template.spec",
-    "StatefulSet": "spec.template.spec",
-    "DaemonSet": "spec.template.spec",
-    "ReplicaSet": "spec.template.spec",
-    "ReplicationController": "spec.template.spec",
-    "Job": "spec.template.spec",
-    "CronJob": "spec.jobTemplate.spec.template.spec",
-    "Pod": "spec",
-}
-CORE_KINDS = frozenset(
-    {
-        *WORKLOAD_TEMPLATE_PATHS,
-        "Service",
-        "ConfigMap",
-        "Secret",
-        "ServiceAccount",
-        "NetworkPolicy",
-        "PodDisruptionBudget",
-        "HorizontalPodAutoscaler",
-        "PersistentVolumeClaim",
-        "PersistentVolume",
-        "Ingress",
-        "Namespace",
-        "Role",
-        "RoleBinding",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "PriorityClass",
-        "RuntimeClass",
-        "ResourceQuota",
-        "LimitRange",
-        "StorageClass",
-        "Endpoints",
-        "EndpointSlice",
-        "CustomResourceDefinition",
-        "HTTPRoute",
-        "Gateway",
-        "GRPCRoute",
-        "PodMonitor",
-        "PrometheusRule",
-    }
-)
-EXTRA_KINDS = frozenset(
-    {
-        "ScaledObject",
-        "LeaderWorkerSet",
-        "InferenceService",
-        "ServingRuntime",
-        "ClusterServingRuntime",
-        "ClusterStorageContainer",
-        "Model",
-        "ServiceMonitor",
-        "LLMService",
-    }
-)
-KNOWN_KINDS = CORE_KINDS | EXTRA_KINDS
 
 
 def get_path(data: Any, path: str) -> Any:
@@ -178,7 +121,18 @@ class PodView:
     role: str = ""
     group_size: int = 1  # pods per replica group (LeaderWorkerSet size, KServe head + workers)
     managed: bool = False
-    gpu_profile: str | None = None  # KubeAI resourceProfile GPU name
+    gpu_profile: str | None = None  # the GPU a platform names (KubeAI profile, KAITO instance type…)
+    gpu_profile_source: str = ""  # where gpu_profile was read, for messages
+    # labels the controller adds to every pod; a value of None matches any value (pod-index labels)
+    controller_labels: dict[str, str | None] = field(default_factory=dict)
+    max_surge: str | None = None  # how many extra pods a rollout may start ('25%', '1'), None: none
+    template: bool = False  # a runtime template whose resources come from another object (KServe runtimes)
+
+    @property
+    def all_labels(self) -> dict[str, Any]:
+        """Template labels plus the ones the controller adds (ANY_VALUE where any value is added)."""
+        added = {k: ANY_VALUE if v is None else v for k, v in self.controller_labels.items()}
+        return {**added, **self.labels}
 
     @property
     def main(self) -> list[ContainerView]:
@@ -214,6 +168,15 @@ class PodView:
 
 
 ConfigMapLookup = Callable[[str, str], dict[str, Any] | None]
+
+
+class _AnyValue(str):
+    """A label value the controller fills per pod (pod index, hash): any selector value matches it."""
+
+    __slots__ = ()
+
+
+ANY_VALUE = _AnyValue("*")
 
 
 def gpu_count(container: dict[str, Any]) -> tuple[int, tuple[str, ...]]:
@@ -268,8 +231,12 @@ def container_env(
     return env, sources
 
 
-def _container_views(
-    pod_spec: dict[str, Any], path: str, namespace: str, configmaps: ConfigMapLookup
+def container_views(
+    pod_spec: dict[str, Any],
+    path: str,
+    namespace: str,
+    configmaps: ConfigMapLookup,
+    injected_env: dict[str, str] | None = None,
 ) -> list[ContainerView]:
     views: list[ContainerView] = []
     for section, init in (("containers", False), ("initContainers", True)):
@@ -278,7 +245,12 @@ def _container_views(
                 continue
             views.append(
                 make_container(
-                    data, f"{path}.{section}[{i}]" if path else f"{section}[{i}]", init, namespace, configmaps
+                    data,
+                    f"{path}.{section}[{i}]" if path else f"{section}[{i}]",
+                    init,
+                    namespace,
+                    configmaps,
+                    injected_env=injected_env,
                 )
             )
     return views
@@ -291,8 +263,12 @@ def make_container(
     namespace: str,
     configmaps: ConfigMapLookup,
     image_hint: str = "",
+    injected_env: dict[str, str] | None = None,
 ) -> ContainerView:
+    """``injected_env``: variables the controller sets in every container (LWS_GROUP_SIZE …); the
+    container's own env wins over them."""
     env, sources = container_env(data, namespace, configmaps)
+    env = {**(injected_env or {}), **env}
     command = [str(t) for t in as_list(data.get("command")) if t is not None]
     args = [str(t) for t in as_list(data.get("args")) if t is not None]
     image = str(data.get("image") or image_hint)
@@ -311,7 +287,8 @@ def make_container(
     )
 
 
-def _int(value: Any, default: int | None = None) -> int | None:
+def to_int(value: Any, default: int | None = None) -> int | None:
+    """An int from a manifest value ('2', 2); ``default`` for anything else (bools included)."""
     if isinstance(value, bool):
         return default
     if isinstance(value, int):
@@ -322,142 +299,26 @@ def _int(value: Any, default: int | None = None) -> int | None:
         return default
 
 
-def pods_of(obj: K8sObject, configmaps: ConfigMapLookup) -> list[PodView]:
-    """Every pod template the object defines (empty for objects that define none)."""
-    return list(_pods_of(obj, configmaps))
-
-
-def _pods_of(obj: K8sObject, configmaps: ConfigMapLookup) -> Iterator[PodView]:
-    ns = obj.namespace
-    kind = obj.kind
-    if kind in WORKLOAD_TEMPLATE_PATHS:
-        path = WORKLOAD_TEMPLATE_PATHS[kind]
-        spec = get_path(obj.data, path)
-        if not isinstance(spec, dict):
-            return
-        template_meta = (
-            as_dict(get_path(obj.data, path.rsplit(".", 1)[0] + ".metadata"))
-            if kind != "Pod"
-            else obj.metadata
-        )
-        replicas = (
-            _int(obj.spec.get("replicas"), 1) if kind in ("Deployment", "StatefulSet", "ReplicaSet") else None
-        )
-        yield PodView(
-            obj,
-            spec,
-            path,
-            _container_views(spec, path, ns, configmaps),
-            replicas,
-            as_dict(template_meta.get("labels")),
-            as_dict(template_meta.get("annotations")),
-        )
-    elif kind == "LeaderWorkerSet":
-        lwt = as_dict(obj.spec.get("leaderWorkerTemplate"))
-        size = _int(lwt.get("size"), 1) or 1
-        replicas = _int(obj.spec.get("replicas"), 1)
-        for role, key in (("leader", "leaderTemplate"), ("worker", "workerTemplate")):
-            template = as_dict(lwt.get(key))
-            spec = template.get("spec")
-            if isinstance(spec, dict):
-                path = f"spec.leaderWorkerTemplate.{key}.spec"
-                meta = as_dict(template.get("metadata"))
-                # the controller adds these labels to every pod of the set
-                labels = {"leaderworkerset.sigs.k8s.io/name": obj.name, **as_dict(meta.get("labels"))}
-                yield PodView(
-                    obj,
-                    spec,
-                    path,
-                    _container_views(spec, path, ns, configmaps),
-                    replicas,
-                    labels,
-                    as_dict(meta.get("annotations")),
-                    role=role,
-                    group_size=size,
-                )
-    elif kind in ("ServingRuntime", "ClusterServingRuntime"):
-        worker = as_dict(obj.spec.get("workerSpec"))
-        size = 2 if worker.get("containers") else 1
-        yield PodView(
-            obj,
-            obj.spec,
-            "spec",
-            _container_views(obj.spec, "spec", ns, configmaps),
-            role="head",
-            group_size=size,
-        )
-        if worker.get("containers"):
-            yield PodView(
-                obj,
-                worker,
-                "spec.workerSpec",
-                _container_views(worker, "spec.workerSpec", ns, configmaps),
-                role="worker",
-                group_size=size,
-            )
-    elif kind == "ClusterStorageContainer":
-        container = obj.spec.get("container")
-        if isinstance(container, dict):
-            view = make_container(container, "spec.container", True, ns, configmaps)
-            yield PodView(obj, {"initContainers": [container]}, "spec", [view], role="storage-initializer")
-    elif kind == "InferenceService":
-        yield from _inference_service(obj, configmaps)
-    elif kind == "Model" and obj.api_version.startswith("kubeai.org/"):
-        yield _kubeai_model(obj)
-
-
-def _inference_service(obj: K8sObject, configmaps: ConfigMapLookup) -> Iterator[PodView]:
-    predictor = as_dict(obj.spec.get("predictor"))
-    ns = obj.namespace
-    worker = as_dict(predictor.get("workerSpec"))
-    size = 1 + max(0, (_int(worker.get("pipelineParallelSize"), 1) or 1) - 1) if worker else 1
-    views: list[ContainerView] = []
-    model = predictor.get("model")
-    if isinstance(model, dict):
-        fmt = str(as_dict(model.get("modelFormat")).get("name") or "").lower()
-        hint = "kserve/huggingfaceserver" if fmt == "huggingface" else ""
-        view = make_container(model, "spec.predictor.model", False, ns, configmaps, image_hint=hint)
-        if view.engine is not None and view.engine.model is None and model.get("storageUri"):
-            view.engine.model = str(model["storageUri"])
-        views.append(view)
-    views.extend(_container_views(predictor, "spec.predictor", ns, configmaps))
-    yield PodView(
-        obj,
-        predictor,
-        "spec.predictor",
-        views,
-        _int(predictor.get("minReplicas"), None),
-        role="predictor",
-        group_size=size,
-        managed=isinstance(model, dict),
-    )
-
-
-def _kubeai_model(obj: K8sObject) -> PodView:
-    spec = obj.spec
-    engine_name = str(spec.get("engine") or "").lower()
-    args = [str(a) for a in as_list(spec.get("args"))]
-    env = {str(k): str(v) for k, v in as_dict(spec.get("env")).items()}
-    image = {"vllm": "vllm/vllm-openai", "ollama": "ollama/ollama"}.get(engine_name, engine_name)
-    container: dict[str, Any] = {"name": "server", "args": args}
-    engine = detect(image, [], args, env)
-    url = str(spec.get("url") or "")
-    if engine is not None and engine.model is None and url:
-        engine.model = url.split("://", 1)[-1]
-    profile = str(spec.get("resourceProfile") or "")
-    profile_name, _, count_text = profile.partition(":")
-    count = (
-        _int(count_text, 1) or 1 if profile_name.startswith(("nvidia", "amd")) or "gpu" in profile_name else 0
-    )
-    view = ContainerView(
-        container,
-        "spec",
-        env=env,
-        engine=engine,
-        gpu_count=count,
-        gpu_resources=("nvidia.com/gpu",) if count else (),
-    )
-    gpu_name = profile_name.removeprefix("nvidia-gpu-").removeprefix("gpu-") if count else None
+def template_pod(
+    obj: K8sObject,
+    template: dict[str, Any],
+    path: str,
+    configmaps: ConfigMapLookup,
+    injected_env: dict[str, str] | None = None,
+    **fields: Any,
+) -> PodView | None:
+    """The PodView of a PodTemplateSpec (`{metadata, spec}`) found at ``path`` + '.spec' in ``obj``."""
+    spec = template.get("spec")
+    if not isinstance(spec, dict):
+        return None
+    meta = as_dict(template.get("metadata"))
+    spec_path = f"{path}.spec" if path else "spec"
     return PodView(
-        obj, {}, "spec", [view], _int(spec.get("minReplicas"), None), managed=True, gpu_profile=gpu_name
+        obj,
+        spec,
+        spec_path,
+        container_views(spec, spec_path, obj.namespace, configmaps, injected_env),
+        labels=as_dict(meta.get("labels")),
+        annotations=as_dict(meta.get("annotations")),
+        **fields,
     )

@@ -1,16 +1,18 @@
-"""Engine-argument parsers: vLLM, SGLang, TGI, Triton/TensorRT-LLM, llama.cpp and Ollama.
+"""Engine-argument parsers: vLLM, SGLang, TGI, Triton/TensorRT-LLM, llama.cpp, Ollama, LMDeploy, NIM.
 
-``detect`` finds the engine a container runs (from its command line, else its image) and parses its
-flags and environment into an :class:`EngineConfig`. Shell-wrapped commands (`sh -c "vllm serve …"`)
-and Kubernetes `$(VAR)` references are expanded first.
+``detect`` finds the engine a container runs and parses its flags and environment into an
+:class:`EngineConfig`. What runs decides: the command line when the container sets one (an image that
+ships an engine but runs something else, like LMCache's cache server in `lmcache/vllm-openai`, is not
+an engine), else the image's own entrypoint, judged by the image name. Shell-wrapped commands
+(`sh -c "vllm serve …"`) and Kubernetes `$(VAR)` references are expanded first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from kubellm.lint.engines import llamacpp, ollama, sglang, tgi, triton, vllm
-from kubellm.lint.engines.argv import command_lines, parse_flags
+from kubellm.lint.engines import llamacpp, lmdeploy, nim, ollama, sglang, tgi, triton, vllm
+from kubellm.lint.engines.argv import command_lines
 from kubellm.lint.engines.base import ENGINES, VLLM_LIKE, EngineConfig
 
 __all__ = ["ENGINES", "VLLM_LIKE", "EngineConfig", "detect", "engine_from_image"]
@@ -63,6 +65,9 @@ def _from_argv(argv: Sequence[str], env: Mapping[str, str]) -> EngineConfig | No
     rest = ollama.find_invocation(argv)
     if rest is not None:
         return ollama.parse(rest, env)
+    rest = lmdeploy.find_invocation(argv)
+    if rest is not None:
+        return lmdeploy.parse(rest, env)
     return None
 
 
@@ -88,12 +93,12 @@ def detect(
         config = _from_argv(argv, env)
         if config is not None:
             return config
+    if command:
+        return None  # the container runs something else than the image's engine entrypoint
+    if nim.is_nim_image(image):
+        return nim.parse(image, args, env)
     hint = engine_from_image(image)
     if hint is None:
         return None
-    if not command:
-        lines = command_lines([], args, env)
-        return _from_image_entrypoint(hint, lines[0] if lines else [], env)
-    config = _from_image_entrypoint(hint, [], env)
-    config.args = parse_flags([])
-    return config
+    lines = command_lines([], args, env)
+    return _from_image_entrypoint(hint, lines[0] if lines else [], env)

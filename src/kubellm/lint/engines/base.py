@@ -9,9 +9,22 @@ from typing import Any
 from kubellm.engines import EngineTable, ParsedArgs, parse_flags, read_settings
 
 # Engines kubellm recognises; `kserve-hf` is KServe's huggingfaceserver (vLLM backend, vLLM flags).
-ENGINES = ("vllm", "sglang", "tgi", "triton", "trtllm", "llamacpp", "ollama", "kserve-hf")
-# Engines whose memory accounting follows vLLM's (the planner's model).
-VLLM_LIKE = frozenset({"vllm", "kserve-hf"})
+ENGINES = (
+    "vllm",
+    "sglang",
+    "tgi",
+    "triton",
+    "trtllm",
+    "llamacpp",
+    "ollama",
+    "kserve-hf",
+    "nim",
+    "lmdeploy",
+    "ray-serve-llm",
+)
+# Engines whose memory accounting follows vLLM's (the planner's model): vLLM itself, KServe's
+# huggingfaceserver and Ray Serve LLM, which both run vLLM's engine with vLLM's arguments.
+VLLM_LIKE = frozenset({"vllm", "kserve-hf", "ray-serve-llm"})
 
 
 @dataclass(slots=True)
@@ -43,11 +56,22 @@ class EngineConfig:
     python_backend: bool = False
     max_num_seqs: int | None = None
     max_num_batched_tokens: int | None = None
+    nodes: int | None = None  # nodes one engine instance spans (SGLang/vLLM --nnodes)
+    extra_config: str | None = None  # a YAML file of further engine settings (TensorRT-LLM)
+    sizes_context: bool = False  # the engine (or its controller) picks a context length that fits
+    rank: bool = False  # a worker rank of an engine started in another pod of the group
 
     @property
     def gpus_needed(self) -> int:
         """GPUs one process group needs: TP × PP (× DP for engines that run DP ranks in one pod)."""
         return (self.tensor_parallel or 1) * (self.pipeline_parallel or 1) * (self.data_parallel or 1)
+
+    @property
+    def gpus_per_node(self) -> int | None:
+        """GPUs each pod must bring when the engine states how many nodes it spans, else None."""
+        if not self.nodes or self.nodes <= 1:
+            return None
+        return max(1, self.gpus_needed // self.nodes)
 
     @property
     def multi_gpu(self) -> bool:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from kubellm.engines import SGLANG
+from kubellm.engines import SGLANG, to_int
 from kubellm.lint.engines.base import EngineConfig, from_table
 
 
 def find_invocation(argv: Sequence[str]) -> list[str] | None:
     for i, token in enumerate(argv):
-        if token == "-m" and i + 1 < len(argv) and argv[i + 1] == "sglang.launch_server":
+        if token == "-m" and i + 1 < len(argv) and argv[i + 1] in ("sglang.launch_server", "dynamo.sglang"):
             return list(argv[i + 2 :])
         if (
             token.rsplit("/", 1)[-1] == "sglang"
@@ -27,4 +27,6 @@ def find_invocation(argv: Sequence[str]) -> list[str] | None:
 def parse(argv: Sequence[str], env: Mapping[str, str]) -> EngineConfig:
     config = from_table("sglang", SGLANG, argv, env)
     config.api_key = config.args.has("api-key")
+    config.nodes = to_int(config.args.get("nnodes"))
+    config.sizes_context = True  # SGLang caps a request at its KV pool instead of refusing to start
     return config

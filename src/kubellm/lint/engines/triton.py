@@ -14,6 +14,8 @@ from kubellm.lint.engines.base import EngineConfig, from_table
 
 def find_invocation(argv: Sequence[str]) -> tuple[str, list[str]] | None:
     for i, token in enumerate(argv):
+        if token == "-m" and i + 1 < len(argv) and argv[i + 1] == "dynamo.trtllm":
+            return "trtllm", list(argv[i + 2 :])  # NVIDIA Dynamo's TensorRT-LLM worker
         exe = token.rsplit("/", 1)[-1]
         if exe == "tritonserver":
             return "triton", list(argv[i + 1 :])
@@ -29,7 +31,8 @@ def find_invocation(argv: Sequence[str]) -> tuple[str, list[str]] | None:
 def parse(engine: str, argv: Sequence[str], env: Mapping[str, str]) -> EngineConfig:
     config = from_table(engine, TRTLLM if engine == "trtllm" else TRITON, argv, env)
     args = config.args
-    config.model = config.model or args.get("model")
+    config.model = config.model or args.get("model", "model-path")
+    config.extra_config = args.get("extra-engine-args", "extra-llm-api-options", "config")
     if engine == "trtllm" and config.model is None and args.positionals:
         config.model = args.positionals[0]
     config.max_model_len = config.max_model_len or to_int(args.get("max-input-len"))

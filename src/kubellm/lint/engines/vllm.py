@@ -14,6 +14,7 @@ ENTRYPOINT_MODULES = (
     "vllm.entrypoints.openai.api_server",
     "vllm.entrypoints.api_server",
     "huggingfaceserver",
+    "dynamo.vllm",  # NVIDIA Dynamo's vLLM worker: vLLM's engine arguments
 )
 
 
@@ -52,4 +53,5 @@ def parse(
         api_key=args.has("api-key") or bool(env.get("VLLM_API_KEY")),
         token_on_command_line=args.has("hf-token", "token"),
         max_num_seqs=settings.get("max_num_seqs") or to_int(args.get("max-num-seq")),
+        nodes=to_int(args.get("nnodes")),
     )

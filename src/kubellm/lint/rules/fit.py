@@ -65,7 +65,9 @@ def _spec_value(engine: EngineConfig, setting: str, raw: str, allowed: frozenset
     return value if value in allowed else default
 
 
-def _spec(engine: EngineConfig, arch: ModelArch, choice: GpuChoice, pod: PodView) -> dict[str, Any]:
+def _spec(
+    engine: EngineConfig, arch: ModelArch, choice: GpuChoice, max_model_len: int | None = None
+) -> dict[str, Any]:
     gpu = choice.smallest
     tp = engine.tensor_parallel or 1
     pp = engine.pipeline_parallel or 1
@@ -81,8 +83,9 @@ def _spec(engine: EngineConfig, arch: ModelArch, choice: GpuChoice, pod: PodView
     if util is not None and 0 < util <= 0.98:
         gpu_section["memory_utilization"] = util
     serving: dict[str, Any] = {}
-    if engine.max_model_len and engine.max_model_len >= 16:
-        serving["max_model_len"] = engine.max_model_len
+    context = max_model_len or engine.max_model_len
+    if context and context >= 16:
+        serving["max_model_len"] = context
     if engine.max_num_seqs:
         serving["max_num_seqs"] = engine.max_num_seqs
     serving["kv_cache_dtype"] = _spec_value(
@@ -108,13 +111,20 @@ def _spec(engine: EngineConfig, arch: ModelArch, choice: GpuChoice, pod: PodView
     }
 
 
-def planned(pod: PodView, c: ContainerView, ctx: LintContext) -> tuple[Plan, ModelArch, GpuChoice] | None:
-    """The plan for this engine on this pod's GPU, or None when model, GPU or engine is unknown."""
+def planned(
+    pod: PodView,
+    c: ContainerView,
+    ctx: LintContext,
+    choice: GpuChoice | None = None,
+    max_model_len: int | None = None,
+) -> tuple[Plan, ModelArch, GpuChoice] | None:
+    """The plan for this engine on this pod's GPU (or ``choice``), optionally at another context length;
+    None when the model, the GPU or the engine is unknown."""
     engine = c.engine
-    if engine is None or engine.engine not in ("vllm", "kserve-hf", "sglang"):
+    if engine is None or not (engine.vllm_like or engine.engine == "sglang"):
         return None
     arch = find_model(ctx.catalog, engine.model)
-    choice = ctx.gpu_for(pod)
+    choice = choice or ctx.gpu_for(pod)
     if arch is None or choice is None:
         return None
     from pydantic import ValidationError
@@ -122,7 +132,7 @@ def planned(pod: PodView, c: ContainerView, ctx: LintContext) -> tuple[Plan, Mod
     from kubellm.plan import Plan, plan
     from kubellm.spec import LLMService
 
-    spec_data = _spec(engine, arch, choice, pod)
+    spec_data = _spec(engine, arch, choice, max_model_len)
     key = (arch.name, repr(spec_data))
     if key not in ctx.plan_cache:
         try:

@@ -5,31 +5,44 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from kubellm.engines import TABLES
 from kubellm.lint.context import LintContext
 from kubellm.lint.facts import (
+    NCCL_ENGINES,
     STARTUP_BUDGET_MIN_S,
     TOKEN_ENV_NAMES,
+    downloads_model,
     parse_image,
+    pod_memory_limit_gib,
     probe_budget_s,
     probe_kind,
     probe_path,
     shm_volume,
 )
 from kubellm.lint.finding import Hit, Severity
-from kubellm.lint.gpu import find_model, weights_gib
+from kubellm.lint.gpu import weights_gib
 from kubellm.lint.registry import rule
 from kubellm.lint.workload import ContainerView, PodView, as_dict, as_list
 
-READY_PATHS = {
-    "vllm": ("/health", "/v1/models", "/ping"),
-    "kserve-hf": ("/v2/health/ready", "/v1/models", "/health"),
-    "sglang": ("/health", "/health_generate", "/v1/models"),
-    "tgi": ("/health",),
-    "triton": ("/v2/health/ready",),
-    "trtllm": ("/health", "/v1/models"),
-    "llamacpp": ("/health", "/v1/models"),
-    "ollama": (),
-}
+# KServe's huggingfaceserver has no engine table of its own (it serves vLLM behind KServe's protocol).
+KSERVE_HF_READY_PATHS = ("/v2/health/ready", "/v1/models", "/health")
+
+
+def ready_paths(engine: str) -> tuple[str, ...] | None:
+    """Paths that answer only once the model is loaded (the engine table's), None when unknown."""
+    if engine == "kserve-hf":
+        return KSERVE_HF_READY_PATHS
+    readiness = TABLES[engine].readiness if engine in TABLES else None
+    return (readiness.ready_path, *readiness.ready_paths) if readiness and readiness.ready_paths else None
+
+
+def listens_when_loaded(engine: str) -> bool:
+    """vLLM, SGLang, TGI… open their port only once the engine is built: a TCP check is model-aware."""
+    name = "vllm" if engine == "kserve-hf" else engine
+    return name in TABLES and not TABLES[name].readiness.listens_before_loaded
+
+
+LIVENESS_TOLERANCE_S = 60  # consecutive failing seconds before a restart that a busy engine survives
 _TOKEN_ARG = re.compile(
     r"--(hf[-_])?token\b|\$\(?\{?(HF_TOKEN|HUGGING_FACE_HUB_TOKEN|HUGGINGFACEHUB_API_TOKEN)\b"
 )
@@ -38,7 +51,7 @@ SERVING_KINDS = frozenset({"ServingRuntime", "ClusterServingRuntime", "ClusterSt
 
 def _parallel_reason(pod: PodView, c: ContainerView) -> str | None:
     engine = c.engine
-    if engine is None:
+    if engine is None or engine.engine not in NCCL_ENGINES:
         return None
     if (engine.tensor_parallel or 1) > 1:
         return f"tensor parallel {engine.tensor_parallel}"
@@ -87,10 +100,11 @@ def shm_missing(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     "GPU006",
     "shm-no-sizelimit",
     Severity.WARNING,
-    "A memory-backed /dev/shm has no sizeLimit",
-    why="A `medium: Memory` emptyDir counts against the pod's memory and is unbounded without a sizeLimit: a "
-    "runaway NCCL or dataloader segment can take the node's RAM.",
-    fix="Give the /dev/shm emptyDir a `sizeLimit` (NCCL needs a few GiB; 16Gi is ample for 8 GPUs).",
+    "A memory-backed /dev/shm has no sizeLimit in a pod without a memory limit",
+    why="A `medium: Memory` emptyDir counts against the pod's memory limit; in a pod without one it is unbounded "
+    "without a sizeLimit: a runaway NCCL or dataloader segment can take the node's RAM.",
+    fix="Give the /dev/shm emptyDir a `sizeLimit` (NCCL needs a few GiB; 16Gi is ample for 8 GPUs), or give the "
+    "containers memory limits.",
     bad="volumes: [{name: shm, emptyDir: {medium: Memory}}]",
     good="volumes: [{name: shm, emptyDir: {medium: Memory, sizeLimit: 16Gi}}]",
     mistakes=("M1w",),
@@ -102,21 +116,26 @@ def shm_no_sizelimit(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
         if volume is None or index is None or index in reported:
             continue
         reported.add(index)
-        if not as_dict(volume.get("emptyDir")).get("sizeLimit"):
+        # a memory-backed emptyDir is charged to the pod's memory limit: with one it is bounded already
+        if not as_dict(volume.get("emptyDir")).get("sizeLimit") and pod_memory_limit_gib(pod) is None:
             yield Hit(
-                f"/dev/shm volume {volume.get('name')!r} is memory-backed without a sizeLimit",
+                f"/dev/shm volume {volume.get('name')!r} is memory-backed without a sizeLimit, and the pod has "
+                "no memory limit to charge it to",
                 f"{pod.path}.volumes[{index}].emptyDir",
             )
 
 
-def startup_needed_s(ctx: LintContext, c: ContainerView) -> int:
-    """The planner's startup budget for this model without a download (the least a probe must allow)."""
-    size = weights_gib(ctx.catalog, c.engine.model if c.engine else None)
+def startup_needed_s(ctx: LintContext, c: ContainerView, pod: PodView | None = None) -> int:
+    """The planner's startup budget for the weights this pod loads, without a download (the least a
+    probe must allow); a multi-node group loads its share per pod."""
+    engine = c.engine
+    size = weights_gib(ctx.catalog, engine.model if engine else None, engine.quantization if engine else None)
     if not size:
         return STARTUP_BUDGET_MIN_S
     from kubellm.plan.resources import startup_budget_s  # the one budget (loaded only with a known model)
 
-    return startup_budget_s(size * 2**30, downloads_at_start=False)
+    per_pod = size / max(1, pod.group_size if pod else 1)
+    return startup_budget_s(per_pod * 2**30, downloads_at_start=False)
 
 
 @rule(
@@ -125,7 +144,8 @@ def startup_needed_s(ctx: LintContext, c: ContainerView) -> int:
     Severity.ERROR,
     "An engine with a liveness probe has no startupProbe long enough for the model to load",
     why="Downloading and loading weights takes minutes to hours; a liveness probe that starts after a fixed "
-    "initialDelaySeconds kills the pod mid-load (`KeyboardInterrupt: terminated`, CrashLoopBackOff).",
+    "initialDelaySeconds kills the pod mid-load (`KeyboardInterrupt: terminated`, CrashLoopBackOff). (Ollama "
+    "answers at once and loads models on first use, so it is not checked.)",
     fix="Add a startupProbe on the engine's health endpoint whose failureThreshold × periodSeconds covers "
     "download + load (≥ 10 min; more for big models), and drop initialDelaySeconds from the liveness probe.",
     bad="livenessProbe: {httpGet: {path: /health, port: 8000}, initialDelaySeconds: 60}",
@@ -135,9 +155,11 @@ def startup_needed_s(ctx: LintContext, c: ContainerView) -> int:
 )
 def startup_probe_missing(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     for c in pod.engines:
+        if c.engine is not None and c.engine.engine == "ollama":
+            continue  # Ollama serves its API within seconds and loads models on first use
         liveness = c.probe("livenessProbe")
         startup = c.probe("startupProbe")
-        needed = startup_needed_s(ctx, c)
+        needed = startup_needed_s(ctx, c, pod)
         if startup is not None:
             budget = probe_budget_s(startup)
             if budget < needed and probe_kind(startup) != "exec":
@@ -161,11 +183,12 @@ def startup_probe_missing(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     "GPU008",
     "probe-timeout-too-low",
     Severity.WARNING,
-    "An engine's liveness probe times out after 1-2 s or fails on one miss",
-    why="A saturated engine answers /health late; with the default 1 s timeout three slow answers restart "
-    "the pod (or de-register it) exactly when load is highest.",
-    fix="Set liveness `timeoutSeconds` ≥ 3 (5 is common) and `failureThreshold` ≥ 3; readiness "
-    "`failureThreshold` ≥ 2.",
+    "An engine's liveness probe restarts it after a few slow answers within a minute",
+    why="A saturated engine answers /health late; with the default 1 s timeout three slow answers in 30 s restart "
+    "the pod exactly when load is highest. A large failureThreshold (a minute or more of failures) absorbs "
+    "that; a readiness failureThreshold of 1 de-registers the pod on every slow answer.",
+    fix="Set liveness `timeoutSeconds` ≥ 3 (5 is common) and `failureThreshold` ≥ 3, or let failureThreshold × "
+    "periodSeconds cover at least 60 s; readiness `failureThreshold` ≥ 2.",
     bad="livenessProbe: {httpGet: {path: /health, port: 8000}}   # timeoutSeconds defaults to 1",
     good="livenessProbe: {httpGet: {path: /health, port: 8000}, timeoutSeconds: 5, failureThreshold: 3}",
     mistakes=("M9",),
@@ -174,18 +197,17 @@ def probe_timeout_too_low(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     for c in pod.engines:
         liveness = c.probe("livenessProbe")
         if liveness is not None:
-            timeout = liveness.get("timeoutSeconds", 1)
-            failures = liveness.get("failureThreshold", 3)
-            if isinstance(timeout, int) and timeout < 3:
-                yield Hit(f"livenessProbe timeoutSeconds is {timeout}", f"{c.path}.livenessProbe", c.name)
-            elif isinstance(failures, int) and failures < 3:
-                yield Hit(f"livenessProbe failureThreshold is {failures}", f"{c.path}.livenessProbe", c.name)
+            timeout, failures, period = (_num(liveness, k, d) for k, d in PROBE_DEFAULTS)
+            window = failures * period
+            if window < LIVENESS_TOLERANCE_S and (timeout < 3 or failures < 3):
+                what = f"timeoutSeconds {timeout}" if timeout < 3 else f"failureThreshold {failures}"
+                yield Hit(
+                    f"livenessProbe {what}: {failures} missed answer(s) in {window} s restart the engine",
+                    f"{c.path}.livenessProbe",
+                    c.name,
+                )
         readiness = c.probe("readinessProbe")
-        if (
-            readiness is not None
-            and isinstance(readiness.get("failureThreshold"), int)
-            and readiness["failureThreshold"] < 2
-        ):
+        if readiness is not None and _num(readiness, "failureThreshold", 3) < 2:
             yield Hit(
                 f"readinessProbe failureThreshold is {readiness['failureThreshold']}",
                 f"{c.path}.readinessProbe",
@@ -193,13 +215,23 @@ def probe_timeout_too_low(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
             )
 
 
+PROBE_DEFAULTS = (("timeoutSeconds", 1), ("failureThreshold", 3), ("periodSeconds", 10))
+
+
+def _num(probe: dict[str, object], key: str, default: int) -> int:
+    value = probe.get(key, default)
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
 @rule(
     "GPU009",
     "readiness-path",
     Severity.WARNING,
     "The readiness probe can pass before the model is loaded",
-    why="A TCP check (or Ollama's `/`) succeeds as soon as the server listens, before the model is loaded, so "
-    "traffic reaches a server that cannot answer yet.",
+    why="A TCP check (or Ollama's `/`) succeeds as soon as the server listens; engines that listen before the "
+    "model is loaded (TGI, Triton, NIM, Ray Serve's proxy) then get traffic they cannot answer yet. vLLM and "
+    "SGLang open their port only once the engine is built, so a TCP check is model-aware for them; Ollama's `/` "
+    "is fine when the pod pulls its model in postStart (probes start after it).",
     fix="Probe the engine's model-aware endpoint: vLLM `/health` or `/v1/models`, TGI `/health`, Triton "
     "`/v2/health/ready`, llama.cpp `/health`; for Ollama check the model in `/api/tags` with an exec probe.",
     bad="readinessProbe: {tcpSocket: {port: 8000}}",
@@ -213,7 +245,11 @@ def readiness_path(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
         if probe is None or engine is None:
             continue
         kind = probe_kind(probe)
+        if engine.engine == "ollama" and _pulls_in_post_start(c):
+            continue  # probes start after postStart has pulled the model; Ollama loads it on first use
         if kind == "tcpSocket":
+            if listens_when_loaded(engine.engine):
+                continue
             yield Hit(
                 "readinessProbe is a TCP check: it passes before the model is loaded",
                 f"{c.path}.readinessProbe",
@@ -221,13 +257,18 @@ def readiness_path(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
             )
             continue
         path = probe_path(probe)
-        good = READY_PATHS.get(engine.engine)
+        good = ready_paths(engine.engine)
         if path is not None and good is not None and path.rstrip("/") not in {p.rstrip("/") for p in good}:
             yield Hit(
                 f"readinessProbe path {path!r} does not tell whether the {engine.engine} model is loaded",
                 f"{c.path}.readinessProbe.httpGet.path",
                 c.name,
             )
+
+
+def _pulls_in_post_start(c: ContainerView) -> bool:
+    hook = as_dict(as_dict(c.data.get("lifecycle")).get("postStart"))
+    return "pull" in " ".join(str(t) for t in as_list(as_dict(hook.get("exec")).get("command")))
 
 
 @rule(
@@ -254,6 +295,7 @@ def hf_token_plaintext(ctx: LintContext) -> Iterator[Hit]:
                         f"{c.path}.env[{i}].value",
                         c.name,
                         pod.obj,
+                        pod=pod,
                     )
             text = " ".join(str(t) for t in [*as_list(c.data.get("command")), *as_list(c.data.get("args"))])
             match = _TOKEN_ARG.search(text)
@@ -263,6 +305,7 @@ def hf_token_plaintext(ctx: LintContext) -> Iterator[Hit]:
                     f"{c.path}.args",
                     c.name,
                     pod.obj,
+                    pod=pod,
                 )
     for cm in ctx.by_kind("ConfigMap"):
         for key, value in as_dict(cm.data.get("data")).items():
@@ -274,7 +317,7 @@ def hf_token_plaintext(ctx: LintContext) -> Iterator[Hit]:
 
 def _pinned_hit(c: ContainerView, what: str) -> Hit | None:
     ref = parse_image(c.image)
-    if not c.image or ref.pinned:
+    if not c.image or ref.pinned or ref.placeholder:
         return None
     tag = ref.tag or "none (= latest)"
     return Hit(f"{what} image {c.image!r} is not pinned (tag {tag})", f"{c.path}.image", c.name)
@@ -298,40 +341,6 @@ def image_unpinned(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
             hit = _pinned_hit(c, c.engine.engine if c.engine else "model-serving")
             if hit:
                 yield hit
-
-
-@rule(
-    "GPU014",
-    "max-model-len-missing",
-    Severity.WARNING,
-    "vLLM/SGLang serves a long-context model without a context limit",
-    why="Without `--max-model-len` vLLM reserves KV cache for the model's native context (often 32k–128k); "
-    "when that does not fit it refuses to start (`The model's max seq len (131072) is larger than the maximum "
-    "number of tokens that can be stored in KV cache`).",
-    fix="Set `--max-model-len` (SGLang `--context-length`) to the longest request you serve; `kubellm plan` "
-    "gives a value that fits.",
-    bad="args: [serve, meta-llama/Llama-3.1-8B-Instruct]",
-    good="args: [serve, meta-llama/Llama-3.1-8B-Instruct, --max-model-len=16384]",
-    mistakes=("M15",),
-    managed=True,
-)
-def max_model_len_missing(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
-    for c in pod.engines:
-        engine = c.engine
-        if (
-            engine is None
-            or engine.engine not in ("vllm", "sglang", "kserve-hf")
-            or engine.max_model_len is not None
-        ):
-            continue
-        model = engine.model
-        if not model or "$" in model or model.startswith(("/", "./", "pvc://", "s3://", "gs://")):
-            continue
-        arch = find_model(ctx.catalog, model)
-        if arch is not None and arch.max_position_embeddings <= 8192:
-            continue
-        native = f"{arch.max_position_embeddings:,} tokens" if arch else "unknown (often 32k-128k)"
-        yield Hit(f"no --max-model-len for {model}; its native context is {native}", c.path, c.name)
 
 
 @rule(

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from kubellm.lint.context import LintContext
+from kubellm.lint.facts import NCCL_ENGINES, rdma_devices, rdma_env
 from kubellm.lint.finding import Hit, Severity
 from kubellm.lint.loader import K8sObject
 from kubellm.lint.registry import rule
-from kubellm.lint.workload import PodView, as_dict, as_list
+from kubellm.lint.workload import ContainerView, PodView, as_dict, as_list
 
 RAW_MODES = frozenset({"RawDeployment", "Standard"})
 
@@ -83,32 +84,59 @@ def runtimeclass(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
         yield Hit("GPU pod without runtimeClassName", pod.path)
 
 
+def _userspace_network(pod: PodView, c: ContainerView) -> str | None:
+    """AWS EFA (libfabric) and GKE GPUDirect-TCPX/TCPXO move NCCL traffic without RDMA verbs memory
+    registration, so they need no IPC_LOCK."""
+    if any("efa" in str(r).lower() for r in c.limits):
+        return "EFA"
+    names = [*c.env, *(str(x.get("name") or "") for x in map(as_dict, as_list(pod.spec.get("containers"))))]
+    if any("TCPX" in n.upper() or "FASTRAK" in n.upper() for n in names):
+        return "GPUDirect-TCPX"
+    return None
+
+
 @rule(
     "GPU022",
     "rdma-ipc-lock",
     Severity.WARNING,
-    "A multi-node engine has no IPC_LOCK for RDMA",
-    why="NCCL across nodes registers memory for InfiniBand/RoCE; without IPC_LOCK (and an RDMA device) it fails "
-    "(`ibv_reg_mr … Cannot allocate memory`) or silently falls back to TCP sockets, many times slower.",
-    fix="Add `securityContext.capabilities.add: [IPC_LOCK]` and request the RDMA resource (e.g. "
-    "`rdma/ib: 1`) in every pod of the group; keep /dev/shm memory-backed.",
-    bad="kind: LeaderWorkerSet   # size 2, TP 8 × PP 2, no capabilities",
+    "An engine set up for RDMA (InfiniBand/RoCE) has no IPC_LOCK",
+    why="NCCL over InfiniBand/RoCE registers (pins) memory with the verbs API; without IPC_LOCK it fails (`ibv_reg_mr "
+    "… Cannot allocate memory`) or silently falls back to TCP sockets, many times slower. EFA and GKE's "
+    "GPUDirect-TCPX do not use verbs memory registration and need no IPC_LOCK; a multi-node group with no RDMA "
+    "set up at all is only noted (info): NCCL runs over TCP sockets.",
+    fix="Add `securityContext.capabilities.add: [IPC_LOCK]` to every pod that requests the RDMA device "
+    "(e.g. `rdma/ib: 1`) or sets NCCL_IB_*; keep /dev/shm memory-backed.",
+    bad="resources: {limits: {rdma/ib: 1, nvidia.com/gpu: 8}}   # no capabilities",
     good="securityContext: {capabilities: {add: [IPC_LOCK]}}\nresources: {limits: {rdma/ib: 1}}",
     mistakes=("M25",),
 )
 def rdma_ipc_lock(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     for c in pod.engines:
-        nccl_ib = any(k.startswith("NCCL_IB") for k in c.env) or any(
-            str(r).startswith("rdma/") for r in c.limits
-        )
-        if not (pod.multi_node or nccl_ib):
+        if c.engine is None or c.engine.engine not in NCCL_ENGINES:
             continue
         caps = [str(x).upper() for x in as_list(as_dict(c.security.get("capabilities")).get("add"))]
-        if "IPC_LOCK" not in caps and "CAP_IPC_LOCK" not in caps and c.security.get("privileged") is not True:
+        locked = "IPC_LOCK" in caps or "CAP_IPC_LOCK" in caps or c.security.get("privileged") is True
+        userspace = _userspace_network(pod, c)
+        ib_env = rdma_env(c)
+        devices = rdma_devices(c)
+        if locked or userspace:
+            continue
+        if devices or ib_env:
+            why = f"requests {devices[0]}" if devices else f"sets {ib_env[0]}"
             yield Hit(
-                f"multi-node NCCL in {c.name!r} without the IPC_LOCK capability",
+                f"{c.name!r} {why} for RDMA but lacks the IPC_LOCK capability",
                 f"{c.path}.securityContext",
                 c.name,
+            )
+        elif (
+            pod.multi_node
+            and (c.engine.tensor_parallel or 1) * (c.engine.pipeline_parallel or 1) > c.gpu_count > 0
+        ):
+            yield Hit(
+                f"the {pod.group_size}-pod group has no RDMA device or EFA/TCPX set up: NCCL runs over TCP sockets",
+                c.path,
+                c.name,
+                severity=Severity.INFO,
             )
 
 

@@ -8,7 +8,9 @@ from typing import Any
 import yaml
 
 from kubellm.lint.context import LintContext
-from kubellm.lint.facts import parse_image
+from kubellm.lint.engines import engine_from_image
+from kubellm.lint.engines.nim import is_nim_image
+from kubellm.lint.facts import parse_image, rdma_set_up
 from kubellm.lint.finding import Hit, Severity
 from kubellm.lint.gpu import SHARED_GPU_RESOURCES, is_gpu_resource
 from kubellm.lint.quantity import parse_quantity
@@ -45,6 +47,8 @@ def _cpu_mode(c: ContainerView) -> bool:
     mistakes=("M3",),
 )
 def gpu_limit_missing(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
+    if pod.template or pod.spec.get("resourceClaims"):
+        return  # a runtime template (the InferenceService requests the GPUs), or GPUs claimed through DRA
     for c in pod.engines:
         if c.gpu_resources or _cpu_mode(c):
             continue
@@ -129,20 +133,23 @@ def tp_gpu_mismatch(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     for c in pod.engines:
         engine = c.engine
         assert engine is not None
-        if c.gpu_count <= 0 or engine.engine not in (
-            "vllm",
-            "sglang",
-            "tgi",
-            "kserve-hf",
-            "triton",
-            "trtllm",
-        ):
+        if c.gpu_count <= 0 or engine.engine not in PARALLEL_ENGINES:
             continue
         if any(r.startswith("nvidia.com/mig-") for r in c.gpu_resources):
             continue
         explicit = engine.tensor_parallel is not None or engine.pipeline_parallel is not None
-        available = c.gpu_count * pod.group_size
         needed = engine.gpus_needed
+        per_node = engine.gpus_per_node
+        if explicit and per_node is not None:  # the engine names its node count (--nnodes)
+            if per_node * (engine.nodes or 1) != needed or per_node != c.gpu_count:
+                yield Hit(
+                    f"{_parallel_source(c)} over {engine.nodes} nodes needs {needed} GPUs, "
+                    f"{needed / (engine.nodes or 1):g} per pod, but each pod gets {c.gpu_count}",
+                    f"{c.path}.resources",
+                    c.name,
+                )
+            continue
+        available = c.gpu_count * pod.group_size
         if pod.multi_node and (engine.pipeline_parallel is None or engine.tensor_parallel is None):
             continue  # the group's layout is set elsewhere (Ray, the controller)
         if explicit and needed != available:
@@ -167,6 +174,44 @@ def tp_gpu_mismatch(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
                 f"{c.path}.resources",
                 c.name,
             )
+
+
+PARALLEL_ENGINES = frozenset(
+    {"vllm", "sglang", "tgi", "kserve-hf", "triton", "trtllm", "ray-serve-llm", "lmdeploy"}
+)
+
+
+@rule(
+    "GPU030",
+    "tp-across-nodes",
+    Severity.WARNING,
+    "Tensor parallelism spans nodes",
+    why="Tensor parallelism all-reduces every layer's activations; inside a node that runs over NVLink, across "
+    "nodes over the network, many times slower (worst with one GPU per node, where every all-reduce leaves the "
+    "node). Pipeline parallelism sends one activation per stage and is what spans nodes. Multi-GPU nodes joined "
+    "by RDMA (an RDMA device or NCCL_IB_* settings) are a deliberate exception and are not reported.",
+    fix="Keep TP ≤ the GPUs of one pod (one node) and span nodes with pipeline parallelism "
+    "(`--tensor-parallel-size 8 --pipeline-parallel-size 2` for 2 × 8 GPUs), or use fewer, larger GPUs.",
+    bad="# LeaderWorkerSet size 2, 1 GPU per pod\nargs: [--tp, '2', --nnodes, '2']",
+    good="# LeaderWorkerSet size 2, 8 GPUs per pod\nargs: [--tensor-parallel-size=8, --pipeline-parallel-size=2]",
+    managed=True,
+)
+def tp_across_nodes(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
+    if not pod.multi_node:
+        return
+    for c in pod.engines:
+        tp = c.engine.tensor_parallel if c.engine else None
+        if c.gpu_count <= 0 or tp is None or tp <= c.gpu_count or (c.engine and c.engine.rank):
+            continue
+        if c.gpu_count > 1 and rdma_set_up(c):
+            continue  # TP over 8-GPU nodes joined by InfiniBand/RoCE is a deliberate, supported layout
+        nodes = -(-tp // c.gpu_count)
+        yield Hit(
+            f"tensor parallel {tp} spans {nodes} nodes with {c.gpu_count} GPU(s) each: every layer's all-reduce "
+            "crosses the network",
+            c.path,
+            c.name,
+        )
 
 
 @rule(
@@ -280,9 +325,11 @@ def gpu_visible_without_request(pod: PodView, ctx: LintContext) -> Iterator[Hit]
         engine = c.engine
         if (
             engine is not None
+            and not pod.template
             and not c.init
             and not c.gpu_resources
             and engine.engine in CUDA_ENGINES
+            and (engine_from_image(c.image) is not None or is_nim_image(c.image))
             and "cpu" not in c.image.lower()
             and engine.device != "cpu"
             and visible is None

@@ -45,13 +45,17 @@ def host_memory_limit(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     if pod.obj.kind == "ClusterStorageContainer":
         yield from _storage_initializer(pod, ctx)
         return
+    if pod.template:
+        return  # a runtime template: the InferenceService that uses it sets the resources
     for c in pod.engines:
         if pod.managed and "resources" not in c.data:
             continue
         limit = gib(c.limits.get("memory"))
         if limit is None:
+            unset = [what for what, key in (("CPU", "cpu"), ("memory", "memory")) if not c.requests.get(key)]
+            also = f" (and no {' or '.join(unset)} request)" if unset else ""
             yield Hit(
-                f"{c.engine.engine if c.engine else 'engine'} container {c.name!r} has no memory limit",
+                f"{c.engine.engine if c.engine else 'engine'} container {c.name!r} has no memory limit{also}",
                 f"{c.path}.resources",
                 c.name,
             )
@@ -132,13 +136,22 @@ def model_cache_unbounded(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
             )
 
 
+REDOWNLOAD_MIN_GIB = 4.0  # weights below this download in about a minute: a cold start, not an outage
+
+
+def _small(ctx: LintContext, model: str | None) -> bool:
+    size = weights_gib(ctx.catalog, model)
+    return size is not None and size < REDOWNLOAD_MIN_GIB
+
+
 @rule(
     "GPU028",
     "model-cache-ephemeral",
     Severity.WARNING,
     "The model cache lives and dies with the pod: every restart downloads the weights again",
     why="A cache on emptyDir, a generic ephemeral volume or the container filesystem is lost on restart, "
-    "rollout and rescheduling: cold starts take minutes to hours and hit Hub rate limits.",
+    "rollout and rescheduling: cold starts take minutes to hours and hit Hub rate limits. Models under 4 GiB "
+    "download in about a minute and are not reported.",
     fix="Use a PersistentVolumeClaim (ReadWriteMany to share between replicas) filled by a prefetch Job, or a "
     "KubeAI cacheProfile.",
     bad="volumes: [{name: models, emptyDir: {sizeLimit: 80Gi}}]   # HF_HOME=/models",
@@ -147,6 +160,8 @@ def model_cache_unbounded(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     managed=True,
 )
 def model_cache_ephemeral(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
+    if any(c.engine and _small(ctx, c.engine.model) for c in pod.engines):
+        return
     if pod.obj.kind == "Model":
         if not pod.obj.spec.get("cacheProfile"):
             yield Hit("KubeAI Model without cacheProfile: each replica downloads the weights again", "spec")
@@ -186,10 +201,12 @@ CACHE_ENV = (
     "GPU016",
     "cache-dir-writable",
     Severity.ERROR,
-    "The engine's cache directory is not writable (read-only root or non-root user)",
+    "The engine's model cache is not writable (a read-only mount, a read-only root or a non-root user)",
     why="HF, torch and Triton write caches under $HOME/.cache by default; with `readOnlyRootFilesystem` or a "
     "non-root UID that directory is not writable: `There was a problem when trying to write in your cache "
-    "folder (/.cache/huggingface/hub)`, `Permission denied: '/.cache'`.",
+    "folder (/.cache/huggingface/hub)`, `Permission denied: '/.cache'`. A Hugging Face cache mounted read-only "
+    "(`readOnly: true`, a ConfigMap) fails the same way when the engine still has to download (`OSError: [Errno "
+    "30] Read-only file system`); with `HF_HUB_OFFLINE=1` it only reads.",
     fix="Mount a writable emptyDir or PVC and point HF_HOME (and TRITON_CACHE_DIR, TORCHINDUCTOR_CACHE_DIR, "
     "XDG_CACHE_HOME) into it, or set HOME to a writable path.",
     bad="securityContext: {readOnlyRootFilesystem: true}\n# HF_HOME unset, no volume at ~/.cache",
@@ -200,14 +217,27 @@ CACHE_ENV = (
 def cache_dir_writable(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     pod_sc = as_dict(pod.spec.get("securityContext"))
     for c in pod.engines:
+        cache, volume, _ = _cache_volume(pod, c)
+        mount = c.mount_covering(cache)
+        read_only_mount = volume is not None and _read_only(volume, mount)
+        if (
+            read_only_mount
+            and downloads_model(c)
+            and c.env.get("HF_HUB_OFFLINE") not in ("1", "true", "True")
+        ):
+            yield Hit(
+                f"the model cache {cache} is on a read-only volume ({volume.get('name') if volume else ''}), but the engine "
+                "downloads into it",
+                f"{c.path}.volumeMounts",
+                c.name,
+            )
+            continue
         sc = c.security
         read_only = sc.get("readOnlyRootFilesystem") is True
         uid = sc.get("runAsUser", pod_sc.get("runAsUser"))
         non_root = isinstance(uid, int) and uid != 0
         if not read_only and not non_root:
             continue
-        cache, volume, _ = _cache_volume(pod, c)
-        mount = c.mount_covering(cache)
         if volume is None or (mount is not None and mount.get("readOnly") is True):
             why = "the root filesystem is read-only" if read_only else f"the container runs as UID {uid}"
             yield Hit(
@@ -215,3 +245,14 @@ def cache_dir_writable(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
                 f"{c.path}.securityContext",
                 c.name,
             )
+
+
+def _read_only(volume: dict[str, Any], mount: dict[str, Any] | None) -> bool:
+    """A mount or volume the container cannot write: readOnly, or a ConfigMap/Secret/projected volume."""
+    if mount is not None and mount.get("readOnly") is True:
+        return True
+    if any(k in volume for k in ("configMap", "secret", "projected", "downwardAPI")):
+        return True
+    claim = as_dict(volume.get("persistentVolumeClaim"))
+    csi = as_dict(volume.get("csi"))
+    return claim.get("readOnly") is True or csi.get("readOnly") is True

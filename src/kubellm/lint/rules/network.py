@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubellm.lint.context import LintContext, selector_matches
+from kubellm.lint.exposure import exposed_pods, exposures
 from kubellm.lint.finding import Hit, Severity
 from kubellm.lint.loader import K8sObject
 from kubellm.lint.registry import rule
@@ -17,28 +18,47 @@ def _policies_selecting(ctx: LintContext, pod: PodView) -> list[K8sObject]:
         if policy.namespace and pod.obj.namespace and policy.namespace != pod.obj.namespace:
             continue
         types = [str(t) for t in as_list(policy.spec.get("policyTypes"))] or ["Ingress"]
-        if "Ingress" in types and selector_matches(as_dict(policy.spec.get("podSelector")), pod.labels):
+        if "Ingress" in types and selector_matches(as_dict(policy.spec.get("podSelector")), pod.all_labels):
             found.append(policy)
     return found
+
+
+def _serving_engine_pods(ctx: LintContext) -> list[PodView]:
+    return [
+        p
+        for p in ctx.pods
+        if p.engines and not p.template and p.obj.kind not in ("Job", "CronJob", "NIMCache")
+    ]
 
 
 @rule(
     "NET001",
     "engine-not-isolated",
     Severity.WARNING,
-    "No NetworkPolicy restricts who can reach the LLM engine",
+    "No NetworkPolicy restricts who can reach the LLM engines of a namespace",
     why="Engines serve an unauthenticated OpenAI-compatible API: any pod in the cluster can use the GPUs, read "
-    "other users' prompts through the cache metrics, or load LoRA adapters.",
+    "other users' prompts through the cache metrics, or load LoRA adapters. Many teams keep NetworkPolicies "
+    "apart from the workloads, so this is said once per namespace, as info — a warning when an engine of "
+    "the namespace is also reachable from outside the cluster.",
     fix="Add a NetworkPolicy selecting the engine pods that admits only the gateway (and Prometheus).",
     bad="# engine Deployment and no NetworkPolicy selecting it",
     good="kind: NetworkPolicy\nspec: {podSelector: {matchLabels: {app: llm}}, policyTypes: [Ingress], ingress: [{from: [{podSelector: {matchLabels: {app: gateway}}}]}]}",
+    scope="set",
 )
-def engine_not_isolated(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
-    if pod.engines and not _policies_selecting(ctx, pod) and pod.obj.kind not in ("Job", "CronJob"):
-        yield Hit(
-            f"no NetworkPolicy with Ingress rules selects the {pod.engines[0].engine.engine if pod.engines[0].engine else ''} pods",
-            pod.path,
-        )
+def engine_not_isolated(ctx: LintContext) -> Iterator[Hit]:
+    reached = exposed_pods(ctx)
+    by_namespace: dict[str, list[PodView]] = {}
+    for pod in _serving_engine_pods(ctx):
+        if not _policies_selecting(ctx, pod):
+            by_namespace.setdefault(pod.obj.namespace, []).append(pod)
+    for namespace, pods in by_namespace.items():
+        names = list(dict.fromkeys(f"{p.obj.kind}/{p.obj.name}" for p in pods))
+        exposed = [reached[id(p)] for p in pods if id(p) in reached]
+        where = f"namespace {namespace!r}" if namespace else "the manifests' namespace"
+        message = f"no NetworkPolicy selects the LLM engine pods in {where}: {', '.join(names)}"
+        if exposed:
+            message += f"; {exposed[0].how} exposes them outside the cluster"
+        yield Hit(message, pods[0].path, obj=pods[0].obj, severity=None if exposed else Severity.INFO)
 
 
 @rule(
@@ -46,27 +66,27 @@ def engine_not_isolated(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     "engine-exposed-without-auth",
     Severity.ERROR,
     "An LLM engine without an API key is exposed outside the cluster",
-    why="A LoadBalancer or NodePort Service in front of an engine without `--api-key` hands free GPU time (and "
-    "whatever the model knows) to the internet.",
+    why="A LoadBalancer or NodePort Service, an OpenShift Route, an Ingress or an HTTPRoute in front of an engine "
+    "without `--api-key` (Ollama, NIM and Triton have none) hands free GPU time, and whatever the model knows, to "
+    "anyone who reaches it.",
     fix="Put an authenticating gateway in front (and expose that), or set `--api-key` from a Secret; keep the "
-    "engine Service ClusterIP.",
+    "engine Service ClusterIP and the Route/Ingress on the gateway.",
     bad="kind: Service\nspec: {type: LoadBalancer, selector: {app: vllm}}",
     good="kind: Service\nspec: {type: ClusterIP, selector: {app: vllm}}",
-    scope="object",
-    kinds=("Service",),
+    scope="set",
 )
-def engine_exposed(obj: K8sObject, ctx: LintContext) -> Iterator[Hit]:
-    kind = obj.spec.get("type", "ClusterIP")
-    if kind not in ("LoadBalancer", "NodePort"):
-        return
-    for pod in ctx.pods_selected(as_dict(obj.spec.get("selector")), obj.namespace):
-        open_engines = [c for c in pod.engines if c.engine and not c.engine.api_key]
-        if open_engines:
-            yield Hit(
-                f"{kind} Service exposes {pod.obj.kind} {pod.obj.name!r}, whose engine has no API key",
-                "spec.type",
-            )
-            return
+def engine_exposed(ctx: LintContext) -> Iterator[Hit]:
+    for exposure in exposures(ctx):
+        for pod in exposure.pods:
+            open_engines = [c for c in pod.engines if c.engine and not c.engine.api_key and not c.engine.rank]
+            if open_engines:
+                engine = open_engines[0].engine.engine if open_engines[0].engine else "engine"
+                yield Hit(
+                    f"{exposure.how} exposes {pod.obj.kind} {pod.obj.name!r}, whose {engine} engine has no API key",
+                    exposure.path,
+                    obj=exposure.obj,
+                )
+                break
 
 
 @rule(
@@ -157,9 +177,9 @@ def networkpolicy_selects_nothing(obj: K8sObject, ctx: LintContext) -> Iterator[
     pods = [
         p
         for p in ctx.pods
-        if p.labels and (p.obj.namespace == obj.namespace or not obj.namespace or not p.obj.namespace)
+        if p.all_labels and (p.obj.namespace == obj.namespace or not obj.namespace or not p.obj.namespace)
     ]
-    if selector and pods and not any(selector_matches(selector, p.labels) for p in pods):
+    if selector and pods and not any(selector_matches(selector, p.all_labels) for p in pods):
         yield Hit("podSelector matches no pod template here", "spec.podSelector")
 
 

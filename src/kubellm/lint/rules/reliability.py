@@ -55,20 +55,31 @@ def liveness_missing(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
             yield Hit(f"container {c.name!r} has no livenessProbe", c.path, c.name)
 
 
+def _memory_set(c: ContainerView) -> bool:
+    return bool(c.requests.get("memory") or c.limits.get("memory"))
+
+
+def _cpu_set(c: ContainerView) -> bool:
+    return bool(c.requests.get("cpu") or c.limits.get("cpu"))
+
+
 @rule(
     "REL003",
     "cpu-request-missing",
     Severity.WARNING,
-    "A container requests no CPU",
+    "A container sizes its memory but requests no CPU",
     why="Without a CPU request the pod is BestEffort on CPU: tokenisation, detokenisation and the engine "
-    "scheduler starve on a busy node, and GPU time is wasted waiting.",
+    "scheduler starve on a busy node, and GPU time is wasted waiting. (A container that sizes nothing at all is "
+    "reported once, by REL004 or GPU010.)",
     fix="Request the CPU the container needs (LLM engines: a few cores per GPU); a CPU limit is optional.",
-    bad="resources: {limits: {nvidia.com/gpu: 1}}",
+    bad="resources: {requests: {memory: 32Gi}, limits: {memory: 32Gi, nvidia.com/gpu: 1}}",
     good="resources: {requests: {cpu: '8', memory: 32Gi}, limits: {memory: 32Gi, nvidia.com/gpu: 1}}",
 )
 def cpu_request_missing(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
+    if pod.template:
+        return
     for c in pod.main:
-        if not c.requests.get("cpu") and not c.limits.get("cpu"):
+        if not _cpu_set(c) and _memory_set(c):
             yield Hit(f"container {c.name!r} has no CPU request", f"{c.path}.resources", c.name)
 
 
@@ -76,31 +87,38 @@ def cpu_request_missing(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     "REL004",
     "memory-request-missing",
     Severity.WARNING,
-    "A container requests no memory",
-    why="The scheduler places the pod as if it needed no memory; it is the first to be evicted under pressure.",
-    fix="Request the memory the container needs.",
+    "A (non-engine) container requests no memory",
+    why="The scheduler places the pod as if it needed no memory; it is the first to be evicted under pressure. "
+    "(Engines are covered by GPU010.)",
+    fix="Request the memory (and CPU) the container needs.",
     bad="resources: {requests: {cpu: '1'}}",
     good="resources: {requests: {cpu: '1', memory: 2Gi}}",
 )
 def memory_request_missing(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
+    if pod.template:
+        return
     for c in pod.main:
-        if not c.requests.get("memory") and not c.limits.get("memory"):
-            yield Hit(f"container {c.name!r} has no memory request", f"{c.path}.resources", c.name)
+        if c.engine is None and not _memory_set(c):
+            also = " or CPU" if not _cpu_set(c) else ""
+            yield Hit(f"container {c.name!r} requests no memory{also}", f"{c.path}.resources", c.name)
 
 
 @rule(
     "REL005",
     "memory-limit-missing",
     Severity.WARNING,
-    "A (non-engine) container has no memory limit",
-    why="A leak takes the node's memory and OOM-kills its neighbours. (Engines are covered by GPU010.)",
+    "A (non-engine) container requests memory but has no memory limit",
+    why="A leak takes the node's memory and OOM-kills its neighbours. (Engines are covered by GPU010; a container "
+    "with no memory settings at all by REL004.)",
     fix="Set `resources.limits.memory`.",
     bad="resources: {requests: {memory: 1Gi}}",
     good="resources: {requests: {memory: 1Gi}, limits: {memory: 1Gi}}",
 )
 def memory_limit_missing(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
+    if pod.template:
+        return
     for c in pod.main:
-        if c.engine is None and not c.limits.get("memory"):
+        if c.engine is None and c.requests.get("memory") and not c.limits.get("memory"):
             yield Hit(f"container {c.name!r} has no memory limit", f"{c.path}.resources", c.name)
 
 
@@ -108,7 +126,7 @@ def _pdbs_for(ctx: LintContext, pod: PodView) -> list[K8sObject]:
     return [
         pdb
         for pdb in ctx.by_kind("PodDisruptionBudget")
-        if pod.labels and selector_matches(as_dict(pdb.spec.get("selector")), pod.labels)
+        if pod.all_labels and selector_matches(as_dict(pdb.spec.get("selector")), pod.all_labels)
     ]
 
 

@@ -158,3 +158,37 @@ def min_equals_max(obj: K8sObject, ctx: LintContext) -> Iterator[Hit]:
     lo, hi = obj.spec.get(lo_key, 1), obj.spec.get(hi_key)
     if isinstance(hi, int) and lo == hi:
         yield Hit(f"{lo_key} and {hi_key} are both {hi}", f"spec.{hi_key}")
+
+
+_METRIC_WITH_SELECTOR = re.compile(
+    r"((?:vllm|sglang|tgi|llamacpp|nv_inference|ollama)[:_][A-Za-z0-9_:]*)\s*(\{[^}]*\})?"
+)
+
+
+@rule(
+    "SCALE006",
+    "keda-query-unscoped",
+    Severity.WARNING,
+    "A KEDA Prometheus trigger reads an engine metric without selecting the workload's pods",
+    why="`sum(vllm:num_requests_waiting)` adds up every vLLM server Prometheus scrapes: another team's (or another "
+    "model's) queue scales this workload, and its own queue is diluted by theirs.",
+    fix='Select the workload\'s series in the query: `sum(vllm:num_requests_waiting{namespace="llm", '
+    'model_name="llama"})` (or by pod, service or job label).',
+    bad="query: sum(vllm:num_requests_waiting)",
+    good='query: sum(vllm:num_requests_waiting{namespace="llm", model_name="llama"})',
+    scope="object",
+    kinds=("ScaledObject",),
+)
+def keda_query_unscoped(obj: K8sObject, ctx: LintContext) -> Iterator[Hit]:
+    for i, trigger in enumerate(as_list(obj.spec.get("triggers"))):
+        trigger = as_dict(trigger)
+        query = str(as_dict(trigger.get("metadata")).get("query") or "")
+        if trigger.get("type") != "prometheus" or not query:
+            continue
+        for metric, selector in _METRIC_WITH_SELECTOR.findall(query):
+            if not selector.strip("{} "):
+                yield Hit(
+                    f"query reads {metric} from every server Prometheus scrapes: {query.strip()!r}",
+                    f"spec.triggers[{i}].metadata.query",
+                )
+                break

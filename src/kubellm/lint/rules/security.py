@@ -262,7 +262,8 @@ def image_unpinned_generic(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     if pod.obj.kind in ("ServingRuntime", "ClusterServingRuntime", "ClusterStorageContainer"):
         return
     for c in pod.containers:
-        if c.engine is None and c.image and not parse_image(c.image).pinned:
+        ref = parse_image(c.image)
+        if c.engine is None and c.image and not ref.pinned and not ref.placeholder:
             yield Hit(f"image {c.image!r} is not pinned", f"{c.path}.image", c.name)
 
 
