@@ -334,17 +334,23 @@ def _sidecar(**fields: Any) -> Callable[[Objs], None]:
     return change
 
 
-# rule id → (fires on, passes on)
+# rule id → (fires on, passes on); cases_more.py adds at least two more of each
 CASES: dict[str, tuple[Callable[[], Objs], Callable[[], Objs]]] = {
     "GPU001": (edit(no_gpu), expert),
     "GPU002": (edit(lambda o: ctr(o)["resources"]["requests"].update({"nvidia.com/gpu": 2})), expert),
     "GPU003": (edit(tp(2)), edit(tp(2), gpus(2))),
     "GPU004": (edit(tp(6), gpus(6)), edit(tp(4), gpus(4))),
     "GPU005": (edit(tp(2), gpus(2), lambda o: ctr(o)["volumeMounts"].pop(1)), edit(tp(2), gpus(2))),
-    "GPU006": (edit(lambda o: pod(o)["volumes"][1]["emptyDir"].pop("sizeLimit")), expert),
+    "GPU006": (
+        edit(
+            lambda o: pod(o)["volumes"][1]["emptyDir"].pop("sizeLimit"),
+            lambda o: ctr(o)["resources"]["limits"].pop("memory"),
+        ),
+        expert,
+    ),
     "GPU007": (edit(set_path("ctr", "startupProbe", DELETE)), expert),
     "GPU008": (edit(set_path("ctr", "livenessProbe.timeoutSeconds", 1)), expert),
-    "GPU009": (edit(set_path("ctr", "readinessProbe", {"tcpSocket": {"port": 8000}})), expert),
+    "GPU009": (edit(set_path("ctr", "readinessProbe", {"httpGet": {"path": "/", "port": 8000}})), expert),
     "GPU010": (edit(lambda o: ctr(o)["resources"]["limits"].pop("memory")), expert),
     "GPU011": (edit(lambda o: env(o, "HUGGING_FACE_HUB_TOKEN", "hf_abc")), expert),
     "GPU012": (edit(set_path("ctr", "image", "vllm/vllm-openai:latest")), expert),
@@ -393,7 +399,11 @@ CASES: dict[str, tuple[Callable[[], Objs], Callable[[], Objs]]] = {
         ),
     ),
     "GPU022": (
-        lambda: [*yaml.safe_load_all(LWS.replace("CAPS", "SYS_NICE"))],
+        lambda: [
+            *yaml.safe_load_all(
+                LWS.replace("CAPS", "SYS_NICE").replace("memory: 1000Gi}", "memory: 1000Gi, rdma/ib: 1}")
+            )
+        ],
         lambda: [*yaml.safe_load_all(LWS.replace("CAPS", "IPC_LOCK"))],
     ),
     "GPU023": (
@@ -511,13 +521,7 @@ CASES: dict[str, tuple[Callable[[], Objs], Callable[[], Objs]]] = {
     "REL001": (edit(set_path("ctr", "readinessProbe", DELETE)), expert),
     "REL002": (edit(set_path("ctr", "livenessProbe", DELETE)), expert),
     "REL003": (edit(lambda o: ctr(o)["resources"]["requests"].pop("cpu")), expert),
-    "REL004": (
-        edit(
-            lambda o: ctr(o)["resources"]["requests"].pop("memory"),
-            lambda o: ctr(o)["resources"]["limits"].pop("memory"),
-        ),
-        expert,
-    ),
+    "REL004": (edit(_sidecar(resources={"requests": {"cpu": "10m"}})), expert),
     "REL005": (edit(_sidecar(resources={"requests": {"cpu": "10m", "memory": "16Mi"}})), edit(_sidecar())),
     "REL006": (
         edit(set_path("dep", "spec.replicas", 3), drop_kind("PodDisruptionBudget")),

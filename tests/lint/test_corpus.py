@@ -56,30 +56,36 @@ def test_reported_broken_production_stack_config() -> None:
 
 
 def test_reported_broken_ollama_config() -> None:
-    """ollama-helm#203: model pulled in postStart, probes on '/', cache on emptyDir."""
+    """ollama-helm#203: the cache on emptyDir (re-pulled on every restart) and no memory limit are found; the
+    probes on '/' are not reported, because Kubernetes starts probes only after the postStart pull returns."""
     rules = {
         f.rule
         for f in _lint(DATA / "corpus" / "ollama-helm__rendered-gpu-user-values-issue203.yaml").findings
     }
-    assert {"GPU007", "GPU009", "GPU028", "GPU021", "GPU010"} <= rules
+    assert {"GPU028", "GPU021", "GPU010"} <= rules and not {"GPU007", "GPU009"} & rules
 
 
-def test_at_least_90_percent_of_corpus_mistakes_flagged() -> None:
+def _tsv(name: str) -> list[list[str]]:
+    text = (DATA / name).read_text()
+    return [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def test_every_corpus_mistake_is_flagged_or_retired_with_a_reason() -> None:
+    """The corpus mistakes are all caught, except those issue #14 reclassified (gpu_mistakes_retired.tsv):
+    a retired mistake must really go unflagged, so the list cannot hide a regression."""
     rules_for: dict[str, set[str]] = defaultdict(set)
     for r in all_rules():
         for mistake in r.meta.mistakes:
             rules_for[mistake].add(r.meta.id)
-    rows = [
-        line.split("\t")
-        for line in (DATA / "gpu_mistakes.tsv").read_text().splitlines()
-        if line and not line.startswith("#")
-    ]
-    caught = [
-        row
+    rows = _tsv("gpu_mistakes.tsv")
+    retired = {(row[0], row[1]) for row in _tsv("gpu_mistakes_retired.tsv")}
+    caught = {
+        (row[0], row[1])
         for row in rows
         if any(f.rule in rules_for[row[1]] for f in _lint(DATA / "corpus" / row[0]).findings)
-    ]
-    assert len(rows) == 85 and len(caught) / len(rows) >= 0.9
+    }
+    assert len(rows) == 85
+    assert {(row[0], row[1]) for row in rows} - caught == retired
 
 
 def test_corpus_raises_no_fit_false_positives() -> None:

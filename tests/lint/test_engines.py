@@ -224,3 +224,93 @@ def test_api_key_from_flag_or_env() -> None:
     by_flag = detect("vllm/vllm-openai:v1", [], ["--api-key", "$(KEY)"], {})
     by_env = detect("vllm/vllm-openai:v1", [], [], {"VLLM_API_KEY": "x"})
     assert by_flag is not None and by_flag.api_key and by_env is not None and by_env.api_key
+
+
+def test_what_runs_decides_not_the_image_name() -> None:
+    """LMCache's cache server ships in lmcache/vllm-openai but loads no model; a vLLM image running a
+    downloader is not an engine either, while the same image without a command is."""
+    assert (
+        detect("lmcache/vllm-openai:v0.3.3", ["lmcache_experimental_server"], ["0.0.0.0", "8100"], {}) is None
+    )
+    assert detect("vllm/vllm-openai:v0.10.1.1", ["python3", "download.py"], [], {}) is None
+    plain = detect("lmcache/vllm-openai:v0.3.3", [], ["--model", "Qwen/Qwen3-8B"], {})
+    assert plain is not None and plain.engine == "vllm"
+
+
+def test_dynamo_workers_take_their_engines_arguments() -> None:
+    vllm = detect(
+        "nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.8.0",
+        ["python3", "-m", "dynamo.vllm"],
+        ["--model", "Qwen/Qwen3-0.6B", "--tensor-parallel-size", "2"],
+        {},
+    )
+    sglang = detect(
+        "x", ["python3", "-m", "dynamo.sglang"], ["--model-path", "Qwen/Qwen3-0.6B", "--tp", "4"], {}
+    )
+    trtllm = detect(
+        "x",
+        ["python3", "-m", "dynamo.trtllm"],
+        ["--model-path", "Qwen/Qwen3-0.6B", "--extra-engine-args", "/workspace/decode.yaml"],
+        {},
+    )
+    frontend = detect(
+        "nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.8.0", ["python3", "-m", "dynamo.frontend"], [], {}
+    )
+    assert vllm is not None and (vllm.engine, vllm.tensor_parallel) == ("vllm", 2)
+    assert sglang is not None and (sglang.engine, sglang.tensor_parallel) == ("sglang", 4)
+    assert trtllm is not None and (trtllm.engine, trtllm.model, trtllm.extra_config) == (
+        "trtllm",
+        "Qwen/Qwen3-0.6B",
+        "/workspace/decode.yaml",
+    )
+    assert frontend is None
+
+
+def test_lmdeploy_api_server() -> None:
+    cfg = detect(
+        "openmmlab/lmdeploy:v0.9.2",
+        ["lmdeploy", "serve", "api_server", "internlm/internlm3-8b-instruct"],
+        ["--tp", "2", "--session-len", "16384", "--api-keys", "$(KEY)"],
+        {},
+    )
+    assert cfg is not None and (
+        cfg.engine,
+        cfg.model,
+        cfg.tensor_parallel,
+        cfg.max_model_len,
+        cfg.api_key,
+    ) == (
+        "lmdeploy",
+        "internlm/internlm3-8b-instruct",
+        2,
+        16384,
+        True,
+    )
+
+
+def test_nim_image_names_the_model_and_env_sets_it_up() -> None:
+    cfg = detect(
+        "nvcr.io/nim/meta/llama-3.1-8b-instruct:1.3.3",
+        [],
+        [],
+        {"NIM_MAX_MODEL_LEN": "8192", "NIM_TENSOR_PARALLEL_SIZE": "2"},
+    )
+    assert cfg is not None and (cfg.engine, cfg.model, cfg.max_model_len, cfg.tensor_parallel) == (
+        "nim",
+        "meta/llama-3.1-8b-instruct",
+        8192,
+        2,
+    )
+    assert cfg.download_dir == "/opt/nim/.cache"
+
+
+def test_sglang_and_vllm_read_the_nodes_they_span() -> None:
+    sgl = detect(
+        "x",
+        ["python3", "-m", "sglang.launch_server"],
+        ["--model-path", "m/x", "--tp", "16", "--nnodes", "2"],
+        {},
+    )
+    assert sgl is not None and (sgl.nodes, sgl.gpus_per_node) == (2, 8)
+    one = detect("x", ["vllm", "serve", "m/x"], ["-tp", "8"], {})
+    assert one is not None and one.gpus_per_node is None

@@ -18,28 +18,41 @@ from .cases import (
     lint,
     lint_yaml,
 )
+from .cases_more import MORE, Builder
 
 RULE_IDS = [r.meta.id for r in all_rules() if r.meta.id != "LINT001"]
+
+
+def _builders(rule_id: str, index: int) -> list[Builder]:
+    first = [CASES[rule_id][index]] if rule_id in CASES else []
+    return [*first, *MORE.get(rule_id, ([], []))[index]]
+
+
+def _all_cases(index: int) -> list[tuple[str, int, Builder]]:
+    return [(rule_id, i, build) for rule_id in RULE_IDS for i, build in enumerate(_builders(rule_id, index))]
+
+
+FAILING = _all_cases(0)
+PASSING = _all_cases(1)
 
 
 def rules_fired(objs: list[dict[str, object]]) -> set[str]:
     return {f.rule for f in lint(objs).findings}
 
 
-def test_every_rule_has_a_case() -> None:
-    assert sorted(set(RULE_IDS) - set(CASES)) == []
+def test_every_rule_has_three_failing_and_three_passing_cases() -> None:
+    few = {r for r in RULE_IDS if len(_builders(r, 0)) < 3 or len(_builders(r, 1)) < 3}
+    assert sorted(few) == []
 
 
-@pytest.mark.parametrize("rule_id", RULE_IDS)
-def test_rule_fires_on_its_failing_case(rule_id: str) -> None:
-    bad, _ = CASES[rule_id]
-    assert rule_id in rules_fired(bad())
+@pytest.mark.parametrize(("rule_id", "index", "build"), FAILING, ids=[f"{r}-{i}" for r, i, _ in FAILING])
+def test_rule_fires_on_its_failing_cases(rule_id: str, index: int, build: Builder) -> None:
+    assert rule_id in rules_fired(build())
 
 
-@pytest.mark.parametrize("rule_id", RULE_IDS)
-def test_rule_is_silent_on_its_passing_case(rule_id: str) -> None:
-    _, good = CASES[rule_id]
-    assert rule_id not in rules_fired(good())
+@pytest.mark.parametrize(("rule_id", "index", "build"), PASSING, ids=[f"{r}-{i}" for r, i, _ in PASSING])
+def test_rule_is_silent_on_its_passing_cases(rule_id: str, index: int, build: Builder) -> None:
+    assert rule_id not in rules_fired(build())
 
 
 def test_expert_manifest_raises_nothing() -> None:

@@ -82,3 +82,77 @@ def test_duplicate_findings_are_reported_once() -> None:
     objs = expert()
     ctr(objs)["image"] = "vllm/vllm-openai:latest"
     assert sum(1 for f in lint(objs).findings if f.rule == "GPU012") == 1
+
+
+LWS_TWO_TEMPLATES = """
+apiVersion: leaderworkerset.x-k8s.io/v1
+kind: LeaderWorkerSet
+metadata: {name: big, namespace: llm}
+spec:
+  leaderWorkerTemplate:
+    size: 2
+    leaderTemplate:
+      spec:
+        containers:
+          - name: leader
+            image: lmsysorg/sglang:latest
+            command: [python3, -m, sglang.launch_server, --model-path, Qwen/Qwen3-8B, --tp, "2", --nnodes, "2"]
+            env: [{name: HF_TOKEN, value: hf_abc}]
+            resources: {limits: {nvidia.com/gpu: 1}}
+    workerTemplate:
+      spec:
+        containers:
+          - name: worker
+            image: lmsysorg/sglang:latest
+            command: [python3, -m, sglang.launch_server, --model-path, Qwen/Qwen3-8B, --tp, "2", --nnodes, "2"]
+            env: [{name: X, value: "1"}, {name: HF_TOKEN, value: hf_abc}]
+            resources: {limits: {nvidia.com/gpu: 1}}
+"""
+
+
+def test_leader_and_worker_templates_give_one_finding_per_problem() -> None:
+    from kubellm.lint.loader import parse_text
+    from kubellm.lint.runner import lint_objects
+
+    result = lint_objects(parse_text(LWS_TWO_TEMPLATES, "lws.yaml").objects)
+    for rule in ("GPU011", "GPU012", "GPU010", "GPU030"):
+        fired = [f for f in result.findings if f.rule == rule]
+        assert len(fired) == 1, rule
+        assert "the same in 1 more pod template of this LeaderWorkerSet" in fired[0].message
+
+
+def _deployment(name: str, namespace: str) -> str:
+    return (
+        f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {namespace}}}\n"
+        f"spec: {{selector: {{matchLabels: {{app: {name}}}}}, template: {{metadata: {{labels: {{app: {name}}}}}, "
+        f"spec: {{containers: [{{name: e, image: 'vllm/vllm-openai:v0.10.1.1', args: [--model, Qwen/Qwen3-0.6B]}}]}}}}}}\n"
+    )
+
+
+def test_net001_once_per_namespace_as_info_unless_exposed() -> None:
+    from kubellm.lint.finding import Severity
+    from kubellm.lint.loader import parse_text
+    from kubellm.lint.runner import lint_objects
+
+    text = "---\n".join([_deployment("a", "one"), _deployment("b", "one"), _deployment("c", "two")])
+    quiet = [f for f in lint_objects(parse_text(text, "x.yaml").objects).findings if f.rule == "NET001"]
+    assert [(f.namespace, f.severity) for f in quiet] == [("one", Severity.INFO), ("two", Severity.INFO)]
+    assert "Deployment/a, Deployment/b" in quiet[0].message
+    exposed = (
+        text
+        + "---\napiVersion: v1\nkind: Service\nmetadata: {name: lb, namespace: two}\n"
+        + ("spec: {type: LoadBalancer, selector: {app: c}, ports: [{port: 80}]}\n")
+    )
+    loud = [f for f in lint_objects(parse_text(exposed, "x.yaml").objects).findings if f.rule == "NET001"]
+    assert {(f.namespace, f.severity) for f in loud} == {("one", Severity.INFO), ("two", Severity.WARNING)}
+
+
+def test_fit_rules_read_kubellms_own_weight_path() -> None:
+    from kubellm.catalog import default_catalog
+    from kubellm.lint.gpu import find_model
+
+    catalog = default_catalog()
+    found = find_model(catalog, "/models/hf/meta-llama/Llama-3.1-8B-Instruct/main")
+    assert found is not None and found.name == "Llama-3.1-8B"
+    assert find_model(catalog, "/models/hf/acme/unknown-model/main") is None
+    assert find_model(catalog, "/mnt/models") is None

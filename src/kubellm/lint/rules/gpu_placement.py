@@ -128,10 +128,7 @@ def rdma_ipc_lock(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
                 f"{c.path}.securityContext",
                 c.name,
             )
-        elif (
-            pod.multi_node
-            and (c.engine.tensor_parallel or 1) * (c.engine.pipeline_parallel or 1) > c.gpu_count > 0
-        ):
+        elif pod.multi_node and not c.engine.rank:
             yield Hit(
                 f"the {pod.group_size}-pod group has no RDMA device or EFA/TCPX set up: NCCL runs over TCP sockets",
                 c.path,

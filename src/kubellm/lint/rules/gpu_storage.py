@@ -238,7 +238,7 @@ def cache_dir_writable(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
         non_root = isinstance(uid, int) and uid != 0
         if not read_only and not non_root:
             continue
-        if volume is None or (mount is not None and mount.get("readOnly") is True):
+        if volume is None:
             why = "the root filesystem is read-only" if read_only else f"the container runs as UID {uid}"
             yield Hit(
                 f"cache directory {cache} is not on a writable volume and {why}",
