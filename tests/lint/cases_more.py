@@ -20,7 +20,6 @@ from .cases import (
     ctr,
     drop_kind,
     edit,
-    expert,
     find,
     gpus,
     no_gpu,
@@ -371,8 +370,9 @@ MORE: dict[str, tuple[list[Builder], list[Builder]]] = {
     "GPU009": (
         [
             edit(
-                set_path("ctr", "image", "ghcr.io/huggingface/text-generation-inference:3.3.4"),
-                replace_args("--model-id", "Qwen/Qwen3-8B"),
+                set_path("ctr", "image", "nvcr.io/nvidia/tensorrt-llm/release:1.0.0"),
+                set_path("ctr", "command", ["trtllm-serve", "meta-llama/Llama-3.1-8B-Instruct"]),
+                set_path("ctr", "args", None),
                 set_path("ctr", "readinessProbe", {"tcpSocket": {"port": 8000}}),
             ),
             edit(

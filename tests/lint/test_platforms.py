@@ -66,7 +66,7 @@ def test_ray_service_llm_config_becomes_the_gpu_workers_engine() -> None:
     engine = worker.engines[0].engine
     assert head.engines == [] and engine is not None
     assert (engine.engine, engine.model, engine.max_model_len) == (
-        "ray-llm",
+        "ray-serve-llm",
         "Qwen/Qwen2.5-7B-Instruct",
         1024,
     )

@@ -11,7 +11,6 @@ from kubellm.lint.facts import (
     NCCL_ENGINES,
     STARTUP_BUDGET_MIN_S,
     TOKEN_ENV_NAMES,
-    downloads_model,
     parse_image,
     pod_memory_limit_gib,
     probe_budget_s,
@@ -32,8 +31,10 @@ def ready_paths(engine: str) -> tuple[str, ...] | None:
     """Paths that answer only once the model is loaded (the engine table's), None when unknown."""
     if engine == "kserve-hf":
         return KSERVE_HF_READY_PATHS
-    readiness = TABLES[engine].readiness if engine in TABLES else None
-    return (readiness.ready_path, *readiness.ready_paths) if readiness and readiness.ready_paths else None
+    if engine not in TABLES:
+        return None
+    readiness = TABLES[engine].readiness  # Ollama has none: '/' answers before any model is loaded
+    return (readiness.ready_path, *readiness.ready_paths) if readiness.ready_paths else ()
 
 
 def listens_when_loaded(engine: str) -> bool:
