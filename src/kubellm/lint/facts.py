@@ -65,12 +65,15 @@ class ImageRef:
 
     @property
     def placeholder(self) -> bool:
-        """A template placeholder that a tool replaces before apply ('<image>', '${VERSION}', 'x:replace')."""
+        """A template placeholder that a tool replaces before apply ('<image>', '${VERSION}', 'x:replace',
+        'IMAGE_NAME': a bare upper-case word, which no registry accepts as a repository name)."""
         text = f"{self.repository}:{self.tag or ''}"
-        return (
+        if (
             any(mark in text for mark in ("<", "${", "{{", "$("))
             or (self.tag or "").lower() in PLACEHOLDER_TAGS
-        )
+        ):
+            return True
+        return "/" not in self.repository and self.repository.isupper()
 
 
 def parse_image(image: str) -> ImageRef:

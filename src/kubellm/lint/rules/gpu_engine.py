@@ -11,6 +11,7 @@ from kubellm.lint.facts import (
     NCCL_ENGINES,
     STARTUP_BUDGET_MIN_S,
     TOKEN_ENV_NAMES,
+    downloads_model,
     parse_image,
     pod_memory_limit_gib,
     probe_budget_s,
@@ -126,17 +127,22 @@ def shm_no_sizelimit(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
             )
 
 
-def startup_needed_s(ctx: LintContext, c: ContainerView, pod: PodView | None = None) -> int:
-    """The planner's startup budget for the weights this pod loads, without a download (the least a
-    probe must allow); a multi-node group loads its share per pod."""
+def startup_needed_s(
+    ctx: LintContext, c: ContainerView, pod: PodView | None = None
+) -> tuple[int, int | None]:
+    """(the planner's startup budget for the weights this pod loads, without a download — what a probe
+    should allow; the expected start itself: download when the engine fetches its weights + load +
+    engine init, without the planner's margin, None for a model of unknown size). A multi-node group
+    loads its share per pod."""
     engine = c.engine
     size = weights_gib(ctx.catalog, engine.model if engine else None, engine.quantization if engine else None)
     if not size:
-        return STARTUP_BUDGET_MIN_S
-    from kubellm.plan.resources import startup_budget_s  # the one budget (loaded only with a known model)
+        return STARTUP_BUDGET_MIN_S, None
+    from kubellm.plan.resources import download_s, load_s, startup_budget_s  # the planner's figures
 
-    per_pod = size / max(1, pod.group_size if pod else 1)
-    return startup_budget_s(per_pod * 2**30, downloads_at_start=False)
+    per_pod = size / max(1, pod.group_size if pod else 1) * 2**30
+    expected = load_s(per_pod) + (download_s(per_pod) if downloads_model(c) else 0)
+    return startup_budget_s(per_pod, downloads_at_start=False), expected
 
 
 @rule(
@@ -145,8 +151,10 @@ def startup_needed_s(ctx: LintContext, c: ContainerView, pod: PodView | None = N
     Severity.ERROR,
     "An engine with a liveness probe has no startupProbe long enough for the model to load",
     why="Downloading and loading weights takes minutes to hours; a liveness probe that starts after a fixed "
-    "initialDelaySeconds kills the pod mid-load (`KeyboardInterrupt: terminated`, CrashLoopBackOff). (Ollama "
-    "answers at once and loads models on first use, so it is not checked.)",
+    "initialDelaySeconds kills the pod mid-load (`KeyboardInterrupt: terminated`, CrashLoopBackOff). It is an "
+    "error when the probe allows less than the expected start (download when the engine fetches its weights, "
+    "load, engine init), a warning when it allows less than the planner's startup budget (that plus a margin, "
+    "at least 10 min). (Ollama answers at once and loads models on first use, so it is not checked.)",
     fix="Add a startupProbe on the engine's health endpoint whose failureThreshold × periodSeconds covers "
     "download + load (≥ 10 min; more for big models), and drop initialDelaySeconds from the liveness probe.",
     bad="livenessProbe: {httpGet: {path: /health, port: 8000}, initialDelaySeconds: 60}",
@@ -160,24 +168,29 @@ def startup_probe_missing(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
             continue  # Ollama serves its API within seconds and loads models on first use
         liveness = c.probe("livenessProbe")
         startup = c.probe("startupProbe")
-        needed = startup_needed_s(ctx, c, pod)
-        if startup is not None:
-            budget = probe_budget_s(startup)
-            if budget < needed and probe_kind(startup) != "exec":
-                yield Hit(
-                    f"startupProbe allows {budget} s; loading this model needs about {needed} s",
-                    f"{c.path}.startupProbe",
-                    c.name,
-                )
-        elif liveness is not None:
-            budget = probe_budget_s(liveness)
-            if budget < needed:
-                yield Hit(
-                    f"no startupProbe: the livenessProbe kills the container after {budget} s, before a model load "
-                    f"(about {needed} s) completes",
-                    f"{c.path}.livenessProbe",
-                    c.name,
-                )
+        if startup is not None and probe_kind(startup) != "exec":
+            probe, budget, what = "startupProbe", probe_budget_s(startup), "startupProbe allows"
+        elif startup is None and liveness is not None:
+            probe, budget = "livenessProbe", probe_budget_s(liveness)
+            what = "no startupProbe: the livenessProbe kills the container after"
+        else:
+            continue
+        recommended, expected = startup_needed_s(ctx, c, pod)
+        if expected is not None and budget < expected:
+            yield Hit(
+                f"{what} {budget} s; starting this model takes about {expected} s (the planner's budget is "
+                f"{recommended} s)",
+                f"{c.path}.{probe}",
+                c.name,
+            )
+        elif budget < recommended:
+            yield Hit(
+                f"{what} {budget} s, less than the planner's startup budget of {recommended} s "
+                f"(a start takes about {expected or '?'} s; the budget leaves room for slow nodes and volumes)",
+                f"{c.path}.{probe}",
+                c.name,
+                severity=Severity.WARNING,
+            )
 
 
 @rule(
