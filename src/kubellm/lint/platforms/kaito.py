@@ -5,6 +5,7 @@ pod template (`inference.template`), read like any pod."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
 import yaml
@@ -14,28 +15,13 @@ from kubellm.lint.engines.vllm import parse as parse_vllm
 from kubellm.lint.loader import K8sObject
 from kubellm.lint.workload import ConfigMapLookup, ContainerView, PodView, as_dict, template_pod, to_int
 
-# Azure GPU VM sizes KAITO provisions: (GPU as the catalog names it, GPUs per VM).
-# Source: learn.microsoft.com/azure/virtual-machines/sizes/gpu-accelerated (NCv3, NCasT4_v3, NC A100 v4,
-# ND A100 v4, NC H100 v5, ND H100 v5, ND H200 v5 series).
-AZURE_GPU_SIZES: dict[str, tuple[str, int]] = {
-    "standard_nc6s_v3": ("V100", 1),
-    "standard_nc12s_v3": ("V100", 2),
-    "standard_nc24s_v3": ("V100", 4),
-    "standard_nc24rs_v3": ("V100", 4),
-    "standard_nc4as_t4_v3": ("T4", 1),
-    "standard_nc8as_t4_v3": ("T4", 1),
-    "standard_nc16as_t4_v3": ("T4", 1),
-    "standard_nc64as_t4_v3": ("T4", 4),
-    "standard_nc24ads_a100_v4": ("A100-80GB", 1),
-    "standard_nc48ads_a100_v4": ("A100-80GB", 2),
-    "standard_nc96ads_a100_v4": ("A100-80GB", 4),
-    "standard_nd96asr_v4": ("A100-40GB", 8),
-    "standard_nd96amsr_a100_v4": ("A100-80GB", 8),
-    "standard_nc40ads_h100_v5": ("H100-NVL-94GB", 1),
-    "standard_nc80adis_h100_v5": ("H100-NVL-94GB", 2),
-    "standard_nd96isr_h100_v5": ("H100-SXM-80GB", 8),
-    "standard_nd96isr_h200_v5": ("H200-141GB", 8),
-}
+
+@cache
+def instance_gpus() -> dict[str, tuple[str, int]]:
+    """Instance type (lower case) → (catalog GPU name, GPUs per instance), from the catalog's providers."""
+    from kubellm.catalog.providers import all_providers
+
+    return {i.name.lower(): (i.gpu, i.gpus) for p in all_providers().values() for i in p.instances}
 
 
 def _join(path: str, child: str) -> str:
@@ -99,7 +85,7 @@ def _pods(
     if not inference.get("preset"):
         return
     instance = str(resource.get("instanceType") or "")
-    gpu_name, per_node = AZURE_GPU_SIZES.get(instance.lower(), (None, 0))
+    gpu_name, per_node = instance_gpus().get(instance.lower(), (None, 0))
     nodes = to_int(resource.get("count"), 1) or 1
     engine = _engine(obj, inference, nodes, per_node, configmaps)
     view = ContainerView(

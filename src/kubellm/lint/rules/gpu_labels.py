@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 
 from kubellm.catalog import Catalog
 from kubellm.lint.context import LintContext
@@ -22,10 +23,25 @@ GKE = "cloud.google.com/gke-accelerator"
 def _label_values(catalog: Catalog, key: str) -> list[str]:
     if key == GFD_PRODUCT:
         return sorted({v for g in catalog.gpus for v in g.product_labels})
-    values = {v for g in catalog.gpus for k, v in g.cloud_labels if k == key}
+    values = {v for g in catalog.gpus for k, v in g.cloud_labels if k == key} | _instance_label_values(key)
     if key == GKE:  # GKE label spellings the catalog keeps as aliases ('nvidia-h100-mega-80gb')
         values |= {a for g in catalog.gpus for a in g.aliases if a.startswith("nvidia-")}
     return sorted(values)
+
+
+@cache
+def _instance_label_values(key: str) -> frozenset[str]:
+    """Values the providers' instance shapes carry under ``key``, shared ones too (Karpenter's 'a100')."""
+    from kubellm.catalog.providers import GKE_ACCELERATOR_LABEL, all_providers
+
+    found: set[str] = set()
+    for p in all_providers().values():
+        for i in p.instances:
+            if key == GKE_ACCELERATOR_LABEL and i.accelerator:
+                found.add(i.accelerator)
+            if key == p.cloud_gpu_label_key and i.gpu_name:
+                found.add(i.gpu_name)
+    return frozenset(found)
 
 
 @rule(
