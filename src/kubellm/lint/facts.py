@@ -187,6 +187,8 @@ def downloads_model(container: ContainerView) -> bool:
         return False
     if engine.engine == "ollama":
         return True
+    if container.env.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False  # the engine reads the Hub cache only (prefetched weights)
     model = engine.model
     if not model or "$" in model:
         return False
