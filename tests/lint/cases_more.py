@@ -1483,3 +1483,18 @@ MORE.update(
         ),
     }
 )
+
+RWX_PVC = (
+    "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: models, namespace: llm}\n"
+    "spec: {accessModes: [MODE], storageClassName: CLASS, resources: {requests: {storage: 30Gi}}}"
+)
+MORE["REL013"] = (  # cloud's rule; tests/lint/test_storage_binding.py has the provider cases
+    [
+        objs(RWX_PVC.replace("MODE", "ReadWriteMany").replace("CLASS", "standard-rwo")),
+        objs(RWX_PVC.replace("MODE", "ReadWriteMany").replace("CLASS", "managed-csi")),
+    ],
+    [
+        objs(RWX_PVC.replace("MODE", "ReadWriteOnce").replace("CLASS", "standard-rwo")),
+        objs(RWX_PVC.replace("MODE", "ReadWriteMany").replace("CLASS", "standard-rwx")),
+    ],
+)
