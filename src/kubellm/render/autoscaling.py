@@ -12,7 +12,8 @@ import math
 from typing import Any
 
 from kubellm.errors import UsageError
-from kubellm.render.context import PROMETHEUS_URL, RenderContext
+from kubellm.render.context import RenderContext
+from kubellm.render.metrics_source import adapter_values, trigger_access, trigger_authentication
 from kubellm.render.workload import LWS_API, autoscaled, workload_kind
 
 Obj = dict[str, Any]
@@ -89,20 +90,22 @@ def _with_labels(selector: str, where: str) -> str:
 
 def scaled_object(ctx: RenderContext) -> Obj:
     s = ctx.spec.scaling
-    triggers: list[Obj] = [
-        {
-            "type": "prometheus",
-            "name": "load",
-            "metricType": "AverageValue",
-            "metadata": {
-                "serverAddress": PROMETHEUS_URL,
-                "query": metric_query(ctx),
-                "threshold": _num(s.target),
-                "activationThreshold": "0",
-                "ignoreNullValues": "true" if s.metric == "gateway-pending" else "false",
-            },
-        }
-    ]
+    access, auth_ref = trigger_access(ctx)
+    trigger: Obj = {
+        "type": "prometheus",
+        "name": "load",
+        "metricType": "AverageValue",
+        "metadata": {
+            **access,
+            "query": metric_query(ctx),
+            "threshold": _num(s.target),
+            "activationThreshold": "0",
+            "ignoreNullValues": "true" if s.metric == "gateway-pending" else "false",
+        },
+    }
+    if auth_ref is not None:
+        trigger["authenticationRef"] = auth_ref
+    triggers: list[Obj] = [trigger]
     if s.off_hours_cron:
         start, end = cron_window(s.off_hours_cron)
         triggers.append(
@@ -233,11 +236,13 @@ def adapter_rules(ctx: RenderContext) -> Obj:
             "overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
         }
     text = yaml.safe_dump({kind: [rule]}, sort_keys=True, width=1000)
+    chart_rules = {"default": False, ("external" if kind == "externalRules" else "custom"): [rule]}
+    values = yaml.safe_dump(adapter_values(ctx, chart_rules), sort_keys=True, width=1000)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": ctx.meta(f"{ctx.name}-prometheus-adapter-rules", "autoscaling"),
-        "data": {"rules.yaml": text},
+        "data": {"rules.yaml": text, "values.yaml": values},
     }
 
 
@@ -245,7 +250,8 @@ def autoscaling_objects(ctx: RenderContext) -> list[Obj]:
     if not autoscaled(ctx):
         return []
     if ctx.spec.scaling.autoscaler == "keda":
-        return [scaled_object(ctx)]
+        auth = trigger_authentication(ctx)
+        return [*([auth] if auth is not None else []), scaled_object(ctx)]
     return [hpa(ctx), adapter_rules(ctx)]
 
 

@@ -20,7 +20,6 @@ CACHE_DIR = "/cache"
 GATEWAY_PORT = 8080
 GATEWAY_CONFIG_PATH = "/etc/kubellm/gateway.yaml"
 GATEWAY_KEYS_DIR = "/etc/kubellm/keys"
-PROMETHEUS_URL = "http://prometheus-operated.monitoring.svc:9090"
 MONITORING_NAMESPACE = "monitoring"
 PART_OF = "kubellm"
 

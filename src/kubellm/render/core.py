@@ -27,7 +27,8 @@ KIND_ORDER = (
     "Namespace", "PriorityClass", "RuntimeClass", "ResourceQuota", "LimitRange", "ServiceAccount", "Role",
     "RoleBinding", "Secret", "ConfigMap", "PersistentVolume", "PersistentVolumeClaim", "Job", "Service",
     "Deployment", "StatefulSet", "LeaderWorkerSet", "InferencePool", "Ingress", "HTTPRoute", "PodDisruptionBudget",
-    "HorizontalPodAutoscaler", "ScaledObject", "NetworkPolicy", "ServiceMonitor", "PodMonitor", "PrometheusRule",
+    "HorizontalPodAutoscaler", "TriggerAuthentication", "ScaledObject", "NetworkPolicy", "ServiceMonitor",
+    "PodMonitor", "PrometheusRule",
 )  # fmt: skip
 
 
