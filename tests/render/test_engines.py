@@ -69,6 +69,7 @@ def test_trtllm_builds_engines_in_a_job_and_the_gateway_maps_the_model_name() ->
             engine={"name": "trtllm"},
             gpu={"type": "L40S", "count": 1},
             storage={"access_mode": "ReadWriteMany", "storage_class": "shared-rwx"},
+            metadata={"namespace": "svc"},  # its own namespace: the service's GPU quota is rendered
         )
     )
     job = find(objects, "Job", "svc-engine-build")
@@ -100,6 +101,7 @@ def test_multi_node_renders_a_leader_worker_set_with_a_leader_only_service() -> 
         },
         gpu={"type": "H100-SXM-80GB", "count": 16, "nodes": 2},
         scaling={"min_replicas": 1, "max_replicas": 1},
+        metadata={"namespace": "svc"},
     )
     objects = render_spec(spec)
     lws = find(objects, "LeaderWorkerSet")

@@ -21,6 +21,8 @@ kustomization.yaml (written all at once: on any error nothing is written). The s
 same bytes.
 
   kubellm render SPEC                 manifests on stdout
+  kubellm render A.yaml B.yaml        several services: one gateway (a pool per model) and one GPU
+                                      quota per namespace
   kubellm render SPEC -o DIR          a directory for `kubectl apply -k DIR`
   kubellm render SPEC --images        every pinned image, one a line (for Trivy/Grype in CI)
   kubellm render cluster CLUSTER      the cluster's GPU setup (GPU Operator, MIG, time-slicing, …);
@@ -35,6 +37,8 @@ Examples:
   kubellm render examples/gpt-oss-20b-h100.yaml --images | xargs -n1 trivy image
 
   kubellm render examples/llama-3.1-8b-l4.yaml --provider gke | kubectl apply -f -
+
+  kubellm render examples/llama-3.1-8b-l4.yaml examples/llama-3.3-70b-h100-tp2.yaml -o deploy/llm
 
   kubellm render cluster examples/cluster.yaml -o deploy/cluster
 """
@@ -77,13 +81,16 @@ def load_with_provider(spec_path: Path, provider: str | None) -> LLMService:
 
 
 def _service_objects(
-    spec_path: Path, version: str, namespace_object: bool, provider: str | None = None
+    spec_paths: list[Path], version: str, namespace_object: bool, provider: str | None = None
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    from kubellm.render import RenderOptions, plan_service, render
+    """One spec renders alone; several render together (one gateway and one quota per namespace)."""
+    from kubellm.render import RenderOptions, plan_service, render, render_services
 
-    plan = plan_service(load_with_provider(spec_path, provider))
+    plans = [plan_service(load_with_provider(path, provider)) for path in spec_paths]
     options = RenderOptions(namespace_object=namespace_object, k8s_version=version)
-    return render(plan, options=options), list(plan.warnings)
+    objects = render(plans[0], options=options) if len(plans) == 1 else render_services(plans, options)
+    warnings = [f"{p.spec.metadata.name}: {w}" if len(plans) > 1 else w for p in plans for w in p.warnings]
+    return objects, warnings
 
 
 def _cluster_objects(spec_path: Path) -> list[dict[str, Any]]:
@@ -121,9 +128,11 @@ def _validate(objects: list[dict[str, Any]], version: str) -> None:
 
 
 def render_cmd(
-    target: str = typer.Argument(..., metavar="SPEC | cluster", help="LLMService spec file, or 'cluster'."),
-    cluster_spec: Path | None = typer.Argument(
-        None, metavar="[CLUSTER_SPEC]", help="With 'cluster': the GpuCluster spec file."
+    targets: list[str] = typer.Argument(
+        ...,
+        metavar="SPEC... | cluster CLUSTER_SPEC",
+        help="LLMService spec files (several render together: one gateway per namespace), or 'cluster' and a "
+        "GpuCluster spec.",
     ),
     out: Path | None = typer.Option(None, "-o", "--output", help="Write one file per object into DIR."),
     k8s_version: str = typer.Option(
@@ -144,20 +153,22 @@ def render_cmd(
 
     version = _supported(k8s_version)
     warnings: list[str] = []
-    if target == "cluster":
-        if cluster_spec is None:
+    if targets[0] == "cluster":
+        if len(targets) != 2:
             raise UsageError(
-                "render cluster needs a cluster spec", "kubellm render cluster examples/cluster.yaml"
+                "render cluster needs one cluster spec", "kubellm render cluster examples/cluster.yaml"
             )
-        objects = _cluster_objects(cluster_spec)
-    elif _kind(Path(target)) == "GpuCluster":
-        objects = _cluster_objects(Path(target))
+        objects = _cluster_objects(Path(targets[1]))
+    elif len(targets) == 1 and _kind(Path(targets[0])) == "GpuCluster":
+        objects = _cluster_objects(Path(targets[0]))
     else:
-        if cluster_spec is not None:
+        clusters = [t for t in targets if _kind(Path(t)) == "GpuCluster"]
+        if clusters:
             raise UsageError(
-                f"unexpected argument {cluster_spec}", "give one spec, or 'cluster CLUSTER_SPEC'"
+                f"{clusters[0]} is a GpuCluster spec among LLMService specs",
+                "render it on its own: render cluster FILE",
             )
-        objects, warnings = _service_objects(Path(target), version, not no_namespace, provider)
+        objects, warnings = _service_objects([Path(t) for t in targets], version, not no_namespace, provider)
     _validate(objects, version)
     for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)

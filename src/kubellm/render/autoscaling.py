@@ -255,10 +255,11 @@ def autoscaling_objects(ctx: RenderContext) -> list[Obj]:
     return [hpa(ctx), adapter_rules(ctx)]
 
 
-def pod_disruption_budgets(ctx: RenderContext) -> list[Obj]:
-    """One per service: voluntary evictions take one pod at a time; unhealthy pods may always go."""
+def pod_disruption_budgets(ctx: RenderContext, components: tuple[str, ...] | None = None) -> list[Obj]:
+    """One per component: voluntary evictions take one pod at a time; unhealthy pods may always go."""
     out = []
-    components = ["engine"] + (["gateway"] if ctx.spec.gateway.enabled else [])
+    if components is None:
+        components = ("engine", *(("gateway",) if ctx.renders_gateway else ()))
     for component in components:
         name = f"{ctx.name}-{component}"
         out.append(

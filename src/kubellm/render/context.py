@@ -30,6 +30,12 @@ class RenderOptions:
 
     namespace_object: bool = True
     k8s_version: str = "1.29"
+    # The instance name of a gateway shared by the namespace's services (kubellm.render.front_door):
+    # the service renders no gateway of its own, and its engines admit that one.
+    gateway_instance: str | None = None
+    # Render the GPU ResourceQuota when the namespace is the service's own (named after it); a render of
+    # several services writes one quota per namespace instead.
+    service_quota: bool = True
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,18 @@ class RenderContext:
     @property
     def gateway_name(self) -> str:
         return f"{self.name}-gateway"
+
+    @property
+    def renders_gateway(self) -> bool:
+        """Whether this service renders its own gateway (enabled, and not fronted by a shared one)."""
+        return self.spec.gateway.enabled and self.options.gateway_instance is None
+
+    def gateway_selector(self) -> dict[str, str]:
+        """The labels of the gateway pods in front of this service (its own, or the namespace's shared one)."""
+        return {
+            "app.kubernetes.io/instance": self.options.gateway_instance or self.name,
+            "app.kubernetes.io/component": "gateway",
+        }
 
     @property
     def engine_dns(self) -> str:

@@ -32,10 +32,15 @@ KIND_ORDER = (
 )  # fmt: skip
 
 
-def _rank(obj: Obj) -> tuple[int, str]:
+def _rank(obj: Obj) -> tuple[int, str, str]:
     kind = obj["kind"]
     index = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
-    return index, obj["metadata"]["name"]
+    return index, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+
+
+def sort_objects(objects: list[Obj]) -> list[Obj]:
+    """Apply order: by kind (what others refer to first), then namespace and name."""
+    return sorted(objects, key=_rank)
 
 
 def render_context(

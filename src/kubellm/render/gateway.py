@@ -46,8 +46,8 @@ def gateway_config(ctx: RenderContext) -> GatewayConfig:
     )
 
 
-def gateway_configmap(ctx: RenderContext) -> Obj:
-    data = gateway_config(ctx).model_dump(mode="json")
+def gateway_configmap(ctx: RenderContext, config: GatewayConfig | None = None) -> Obj:
+    data = (config or gateway_config(ctx)).model_dump(mode="json")
     text = dump_plain(data)
     return {
         "apiVersion": "v1",
@@ -212,10 +212,11 @@ def http_route(ctx: RenderContext) -> Obj:
     }
 
 
-def gateway_objects(ctx: RenderContext) -> list[Obj]:
-    if not ctx.spec.gateway.enabled:
+def gateway_objects(ctx: RenderContext, config: GatewayConfig | None = None) -> list[Obj]:
+    """The gateway of one service, or (with ``config``) the shared gateway of a namespace's services."""
+    if config is None and not ctx.renders_gateway:
         return []
-    configmap = gateway_configmap(ctx)
+    configmap = gateway_configmap(ctx, config)
     out = [configmap, gateway_deployment(ctx, configmap["data"]["gateway.yaml"]), gateway_service(ctx)]
     if ctx.spec.gateway.host:
         out.append(http_route(ctx) if ctx.spec.gateway.ingress == "httproute" else ingress(ctx))

@@ -83,6 +83,19 @@ def _policy(ctx: RenderContext, name: str, component: str, selector: dict[str, s
     }
 
 
+def gateway_policy(ctx: RenderContext, engines: dict[str, str], engine_ports: list[Obj]) -> Obj:
+    """The gateway's pods: reached from the allowed namespaces (and Prometheus), reaching DNS and ``engines``."""
+    gw_port = [{"protocol": "TCP", "port": GATEWAY_PORT}]
+    gw_ingress: list[Obj] = [{"from": _from_namespaces(ctx), "ports": gw_port}]
+    if ctx.spec.observability.service_monitor:
+        gw_ingress.append({"from": [_monitoring_peer()], "ports": gw_port})
+    gw_egress: list[Obj] = [
+        DNS_EGRESS,
+        {"to": [{"podSelector": {"matchLabels": engines}}], "ports": engine_ports},
+    ]
+    return _policy(ctx, ctx.gateway_name, "gateway", ctx.selector("gateway"), gw_ingress, gw_egress)
+
+
 def network_policies(ctx: RenderContext) -> list[Obj]:
     spec = ctx.spec
     out: list[Obj] = []
@@ -96,7 +109,7 @@ def network_policies(ctx: RenderContext) -> list[Obj]:
     ingress: list[Obj] = []
     if spec.gateway.enabled:
         ingress.append(
-            {"from": [{"podSelector": {"matchLabels": ctx.selector("gateway")}}], "ports": api_port}
+            {"from": [{"podSelector": {"matchLabels": ctx.gateway_selector()}}], "ports": api_port}
         )
     else:
         ingress.append({"from": _from_namespaces(ctx), "ports": api_port})
@@ -110,19 +123,8 @@ def network_policies(ctx: RenderContext) -> list[Obj]:
         egress.append({"to": group})
     out.append(_policy(ctx, f"{ctx.name}-engine", "engine", ctx.selector("engine"), ingress, egress))
 
-    if spec.gateway.enabled:
-        gw_ingress: list[Obj] = [
-            {"from": _from_namespaces(ctx), "ports": [{"protocol": "TCP", "port": GATEWAY_PORT}]}
-        ]
-        if spec.observability.service_monitor:
-            gw_ingress.append(
-                {"from": [_monitoring_peer()], "ports": [{"protocol": "TCP", "port": GATEWAY_PORT}]}
-            )
-        gw_egress: list[Obj] = [
-            DNS_EGRESS,
-            {"to": [{"podSelector": {"matchLabels": ctx.selector("engine")}}], "ports": engine_ports},
-        ]
-        out.append(_policy(ctx, ctx.gateway_name, "gateway", ctx.selector("gateway"), gw_ingress, gw_egress))
+    if ctx.renders_gateway:
+        out.append(gateway_policy(ctx, ctx.selector("engine"), engine_ports))
 
     if spec.model.source.startswith("hf://") or downloads_from_bucket(ctx):
         if spec.security.egress_cidrs:

@@ -18,9 +18,13 @@ def service_monitors(ctx: RenderContext) -> list[Obj]:
     out = [
         _monitor(ctx, ctx.engine_service, "engine", m.port_name, m.path),
     ]
-    if ctx.spec.gateway.enabled:
-        out.append(_monitor(ctx, ctx.gateway_name, "gateway", "http", "/metrics"))
+    if ctx.renders_gateway:
+        out.append(gateway_monitor(ctx))
     return out
+
+
+def gateway_monitor(ctx: RenderContext) -> Obj:
+    return _monitor(ctx, ctx.gateway_name, "gateway", "http", "/metrics")
 
 
 def _monitor(ctx: RenderContext, name: str, component: str, port: str, path: str) -> Obj:

@@ -63,17 +63,31 @@ def identity_pod_labels(ctx: RenderContext) -> dict[str, str]:
 
 
 def gpu_quota(ctx: RenderContext) -> Obj | None:
-    """Caps the namespace's GPUs at what this service may use at its maximum scale (plus an engine build)."""
+    """The service's GPU quota, in a namespace that is its own (named after it); none in a shared namespace,
+    where one service's quota would block another's pods — render the namespace's services together."""
+    if not ctx.options.service_quota or ctx.namespace != ctx.name:
+        return None
+    hard = gpu_quota_hard(ctx)
+    return quota_object(ctx, hard) if hard else None
+
+
+def quota_object(ctx: RenderContext, hard: dict[str, int]) -> Obj:
+    """A ResourceQuota named after the namespace: requests.<resource> for each GPU resource."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": ctx.meta(f"{ctx.namespace}-gpus", "quota"),
+        "spec": {"hard": {f"requests.{k}": str(v) for k, v in sorted(hard.items())}},
+    }
+
+
+def gpu_quota_hard(ctx: RenderContext) -> dict[str, int]:
+    """The GPUs this service may use at its maximum scale (plus an engine build), by resource; {} on CPU."""
     r = ctx.plan.resources
     if r.gpu_count == 0 or ctx.spec.metadata.namespace_only:  # a namespace-scoped user cannot set quotas
-        return None
+        return {}
     per_replica = r.gpu_count * ctx.plan.parallelism.nodes_per_replica
     total = per_replica * ctx.spec.scaling.max_replicas
     if ctx.spec.engine.name.value == "trtllm":
         total += r.gpu_count  # the engine-build Job
-    return {
-        "apiVersion": "v1",
-        "kind": "ResourceQuota",
-        "metadata": ctx.meta(f"{ctx.name}-gpus", "quota"),
-        "spec": {"hard": {f"requests.{r.gpu_resource}": str(total)}},
-    }
+    return {r.gpu_resource: total}
