@@ -59,7 +59,10 @@ def test_models_aggregated_and_unknown_model_is_404(stack: Stack) -> None:
 
 def test_api_keys_401_and_open_endpoints(stack: Stack) -> None:
     engine = stack.engine()
-    gw = stack.gateway({"pools": [static_pool("tiny", [engine.url])]}, keys={"alice": "sk-alice"})
+    gw = stack.gateway(
+        {"pools": [static_pool("tiny", [engine.url])], "metrics": {"expose_key_ids": True}},
+        keys={"alice": "sk-alice"},
+    )
     with pytest.raises(openai.AuthenticationError):
         client(gw, "wrong").chat.completions.create(model="tiny", messages=MSG)  # type: ignore[arg-type]
     with pytest.raises(openai.AuthenticationError):
@@ -350,7 +353,10 @@ def test_dns_discovered_backends_serve(stack: Stack) -> None:
     engine = stack.engine()
     port = int(engine.url.rsplit(":", 1)[1])
     gw = stack.gateway(
-        {"pools": [{"name": "tiny", "backends": {"kind": "dns", "name": "localhost", "port": port}}]}
+        {
+            "pools": [{"name": "tiny", "backends": {"kind": "dns", "name": "localhost", "port": port}}],
+            "metrics": {"expose_backend_urls": True},
+        }
     )
     assert client(gw).chat.completions.create(model="tiny", messages=MSG, max_tokens=1).choices  # type: ignore[arg-type]
     assert f'backend="http://127.0.0.1:{port}"}} 1' in get(gw, "/metrics")[1].decode()

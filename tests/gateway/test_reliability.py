@@ -134,6 +134,7 @@ def test_active_health_checks_take_a_backend_out_and_back(stack: Stack) -> None:
         {
             "pools": [static_pool("tiny", [a.url, b.url], routing="round-robin")],
             "health_checks": {"interval_s": 0.05, "unhealthy_after": 1, "healthy_after": 1},
+            "metrics": {"expose_backend_urls": True},
         }
     )
     a.healthy = False
@@ -163,3 +164,42 @@ def test_failing_backend_is_ejected_passively(stack: Stack) -> None:
         for _ in range(8)
     ]
     assert statuses.count(502) == 2 and bad.requests == 2 and good.requests == 6
+
+
+def test_requests_cut_at_the_drain_deadline_end_cleanly_and_are_logged_as_such(stack: Stack) -> None:
+    import concurrent.futures
+    import io
+
+    from kubellm.gateway.server import Gateway
+    from kubellm.spec.gateway import GatewayConfig
+
+    streaming, slow = stack.engine(token_delay_s=0.1), stack.engine(delay_s=5)
+    audit = io.StringIO()
+    config = GatewayConfig.model_validate(
+        {
+            "listen": {"port": 0},
+            "pools": [static_pool("tiny", [streaming.url]), static_pool("slow", [slow.url])],
+            "health_checks": {"enabled": False},
+        }
+    )
+    gateway = Gateway(config, audit_stream=audit)
+    stack.loop.run(gateway.start())
+    stack.gateways.append(gateway)
+    base = f"http://127.0.0.1:{gateway.port}"
+    stream_body = json.dumps({"model": "tiny", "messages": MSG, "max_tokens": 100, "stream": True}).encode()
+    plain_body = json.dumps({"model": "slow", "messages": MSG}).encode()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        stream = pool.submit(post, base, "/v1/chat/completions", stream_body)
+        plain = pool.submit(post, base, "/v1/chat/completions", plain_body)
+        time.sleep(0.5)
+        cut = stack.loop.run(gateway.drain(0.2))
+        status, _, raw = stream.result(10)
+        plain_status, plain_headers, plain_raw = plain.result(10)
+    assert cut == 2
+    events = [e for e in raw.decode().split("\n\n") if e.strip()]
+    assert status == 200 and events[-1] == "data: [DONE]"
+    assert json.loads(events[-2].removeprefix("data: "))["error"]["code"] == "gateway_shutdown"
+    assert plain_status == 503 and plain_headers["Retry-After"]
+    assert json.loads(plain_raw)["error"]["code"] == "gateway_shutdown"
+    lines = [json.loads(line) for line in audit.getvalue().splitlines()]
+    assert sorted(line["error"] for line in lines) == ["drain_deadline", "drain_deadline"]

@@ -114,8 +114,7 @@ def gateway(
     from kubellm.gateway import run_gateway
     from kubellm.gateway.logs import configure_logging
 
-    configure_logging(cfg.log_level)
+    configure_logging(cfg.log_level, log_prompts=cfg.log_prompts)
     left = run_gateway(cfg)
-    if left:
-        typer.echo(f"drain deadline passed with {left} request(s) still in flight", err=True)
+    if left:  # (the log says how many requests the drain deadline cut)
         raise typer.Exit(1)

@@ -68,7 +68,8 @@ class PoolKeeper:
             return
         new = self.pool.set_backends(urls)
         if new:
-            log.info("backends added", extra={"pool": self.pool.name, "backends": new})
+            labels = {self.pool.label_of(url): url for url in new}  # how metrics name them
+            log.info("backends added", extra={"pool": self.pool.name, "backends": labels})
             if self.health.enabled:
                 await asyncio.gather(*(self._probe(url) for url in new))
 

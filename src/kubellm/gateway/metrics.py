@@ -93,7 +93,8 @@ class Gauge:
 class GatewayMetrics:
     """Every metric the gateway exports."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, expose_key_ids: bool = False) -> None:
+        self.expose_key_ids = expose_key_ids
         self.requests = Counter(
             "kubellm_gateway_requests_total",
             "Requests answered, by pool, backend and HTTP status.",
@@ -104,8 +105,8 @@ class GatewayMetrics:
         )
         self.tokens = Counter(
             "kubellm_gateway_tokens_total",
-            "Tokens by key id and direction (in = prompt, out = completion).",
-            ("key", "direction"),
+            "Tokens by direction (in = prompt, out = completion), and by key id when metrics.expose_key_ids.",
+            ("key", "direction") if expose_key_ids else ("direction",),
         )
         self.retries = Counter(
             "kubellm_gateway_retries_total", "Requests retried on another backend.", ("pool",)
@@ -132,6 +133,15 @@ class GatewayMetrics:
             ITL_BUCKETS_S,
         )
         self.gauges: list[Gauge] = []
+
+    def count_tokens(self, key_id: str, prompt_tokens: int, completion_tokens: int) -> None:
+        """Add one request's tokens (per key only when key ids may be shown)."""
+        if self.expose_key_ids:
+            self.tokens.inc((key_id, "in"), prompt_tokens)
+            self.tokens.inc((key_id, "out"), completion_tokens)
+        else:
+            self.tokens.inc(("in",), prompt_tokens)
+            self.tokens.inc(("out",), completion_tokens)
 
     def add_gauge(
         self,

@@ -65,6 +65,7 @@ class Pool:
         self._clock = clock
         self._next_expiry = float("inf")
         self._ready: asyncio.Event | None = None
+        self._labels: dict[str, str] = {}  # url -> "<pool>/<n>", kept for the life of the process
 
     # --- membership and health -------------------------------------------------------------------
 
@@ -74,6 +75,7 @@ class Pool:
         for url in new:
             self.backends[url] = Backend(url, healthy=self._start_healthy)
             self.stats[url] = BackendStats()
+            self._labels.setdefault(url, f"{self.name}/{len(self._labels)}")
         for url in [u for u in self.backends if u not in urls]:
             del self.backends[url]
             if self.stats[url].outstanding == 0:
@@ -154,6 +156,10 @@ class Pool:
             limit = max(1, limit)
         ejected = sum(1 for b in self.backends.values() if b.ejected_until > now)
         return ejected < limit
+
+    def label_of(self, url: str) -> str:
+        """The backend's metrics label when URLs are not shown: '<pool>/<n>' in order of discovery."""
+        return self._labels.get(url, f"{self.name}/?")
 
     @property
     def holds_when_empty(self) -> bool:

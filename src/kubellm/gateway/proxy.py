@@ -2,7 +2,9 @@
 
 Retries go to another backend only while nothing has been sent to the client. Streams are relayed
 chunk by chunk as the engine wrote them (no re-serialising); a stream that breaks mid-way ends with
-an OpenAI-shaped error event and ``[DONE]``. A client that leaves cancels its upstream request.
+an OpenAI-shaped error event and ``[DONE]``. A client that leaves cancels its upstream request. When
+the drain deadline passes, requests still in flight are ended cleanly: a stream with an error event
+and ``[DONE]``, an unanswered request with a 503 — and each is logged as cut by the deadline.
 """
 
 from __future__ import annotations
@@ -12,18 +14,17 @@ import itertools
 import json
 import logging
 import os
-import time
-from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
+from kubellm.gateway.accounting import Accounting, Outcome, settle_rates
 from kubellm.gateway.admission import Admission, ApiKeyStore
+from kubellm.gateway.dispatch import Dispatcher
 from kubellm.gateway.logs import AuditLog
 from kubellm.gateway.metrics import GatewayMetrics
 from kubellm.gateway.payload import CHARS_PER_TOKEN, ParsedRequest, cap_max_tokens, parse_request
 from kubellm.gateway.pools import Pool
-from kubellm.gateway.rejection import Rejection, error_body
+from kubellm.gateway.rejection import JSON_HEADERS, Rejection, error_body
 from kubellm.gateway.relay import Relayed, relay_body, relay_stream, response_headers
 from kubellm.gateway.routing import RouteRequest
 from kubellm.gateway.upstream import UpstreamClient, UpstreamError, UpstreamResponse
@@ -31,22 +32,6 @@ from kubellm.spec.gateway import GatewayConfig
 
 ANONYMOUS = "anonymous"
 log = logging.getLogger("kubellm.gateway")
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What happened to one request, for metrics and the audit line."""
-
-    status: int = 0
-    pool: str = ""
-    backend: str = ""
-    attempts: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    usage_seen: bool = False
-    observed_completion: int = 0  # completion tokens as far as the gateway could see (no usage reported)
-    error: str = ""
-    started: float = 0.0
 
 
 class Proxy:
@@ -63,14 +48,18 @@ class Proxy:
     ) -> None:
         self.config = config
         self.pools = pools
-        self.by_model = {name: pool for pool in pools.values() for name in (pool.name, *pool.config.aliases)}
+        self.dispatch = Dispatcher(config, pools, metrics)
         self.keys = keys
         self.admission = admission
         self.metrics = metrics
-        self.audit = audit
         self.client: UpstreamClient | None = None
         self.draining = False
+        self.cutting = False  # the drain deadline passed: end what is still in flight
         self.in_flight = 0
+        self._tasks: set[asyncio.Task[object]] = set()
+        expose_urls = config.metrics.expose_backend_urls
+        self.backend_label = (lambda pool, url: url) if expose_urls else self._anonymous_label
+        self.accounting = Accounting(metrics, audit, self.backend_label, log_prompts=config.log_prompts)
         self._ids = itertools.count(1)
         # request ids are UUID-shaped (version 4, random per process + a counter): some engine servers
         # (llama-cpp-python's) refuse X-Request-Id values that are not UUIDs
@@ -94,6 +83,31 @@ class Proxy:
 
     # --- the handler -----------------------------------------------------------------------------
 
+    def _anonymous_label(self, pool: str, url: str) -> str:
+        live = self.pools.get(pool)
+        return live.label_of(url) if live is not None else url
+
+    @staticmethod
+    def authorization_of(request: web.BaseRequest) -> str | None:
+        """The request's one Authorization header; two or more are a 400 (which one would count?)."""
+        values = request.headers.getall("Authorization", ())
+        if len(values) > 1:
+            raise Rejection(
+                400,
+                "send exactly one Authorization header",
+                "bad_request",
+                code="invalid_request_error",
+                param="Authorization",
+            )
+        return values[0] if values else None
+
+    def cut_in_flight(self) -> int:
+        """The drain deadline passed: end every request still in flight; returns how many."""
+        self.cutting = True
+        for task in list(self._tasks):
+            task.cancel()
+        return len(self._tasks)
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """POST /v1/chat/completions, /v1/completions, /v1/embeddings."""
         loop_time = asyncio.get_running_loop().time
@@ -106,6 +120,9 @@ class Proxy:
         parsed: ParsedRequest | None = None
         charged: int | None = None  # tokens charged at admission (None: rates not checked)
         slot = False
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         self.in_flight += 1
         try:
             if self.draining:
@@ -117,10 +134,10 @@ class Proxy:
                     retry_after_s=1.0,
                 )
             if self.keys.enabled:
-                key_id = self.keys.authenticate(request.headers.get("Authorization"))
+                key_id = self.keys.authenticate(self.authorization_of(request))
             raw = await self._read_body(request)
             parsed = parse_request(request.path, raw)
-            pool = self._pool_for(parsed)
+            pool = self.dispatch.pool_for(parsed)
             allowed = self._allowed_models.get(key_id)
             if allowed is not None and parsed.model not in allowed:
                 raise Rejection(
@@ -138,32 +155,50 @@ class Proxy:
                 slot = True
             response = await self._forward(request, request_id, pool, parsed, raw, rewrite, outcome)
         except Rejection as rejection:
-            self.metrics.rejections.inc((rejection.reason,))
-            outcome.status = rejection.status
-            outcome.error = rejection.reason
-            response = web.Response(
-                status=rejection.status, body=rejection.body(), headers=rejection.headers()
-            )
-            response.headers["X-Request-Id"] = request_id
+            response = self._rejected(rejection, request_id, outcome)
         except asyncio.CancelledError:
-            outcome.status = 499
-            outcome.error = "client_closed"
-            raise
+            if not self.cutting or task is None:
+                outcome.status, outcome.error = 499, "client_closed"
+                raise
+            task.uncancel()  # ended by the drain deadline: answer instead of dropping the connection
+            response = self._rejected(
+                Rejection(
+                    503,
+                    "the gateway shut down before the answer was ready; retry",
+                    "drain_deadline",
+                    code="gateway_shutdown",
+                    retry_after_s=1.0,
+                ),
+                request_id,
+                outcome,
+            )
         except Exception:  # the top of the request path: a bug must still answer in the OpenAI shape
             log.exception("unexpected error", extra={"request_id": request_id})
             outcome.status, outcome.error = 500, "internal_error"
             response = web.Response(
                 status=500,
                 body=error_body(500, "internal gateway error", "internal_error"),
-                headers={"Content-Type": "application/json", "X-Request-Id": request_id},
+                headers={**JSON_HEADERS, "X-Request-Id": request_id},
             )
         finally:
             self.in_flight -= 1
+            if task is not None:
+                self._tasks.discard(task)
             if slot:
                 self.admission.release(key_id)
             if charged is not None and parsed is not None:
-                self._settle(key_id, parsed, charged, outcome)
-            self._account(request, request_id, key_id, parsed, outcome, loop_time() - started)
+                settle_rates(self.admission, key_id, parsed, charged, outcome)
+            self.accounting.record(request.path, request_id, key_id, parsed, outcome, loop_time() - started)
+        return response
+
+    def _rejected(self, rejection: Rejection, request_id: str, outcome: Outcome) -> web.Response:
+        self.metrics.rejections.inc((rejection.reason,))
+        outcome.status = rejection.status
+        outcome.error = rejection.reason
+        response = web.Response(status=rejection.status, body=rejection.body(), headers=rejection.headers())
+        response.headers["X-Request-Id"] = request_id
+        if rejection.status == 408:
+            response.force_close()  # the unread rest of the body cannot frame the next request
         return response
 
     async def _read_body(self, request: web.Request) -> bytes:
@@ -174,78 +209,21 @@ class Proxy:
                 413, f"request body over {limit} bytes", "body_too_large", code="request_too_large"
             )
         try:
-            return await request.read()
+            if request.content.is_eof():  # (all of it arrived with the head: the common case)
+                return await request.read()
+            async with asyncio.timeout(self.config.listen.body_timeout_s):
+                return await request.read()
         except web.HTTPRequestEntityTooLarge:
             raise Rejection(
                 413, f"request body over {limit} bytes", "body_too_large", code="request_too_large"
             ) from None
-
-    def _pool_for(self, parsed: ParsedRequest) -> Pool:
-        pool = self.by_model.get(parsed.model)
-        if pool is None:
+        except TimeoutError:
             raise Rejection(
-                404,
-                f"model {parsed.model!r} is not served here; GET /v1/models lists the models",
-                "unknown_model",
-                code="model_not_found",
-                param="model",
-            )
-        limit = self.config.admission.max_prompt_tokens
-        if limit is not None and parsed.prompt_tokens > limit:
-            raise Rejection(
-                400,
-                f"prompt of about {parsed.prompt_tokens} tokens is over the limit of {limit}",
-                "prompt_too_long",
-                code="context_length_exceeded",
-                param="messages",
-            )
-        long_context = pool.config.long_context
-        if long_context is not None and pool.long_context is not None:
-            wanted = parsed.prompt_tokens + (parsed.max_tokens or 0)
-            if wanted > long_context.threshold_tokens:
-                return pool.long_context
-        return pool
-
-    async def _choose(self, pool: Pool, route: RouteRequest, tried: set[str]) -> tuple[Pool, str]:
-        url = pool.pick(route, tried)
-        fallback = pool.fallback
-        if fallback is not None and (url is None or pool.saturated()):
-            spill = fallback.pick(route, tried)
-            if spill is not None and not fallback.saturated():
-                self.metrics.spills.inc((pool.name, fallback.name))
-                return fallback, spill
-        if url is not None:
-            return pool, url
-        if tried:
-            raise Rejection(502, "every backend tried failed", "upstream_failed", code="bad_gateway")
-        if not pool.holds_when_empty:
-            wait_s = pool.next_readmission_s()
-            raise Rejection(
-                503,
-                f"no backend of {pool.name!r} is available; retry later",
-                "no_backend",
-                code="unavailable",
-                retry_after_s=wait_s if wait_s is not None else self.config.health_checks.interval_s,
-            )
-        timeout_s = pool.config.cold_start_timeout_s or self.config.cold_start_timeout_s
-        if not await pool.wait_ready(timeout_s):
-            raise Rejection(
-                503,
-                f"no backend of {pool.name!r} became ready within {timeout_s:g} s",
-                "no_backend",
-                code="unavailable",
-                retry_after_s=10.0,
-            )
-        url = pool.pick(route, tried)
-        if url is None:
-            raise Rejection(
-                503,
-                f"no backend of {pool.name!r} is ready",
-                "no_backend",
-                code="unavailable",
-                retry_after_s=10.0,
-            )
-        return pool, url
+                408,
+                f"the request body did not arrive within {self.config.listen.body_timeout_s:g} s",
+                "body_timeout",
+                code="request_timeout",
+            ) from None
 
     async def _forward(
         self,
@@ -267,7 +245,7 @@ class Proxy:
         tried: set[str] = set()
         attempts = self.config.retries.attempts
         for attempt in range(1, attempts + 1):
-            target, url = await self._choose(pool, route, tried)
+            target, url = await self.dispatch.choose(pool, route, tried)
             tried.add(url)
             outcome.pool, outcome.backend, outcome.attempts = target.name, url, attempt
             if attempt > 1:
@@ -287,7 +265,7 @@ class Proxy:
                 status = upstream.status
                 if status in self._eject_on:
                     target.record_failure(url)
-                if status in self._retry_on and attempt < attempts and self._can_retry(target, tried):
+                if status in self._retry_on and attempt < attempts and self.dispatch.can_retry(target, tried):
                     upstream.close()
                     continue
                 try:
@@ -321,7 +299,7 @@ class Proxy:
         outcome.status = upstream.status
         if stream and content_type.startswith("text/event-stream"):
             clock = asyncio.get_running_loop().time
-            response = await relay_stream(request, upstream, headers, relayed, clock)
+            response = await relay_stream(request, upstream, headers, relayed, clock, self._is_cutting)
             if relayed.chunks:
                 self.metrics.ttft.observe((pool.name,), relayed.first_s - outcome.started)
                 if relayed.chunks > 1:
@@ -330,7 +308,7 @@ class Proxy:
                     )
         else:
             try:
-                response = await relay_body(request, upstream, headers, relayed)
+                response = await relay_body(request, upstream, headers, relayed, self._is_cutting)
             except UpstreamError as exc:
                 self._upstream_failed(pool, url, exc)
                 raise Rejection(
@@ -352,12 +330,8 @@ class Proxy:
             outcome.observed_completion = relayed.body_bytes // CHARS_PER_TOKEN
         return response
 
-    def _can_retry(self, pool: Pool, tried: set[str]) -> bool:
-        """Whether another backend (of the pool or its fallback) could take a retry."""
-        fallback = pool.fallback
-        return any(url not in tried for url in pool.available) or (
-            fallback is not None and any(url not in tried for url in fallback.available)
-        )
+    def _is_cutting(self) -> bool:
+        return self.cutting
 
     def _upstream_failed(self, pool: Pool, url: str, error: UpstreamError) -> None:
         if error.kind == "local":  # this process is out of file descriptors: not the engine's fault
@@ -369,62 +343,3 @@ class Proxy:
             )
             return
         pool.record_failure(url)
-
-    # --- accounting ------------------------------------------------------------------------------
-
-    def _settle(self, key_id: str, parsed: ParsedRequest, charged: int, outcome: Outcome) -> None:
-        """Settle the rates charged at admission by what happened to the request.
-
-        Never reached an engine (queue full, no backend…): the request and its tokens are given back.
-        The engine reported usage: tokens are settled by it. The engine failed: the tokens are given
-        back (the request stays counted). Served without usage, or the client left: the prompt estimate
-        plus the completion the gateway saw (stream events, or body bytes at four a token).
-        """
-        if outcome.attempts == 0:
-            self.admission.refund(key_id, charged, request=True)
-        elif outcome.usage_seen:
-            self.admission.settle(key_id, charged, outcome.prompt_tokens + outcome.completion_tokens)
-        elif outcome.status >= 400 and outcome.status != 499:
-            self.admission.refund(key_id, charged, request=False)
-        else:
-            seen = min(outcome.observed_completion, parsed.completion_estimate)
-            self.admission.settle(key_id, charged, parsed.prompt_tokens + seen)
-
-    def _account(
-        self,
-        request: web.Request,
-        request_id: str,
-        key_id: str,
-        parsed: ParsedRequest | None,
-        outcome: Outcome,
-        elapsed_s: float,
-    ) -> None:
-        metrics = self.metrics
-        status = outcome.status
-        metrics.requests.inc((outcome.pool, outcome.backend, str(status)))
-        if outcome.pool and status and status < 500:
-            metrics.e2e.observe((outcome.pool,), elapsed_s)
-        if outcome.prompt_tokens or outcome.completion_tokens:
-            metrics.tokens.inc((key_id, "in"), outcome.prompt_tokens)
-            metrics.tokens.inc((key_id, "out"), outcome.completion_tokens)
-        if self.audit is None:
-            return
-        record: dict[str, Any] = {
-            "time": round(time.time(), 3),
-            "request_id": request_id,
-            "key": key_id,
-            "path": request.path,
-            "model": parsed.model if parsed else None,
-            "pool": outcome.pool or None,
-            "backend": outcome.backend or None,
-            "status": status,
-            "attempts": outcome.attempts,
-            "prompt_tokens": outcome.prompt_tokens,
-            "completion_tokens": outcome.completion_tokens,
-            "latency_ms": round(elapsed_s * 1000, 3),
-        }
-        if outcome.error:
-            record["error"] = outcome.error
-        if parsed is not None and self.config.log_prompts:
-            record["prompt"] = parsed.prefix
-        self.audit.write(record)

@@ -6,6 +6,9 @@ import json
 
 from kubellm.errors import KubellmError
 
+SERVER_NAME = "kubellm"  # the Server header of every answer (never the Python or aiohttp version)
+JSON_HEADERS = {"Content-Type": "application/json", "Server": SERVER_NAME}
+
 # OpenAI error types by HTTP status (https://platform.openai.com/docs/guides/error-codes)
 _TYPES = {
     400: "invalid_request_error",
@@ -13,6 +16,7 @@ _TYPES = {
     403: "permission_error",
     404: "invalid_request_error",
     405: "invalid_request_error",
+    408: "invalid_request_error",
     413: "invalid_request_error",
     429: "rate_limit_exceeded",
     499: "client_closed_request",
@@ -50,7 +54,7 @@ class Rejection(KubellmError):
 
     def headers(self) -> dict[str, str]:
         """Content type, plus Retry-After (whole seconds, at least 1) when the client should retry."""
-        headers = {"Content-Type": "application/json"}
+        headers = dict(JSON_HEADERS)
         if self.retry_after_s is not None:
             headers["Retry-After"] = str(max(1, int(self.retry_after_s + 0.999)))
         return headers

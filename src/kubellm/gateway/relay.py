@@ -11,16 +11,15 @@ and a stream ends with an OpenAI-shaped error event and ``[DONE]``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from kubellm.gateway.payload import UsageScanner, usage_of
-from kubellm.gateway.rejection import sse_error_event
+from kubellm.gateway.rejection import SERVER_NAME, sse_error_event
 from kubellm.gateway.upstream import BODY_HIGH_WATER, UpstreamError, UpstreamResponse
-
-SERVER_NAME = "kubellm"
 
 
 @dataclass(slots=True)
@@ -33,7 +32,9 @@ class Relayed:
     events: int = 0  # SSE events ('data:' lines) relayed
     first_s: float = 0.0
     last_s: float = 0.0
-    error: str = ""  # "" | "upstream_broke_body" | "upstream_broke_stream" | "client_closed"
+    error: str = (
+        ""  # "" | "upstream_broke_body" | "upstream_broke_stream" | "client_closed" | "drain_deadline"
+    )
     upstream_failed: bool = False
 
 
@@ -46,8 +47,21 @@ def response_headers(upstream: UpstreamResponse, content_type: str, request_id: 
     return headers
 
 
+def _ended_by_drain(cutting: Callable[[], bool]) -> bool:
+    """Whether a cancellation is the drain deadline's (then it is absorbed and the answer ended cleanly)."""
+    task = asyncio.current_task()
+    if not cutting() or task is None:
+        return False
+    task.uncancel()
+    return True
+
+
 async def relay_body(
-    request: web.Request, upstream: UpstreamResponse, headers: dict[str, str], relayed: Relayed
+    request: web.Request,
+    upstream: UpstreamResponse,
+    headers: dict[str, str],
+    relayed: Relayed,
+    cutting: Callable[[], bool],
 ) -> web.StreamResponse:
     """A non-streamed answer of any size, byte for byte."""
     small = await upstream.read_small(BODY_HIGH_WATER)  # raises UpstreamError before anything was sent
@@ -73,6 +87,12 @@ async def relay_body(
     except ConnectionError:
         relayed.error = "client_closed"
         return response
+    except asyncio.CancelledError:
+        if not _ended_by_drain(cutting):
+            raise
+        relayed.error = "drain_deadline"
+        _cut(request)
+        return response
     relayed.usage = scanner.usage
     await response.write_eof()
     return response
@@ -84,6 +104,7 @@ async def relay_stream(
     headers: dict[str, str],
     relayed: Relayed,
     clock: Callable[[], float],
+    cutting: Callable[[], bool],
 ) -> web.StreamResponse:
     """An SSE stream, chunk by chunk as the engine wrote it."""
     response = web.StreamResponse(status=upstream.status, headers={**headers, "Cache-Control": "no-cache"})
@@ -104,6 +125,14 @@ async def relay_stream(
         return response
     except ConnectionError:
         relayed.error = "client_closed"  # closing the upstream answer cancels the engine's work
+        return response
+    except asyncio.CancelledError:
+        if not _ended_by_drain(cutting):
+            raise
+        relayed.error = "drain_deadline"
+        await end_stream_with_error(
+            response, chunk, "the gateway is shutting down; retry", "gateway_shutdown"
+        )
         return response
     relayed.usage = usage_of(before[-4096:] + chunk[-4096:])  # the usage event is the last but [DONE]
     await response.write_eof()

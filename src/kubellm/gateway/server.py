@@ -1,10 +1,9 @@
-"""The gateway process: routes, lifecycle (start, drain on SIGTERM, stop), and the event loop."""
+"""The gateway process: its parts, lifecycle (start, drain on SIGTERM, stop), and the event loop."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 import ssl
@@ -20,17 +19,18 @@ from kubellm.gateway.admission import Admission, ApiKeyStore
 from kubellm.gateway.config import build_pools, is_loopback, load_keys
 from kubellm.gateway.discovery import make_discovery
 from kubellm.gateway.health import PoolKeeper
-from kubellm.gateway.logs import AuditLog
+from kubellm.gateway.listener import ConnectionGate, connection_limit, open_listener, raise_open_file_limit
+from kubellm.gateway.logs import AuditLog, loop_exception_handler
 from kubellm.gateway.metrics import GatewayMetrics, Labels
 from kubellm.gateway.proxy import Proxy
-from kubellm.gateway.rejection import Rejection, error_body
+from kubellm.gateway.routes import HttpSurface
 from kubellm.gateway.upstream import UpstreamClient
 from kubellm.gateway.upstream_aiohttp import AiohttpUpstreamClient
 from kubellm.gateway.upstream_httptools import HttptoolsUpstreamClient
 from kubellm.spec.gateway import GatewayConfig
 
 log = logging.getLogger("kubellm.gateway")
-_JSON = {"Content-Type": "application/json"}
+_CUT_GRACE_S = 1.0  # after the drain deadline: time for cut requests to write their last words
 
 
 class Gateway:
@@ -47,89 +47,48 @@ class Gateway:
         self.config = config
         self._clock = clock or time.monotonic
         self.keys = keys if keys is not None else load_keys(config)
-        self.metrics = GatewayMetrics()
+        self.metrics = GatewayMetrics(expose_key_ids=config.metrics.expose_key_ids)
         self.pools = build_pools(config, self._clock)
         self.admission = Admission(config.admission, self._clock)
         self.audit = AuditLog(audit_stream) if config.audit_log else None
         self.proxy = Proxy(config, self.pools, self.keys, self.admission, self.metrics, self.audit)
+        self.surface = HttpSurface(
+            config, self.keys, self.pools, self.proxy, self.metrics, lambda: self._started
+        )
+        self.gate = ConnectionGate(1)
         self._keepers: list[PoolKeeper] = []
-        self._runner: web.AppRunner | None = None
+        self._runners: list[web.AppRunner] = []
+        self._listeners: list[asyncio.Server] = []
         self._session: aiohttp.ClientSession | None = None
         self._client: UpstreamClient | None = None
         self._started = False
         self.port = config.listen.port
+        self.metrics_port = config.metrics.port
         self._register_gauges()
-
-    # --- HTTP surface ----------------------------------------------------------------------------
 
     def app(self) -> web.Application:
         """The aiohttp application with every route."""
-        app = web.Application(client_max_size=self.config.admission.max_body_bytes)
-        handle = self.proxy.handle
-        app.router.add_post("/v1/chat/completions", handle)
-        app.router.add_post("/v1/completions", handle)
-        app.router.add_post("/v1/embeddings", handle)
-        app.router.add_get("/v1/models", self._models)
-        app.router.add_get("/health", self._health)
-        app.router.add_get("/ready", self._ready)
-        app.router.add_get("/metrics", self._metrics)
-        app.router.add_route("*", "/{tail:.*}", self._not_found)
-        return app
-
-    async def _models(self, request: web.Request) -> web.Response:
-        if self.keys.enabled:
-            try:
-                self.keys.authenticate(request.headers.get("Authorization"))
-            except Rejection as rejection:
-                self.metrics.rejections.inc((rejection.reason,))
-                return web.Response(status=401, body=rejection.body(), headers=rejection.headers())
-        created = int(time.time())
-        data = [
-            {
-                "id": name,
-                "object": "model",
-                "created": created,
-                "owned_by": "kubellm",
-                "root": pool.upstream_model,
-            }
-            for pool in self.pools.values()
-            for name in (pool.name, *pool.config.aliases)
-        ]
-        return web.Response(body=json.dumps({"object": "list", "data": data}).encode(), headers=_JSON)
-
-    async def _health(self, request: web.Request) -> web.Response:
-        return web.Response(body=b'{"status":"ok"}', headers=_JSON)
-
-    async def _ready(self, request: web.Request) -> web.Response:
-        if self._started and not self.proxy.draining:
-            return web.Response(body=b'{"status":"ready"}', headers=_JSON)
-        state = b"draining" if self.proxy.draining else b"starting"
-        return web.Response(status=503, body=b'{"status":"' + state + b'"}', headers=_JSON)
-
-    async def _metrics(self, request: web.Request) -> web.Response:
-        return web.Response(
-            text=self.metrics.render(),
-            content_type="text/plain",
-            charset="utf-8",
-            headers={"X-Content-Type-Options": "nosniff"},
-        )
-
-    async def _not_found(self, request: web.Request) -> web.Response:
-        message = f"no route for {request.method} {request.path}"
-        return web.Response(status=404, body=error_body(404, message, "not_found"), headers=_JSON)
+        return self.surface.app()
 
     def _register_gauges(self) -> None:
         pools = self.pools
+        label = self.proxy.backend_label
 
         def pending() -> Iterable[tuple[Labels, float]]:
             return [((p.name,), float(p.pending)) for p in pools.values()]
 
         def backend_up() -> Iterable[tuple[Labels, float]]:
-            return [((p.name, url), float(url in p.available)) for p in pools.values() for url in p.backends]
+            return [
+                ((p.name, label(p.name, url)), float(url in p.available))
+                for p in pools.values()
+                for url in p.backends
+            ]
 
         def outstanding() -> Iterable[tuple[Labels, float]]:
             return [
-                ((p.name, url), float(p.stats[url].outstanding)) for p in pools.values() for url in p.backends
+                ((p.name, label(p.name, url)), float(p.stats[url].outstanding))
+                for p in pools.values()
+                for url in p.backends
             ]
 
         add = self.metrics.add_gauge
@@ -152,6 +111,12 @@ class Gateway:
             lambda: [((), float(self.admission.queued))],
         )
         add(
+            "kubellm_gateway_open_connections",
+            "Client connections open (at most listen.max_connections).",
+            (),
+            lambda: [((), float(self.gate.open))],
+        )
+        add(
             "kubellm_gateway_backend_up",
             "1 when the backend is healthy and not ejected.",
             ("pool", "backend"),
@@ -168,6 +133,8 @@ class Gateway:
 
     async def start(self) -> None:
         """Open the upstream pool, discover and probe backends, then listen."""
+        asyncio.get_running_loop().set_exception_handler(loop_exception_handler)
+        self._limit_connections()
         connector = aiohttp.TCPConnector(
             limit=0,
             limit_per_host=self.config.max_connections_per_backend,
@@ -187,23 +154,10 @@ class Gateway:
         await asyncio.gather(*(keeper.start() for keeper in self._keepers))
         if self.audit is not None:
             self.audit.start()
-        runner = web.AppRunner(self.app(), handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
         listen = self.config.listen
-        site = web.TCPSite(runner, listen.host, listen.port, ssl_context=self._ssl_context(), backlog=1024)
-        try:
-            await site.start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise UsageError(
-                f"cannot listen on {listen.host}:{listen.port}: {exc.strerror}",
-                "pick another --port or stop what uses it",
-            ) from None
-        self._runner = runner
-        server = getattr(site, "_server", None)
-        sockets = getattr(server, "sockets", None) or []
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
+        self.port = await self._listen(self.surface.app(), listen.port, self._ssl_context())
+        if self.config.metrics.port is not None:
+            self.metrics_port = await self._listen(self.surface.metrics_app(), self.config.metrics.port, None)
         self._started = True
         if not self.keys.enabled and not is_loopback(listen.host):
             log.warning(
@@ -215,6 +169,44 @@ class Gateway:
             "gateway listening",
             extra={"host": listen.host, "port": self.port, "pools": list(self.pools), "keys": len(self.keys)},
         )
+
+    def _limit_connections(self) -> None:
+        open_files = raise_open_file_limit()
+        limit, lowered = connection_limit(self.config.listen.max_connections, open_files)
+        self.gate.limit = limit
+        if lowered:
+            log.warning(
+                "listen.max_connections %d is more than the open-file limit allows; using %d — raise the "
+                "limit (ulimit -n, or the container's nofile) to allow more",
+                self.config.listen.max_connections,
+                limit,
+                extra={"open_file_limit": open_files},
+            )
+
+    async def _listen(self, app: web.Application, port: int, ssl_context: ssl.SSLContext | None) -> int:
+        runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        listen = self.config.listen
+        try:
+            listener = await open_listener(
+                runner,
+                listen.host,
+                port,
+                ssl_context=ssl_context,
+                gate=self.gate,
+                header_timeout_s=listen.header_timeout_s,
+                idle_timeout_s=listen.idle_timeout_s,
+            )
+        except OSError as exc:
+            await runner.cleanup()
+            await self.stop()
+            raise UsageError(
+                f"cannot listen on {listen.host}:{port}: {exc.strerror}",
+                "pick another port or stop what uses it",
+            ) from None
+        self._runners.append(runner)
+        self._listeners.append(listener)
+        return int(listener.sockets[0].getsockname()[1]) if listener.sockets else port
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         listen = self.config.listen
@@ -232,25 +224,34 @@ class Gateway:
     async def drain(self, timeout_s: float | None = None) -> int:
         """Stop accepting, let in-flight requests finish (up to the drain timeout), then stop.
 
-        Returns the number of requests still in flight when the deadline passed (0 = clean drain).
+        Requests still in flight at the deadline are ended cleanly (a stream with an error event and
+        ``[DONE]``, an unanswered request with a 503) and logged as cut by the deadline. Returns how
+        many were cut (0 = clean drain).
         """
         self.proxy.draining = True
         deadline = time.monotonic() + (self.config.drain_timeout_s if timeout_s is None else timeout_s)
-        if self._runner is not None:
-            for site in list(self._runner.sites):
-                await site.stop()
+        for listener in self._listeners:
+            listener.close()
         while self.proxy.in_flight > 0 and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-        left = self.proxy.in_flight
+        cut = self.proxy.cut_in_flight() if self.proxy.in_flight else 0
+        if cut:
+            log.warning("drain deadline passed: ending requests still in flight", extra={"cut_off": cut})
+            grace = time.monotonic() + _CUT_GRACE_S
+            while self.proxy.in_flight > 0 and time.monotonic() < grace:
+                await asyncio.sleep(0.01)
         await self.stop()
-        return left
+        return cut
 
     async def stop(self) -> None:
         """Close everything at once."""
         self.proxy.draining = True
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        for listener in self._listeners:
+            listener.close()
+        self._listeners.clear()
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
         for keeper in self._keepers:
             await keeper.stop()
         self._keepers.clear()

@@ -42,6 +42,30 @@ class ListenConfig(StrictModel):
         default=None, description="PEM certificate chain file; set with tls_key to serve HTTPS."
     )
     tls_key: str | None = Field(default=None, description="PEM private key file matching tls_cert.")
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Time a client has to finish sending a request head once it started (slow-loris "
+        "protection); then 408 and the connection is closed.",
+    )
+    body_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Time a client has to send the request body once its head arrived; then 408 and close.",
+    )
+    idle_timeout_s: float = Field(
+        default=75.0,
+        gt=0,
+        description="Keep-alive connections with no request in flight, and new connections that send "
+        "nothing, are closed after this long.",
+    )
+    max_connections: int | None = Field(
+        default=None,
+        ge=1,
+        description="Open client connections at most; a connection beyond it gets 503 with Retry-After "
+        "and is closed (and a log line says so). Unset = half the process's open-file limit, leaving "
+        "the rest for engine connections; a larger value is lowered to that, with a warning.",
+    )
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ListenConfig:
@@ -329,6 +353,50 @@ class HealthCheckConfig(StrictModel):
     healthy_after: int = Field(default=1, ge=1, description="Good probes in a row that bring it back.")
 
 
+class CorsConfig(StrictModel):
+    """Cross-origin access for browser clients (preflight answers and Access-Control-* headers)."""
+
+    allow_origins: list[str] = Field(
+        description="Origins allowed to call the API, exactly as browsers send them (e.g. "
+        "'https://chat.example.com'), or ['*'] for any origin.",
+    )
+    allow_headers: list[str] = Field(
+        default_factory=lambda: ["authorization", "content-type", "x-request-id"],
+        description="Request headers a browser may send.",
+    )
+    expose_headers: list[str] = Field(
+        default_factory=lambda: ["x-request-id", "retry-after"],
+        description="Response headers a browser script may read.",
+    )
+    max_age_s: int = Field(default=600, ge=0, description="How long browsers may cache a preflight answer.")
+
+
+class MetricsConfig(StrictModel):
+    """Who can read /metrics, and what its labels reveal."""
+
+    port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Serve /metrics on this separate port only (for Prometheus, not exposed to clients); "
+        "unset = on the main listener.",
+    )
+    bearer_token_file: str | None = Field(
+        default=None,
+        description="File holding a token that /metrics requires as 'Authorization: Bearer <token>' "
+        "(Prometheus: authorization.credentials_file); unset = no token.",
+    )
+    expose_key_ids: bool = Field(
+        default=False,
+        description="Label token counters with API key ids; off = tokens counted for all keys together.",
+    )
+    expose_backend_urls: bool = Field(
+        default=False,
+        description="Label per-backend series with the engine's URL; off = '<pool>/<n>', a number per "
+        "backend that the gateway's 'backends added' log line maps to its URL.",
+    )
+
+
 class GatewayConfig(StrictModel):
     """The whole gateway config: one file, also rendered as a ConfigMap."""
 
@@ -360,8 +428,18 @@ class GatewayConfig(StrictModel):
         description="HTTP client that reaches the engines: 'httptools' (fast, the default) or 'aiohttp' "
         "(the plain reference implementation: same behaviour, more CPU per request).",
     )
+    cors: CorsConfig | None = Field(
+        default=None,
+        description="Cross-origin access for browser clients; unset = no CORS headers, so browsers refuse "
+        "cross-origin calls.",
+    )
+    metrics: MetricsConfig = Field(
+        default_factory=MetricsConfig, description="Access to /metrics and what its labels show."
+    )
     log_prompts: bool = Field(
-        default=False, description="Log prompt text in audit lines (off: prompts are private)."
+        default=False,
+        description="Log prompt text in audit lines and request bodies in error lines (off: prompts are "
+        "private). API keys and Authorization headers are never logged.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Log level.")
     audit_log: bool = Field(default=True, description="Write one JSON audit line per request.")
