@@ -59,7 +59,7 @@ def test_local_gateway_config_is_the_clusters_apart_from_listen_backends_and_hea
     local = commands.gateway_config(spec, ["http://127.0.0.1:8001"], 8080, LocalEngine.VLLM, None, plan=p)
     cluster = gateway_config(render_context(p))
     assert local.pools[0].max_outstanding_per_backend == p.settings.max_num_seqs
-    differs = {"backends"}
+    differs = {"backends", "scale_from_zero"}  # (local's static replicas cannot scale from zero)
     assert local.pools[0].model_dump(exclude=differs) == cluster.pools[0].model_dump(exclude=differs)
     assert local.admission == cluster.admission
     assert local.cold_start_timeout_s == cluster.cold_start_timeout_s

@@ -37,6 +37,9 @@ def test_scale_to_zero_uses_the_gateway_pending_metric_and_holds_requests() -> N
     )
     config = yaml.safe_load(find(objects, "ConfigMap", "svc-gateway")["data"]["gateway.yaml"])
     assert config["pools"][0]["cold_start_timeout_s"] == 600.0
+    assert config["pools"][0]["scale_from_zero"] is True  # the gateway holds requests while at zero
+    without = yaml.safe_load(find(render_spec(spec_of()), "ConfigMap", "svc-gateway")["data"]["gateway.yaml"])
+    assert without["pools"][0]["scale_from_zero"] is False  # nothing to wait for: 503 at once
 
 
 def test_off_hours_cron_adds_a_keda_cron_trigger() -> None:

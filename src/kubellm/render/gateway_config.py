@@ -34,6 +34,9 @@ def engine_pool(
         routing=g.routing,
         max_outstanding_per_backend=plan.settings.max_num_seqs if plan is not None else None,
         cold_start_timeout_s=g.cold_start_timeout_s if spec.scaling.scale_to_zero else None,
+        # discovered engines that scale to zero come back: hold requests for them; static URLs (local
+        # mode) cannot, so the gateway answers 503 at once when none is up
+        scale_from_zero=spec.scaling.scale_to_zero if backends.kind != "static" else None,
     )
 
 
