@@ -349,6 +349,11 @@ class StorageSection(StrictModel):
     host_path: str = Field(
         default="/var/lib/kubellm/models", description="Node directory used when model_cache is hostPath."
     )
+    purge_on_delete: bool = Field(
+        default=False,
+        description="Delete the model cache PVC with the service (the operator's finalizer); off keeps the "
+        "downloaded weights for the next service, and `kubellm delete --purge` removes them later.",
+    )
 
 
 class Toleration(StrictModel):
