@@ -54,6 +54,7 @@ COMMAND_MODULES = (
     "render",
     "lint",
     "apply",
+    "operator",
     "doctor",
     "up",
     "sim",

@@ -97,15 +97,31 @@ def schema_command(
     kind: str = typer.Option(
         "LLMService", "--kind", help="LLMService (default); other contracts as they exist."
     ),
+    crd: bool = typer.Option(
+        False,
+        "--crd",
+        help="Print the LLMService CustomResourceDefinition (YAML) instead of the JSON Schema.",
+    ),
 ) -> None:
     """Print the JSON Schema of the LLMService spec (every field with its description and default).
 
-    Example:  kubellm schema > llmservice.schema.json
+    With --crd, the CustomResourceDefinition the operator serves: the same fields as a structural
+    OpenAPI schema, the spec's cross-field checks as CEL rules, printer columns, status and scale.
+
+    Examples:  kubellm schema > llmservice.schema.json
+
+               kubellm schema --crd | kubectl apply --server-side -f -
     """
     from kubellm.spec import LLMService
 
     if kind != "LLMService":
         raise UsageError(f"unknown kind {kind!r}", "use --kind LLMService")
+    if crd:
+        from kubellm.operator.crd import crd as make_crd
+        from kubellm.render.output import to_yaml
+
+        typer.echo(to_yaml([make_crd()]), nl=False)
+        return
     typer.echo(json.dumps(LLMService.model_json_schema(), indent=2))
 
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubellm.cluster.findings import Finding
+from kubellm.cluster.hints import INSTANCE_LABEL
 from kubellm.cluster.objects import as_list, container_statuses, dig, labels_of, name_of, ref
-from kubellm.cluster.snapshot import ClusterSnapshot
+from kubellm.cluster.snapshot import ENGINE_WORKLOAD_KINDS, ClusterSnapshot
 from kubellm.cluster.status import FATAL_CATEGORIES
 from kubellm.operator.download import DownloadProgress, parse_progress
 
@@ -39,6 +40,7 @@ REASONS = {
     "network": "NetworkError", "performance": "Overloaded", "unknown": "EngineError",
 }  # fmt: skip
 MESSAGE_LIMIT = 1024
+DOWNLOAD_CATEGORIES = frozenset({"model-access", "disk", "network", "image", "unknown"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +79,39 @@ class Observation:
 
     snap: ClusterSnapshot
     findings: list[Finding]
+    service: str
 
     def pods(self, component: str | None = None) -> list[dict[str, Any]]:
-        return [p for p in self.snap.pods if component is None or labels_of(p).get(COMPONENT) == component]
+        """The service's pods (the snapshot also holds the GPU stack's), optionally of one component."""
+        return [
+            p
+            for p in self.snap.pods
+            if labels_of(p).get(INSTANCE_LABEL) == self.service
+            and (component is None or labels_of(p).get(COMPONENT) == component)
+        ]
 
     def workloads(self, kinds: tuple[str, ...], component: str) -> list[dict[str, Any]]:
         return [
             w
             for w in self.snap.workloads
-            if w.get("kind") in kinds and labels_of(w).get(COMPONENT) == component
+            if w.get("kind") in kinds
+            and labels_of(w).get(COMPONENT) == component
+            and labels_of(w).get(INSTANCE_LABEL) == self.service
         ]
+
+    def unscheduled(self, component: str | None = None) -> list[dict[str, Any]]:
+        return [
+            p
+            for p in self.pods(component)
+            if dig(p, "status", "phase") == "Pending" and not dig(p, "spec", "nodeName")
+        ]
+
+    def running_problems(
+        self, objects: list[dict[str, Any]], categories: frozenset[str] | None = None
+    ) -> list[Finding]:
+        """Error findings about objects that are on a node (what waits for a node is Scheduled's to explain)."""
+        waiting = {ref(p) for p in self.unscheduled()}
+        return [f for f in self.errors_about(objects, categories) if f.object not in waiting]
 
     def errors_about(
         self, objects: list[dict[str, Any]], categories: frozenset[str] | None = None
@@ -113,7 +138,7 @@ def scheduled(seen: Observation) -> Verdict:
     pods = seen.pods()
     if not pods:
         return Verdict("Scheduled", "Unknown", "NoPods", "no pods of the service yet")
-    waiting = [p for p in pods if dig(p, "status", "phase") == "Pending" and not dig(p, "spec", "nodeName")]
+    waiting = seen.unscheduled()
     if not waiting:
         nodes = sorted({str(dig(p, "spec", "nodeName")) for p in pods if dig(p, "spec", "nodeName")})
         return Verdict(
@@ -152,9 +177,7 @@ def model_ready(seen: Observation, prefetches: bool) -> tuple[Verdict, DownloadP
     jobs = seen.workloads(("Job",), "prefetch")
     job_pods = seen.pods("prefetch")
     progress = parse_progress(_prefetch_log(seen.snap, job_pods or seen.pods("engine")))
-    failures = seen.errors_about(
-        job_pods + seen.pods("engine"), frozenset(FATAL_CATEGORIES | {"disk", "network"})
-    )
+    failures = seen.running_problems(job_pods + seen.pods("engine"), DOWNLOAD_CATEGORIES)
     for job in jobs:
         if dig(job, "status", "succeeded"):
             return Verdict("ModelReady", "True", "Verified", "weights downloaded and verified"), progress
@@ -203,7 +226,7 @@ def _init_download(
 
 
 def replicas(workload: dict[str, Any] | None) -> tuple[int, int]:
-    """(ready, desired) of a Deployment or LeaderWorkerSet (desired 1 when the spec leaves it out)."""
+    """(ready, desired) of a Deployment, StatefulSet or LeaderWorkerSet (desired 1 when the spec leaves it out)."""
     if workload is None:
         return 0, 0
     desired = dig(workload, "spec", "replicas")
@@ -211,7 +234,7 @@ def replicas(workload: dict[str, Any] | None) -> tuple[int, int]:
 
 
 def engine_ready(seen: Observation) -> Verdict:
-    workloads = seen.workloads(("Deployment", "LeaderWorkerSet"), "engine")
+    workloads = seen.workloads(ENGINE_WORKLOAD_KINDS, "engine")
     ready, desired = replicas(workloads[0] if workloads else None)
     if ready >= 1:
         return Verdict("EngineReady", "True", "Ready", f"{ready}/{desired} engine replica(s) ready")
@@ -219,7 +242,9 @@ def engine_ready(seen: Observation) -> Verdict:
         return Verdict("EngineReady", "False", "NotCreated", "the engine workload does not exist yet")
     if desired == 0:
         return Verdict("EngineReady", "False", "ScaledToZero", "no engine replica runs (scaled to zero)")
-    problems = [f for f in seen.errors_about(seen.pods("engine") + workloads) if f.category != "scheduling"]
+    problems = [
+        f for f in seen.running_problems(seen.pods("engine") + workloads) if f.category != "scheduling"
+    ]
     if problems:
         return from_finding("EngineReady", "False", problems[0])
     return Verdict("EngineReady", "False", "Starting", f"0/{desired} engine replica(s) ready: {_stage(seen)}")
@@ -243,7 +268,7 @@ def _stage(seen: Observation) -> str:
 
 
 def ready(verdicts: list[Verdict], seen: Observation, gateway: bool, scale_to_zero: bool) -> Verdict:
-    engines = seen.workloads(("Deployment", "LeaderWorkerSet"), "engine")
+    engines = seen.workloads(ENGINE_WORKLOAD_KINDS, "engine")
     ready_n, desired = replicas(engines[0] if engines else None)
     gateways = seen.workloads(("Deployment",), "gateway")
     gateway_ok = not gateway or (bool(gateways) and replicas(gateways[0])[0] >= 1)
@@ -267,7 +292,10 @@ def ready(verdicts: list[Verdict], seen: Observation, gateway: bool, scale_to_ze
 
 
 def degraded(seen: Observation, model: Verdict) -> Verdict:
-    fatal = [f for f in seen.findings if f.severity == "error" and f.category in FATAL_CATEGORIES]
+    """A finding about the service's own pods or workloads that waiting will not fix (the GPU stack's
+    problems show where they bite: in Scheduled or EngineReady of the pods they keep from running)."""
+    owned = seen.pods() + [w for w in seen.snap.workloads if labels_of(w).get(INSTANCE_LABEL) == seen.service]
+    fatal = seen.running_problems(owned, FATAL_CATEGORIES)
     if fatal:
         return from_finding("Degraded", "True", fatal[0])
     if model.reason == "DownloadFailed":

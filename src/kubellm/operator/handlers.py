@@ -71,6 +71,7 @@ def settings() -> kopf.OperatorSettings:
         prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
     )
     chosen.posting.level = logging.WARNING  # kopf's own log lines stay out of the Events; ours go in
+    chosen.posting.reporting_component = FIELD_MANAGER  # the "From" column of kubectl describe
     chosen.watching.server_timeout = 300
     chosen.networking.request_timeout = 60
     return chosen

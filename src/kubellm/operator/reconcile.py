@@ -15,10 +15,10 @@ from typing import Any
 
 from kubellm.cluster.doctor import diagnose
 from kubellm.cluster.manifests import ServiceManifests, hints_for
-from kubellm.cluster.snapshot import ClusterSnapshot
+from kubellm.cluster.snapshot import ENGINE_WORKLOAD_KINDS, ClusterSnapshot
 from kubellm.errors import KubellmError
 from kubellm.operator import conditions as cond
-from kubellm.operator.resource import generation_of, owned, service_of
+from kubellm.operator.resource import generation_of, name_of, owned, service_of
 from kubellm.operator.status import CONDITION_TYPES, Condition, Download, LLMServiceStatus, PlanSummary
 from kubellm.plan.result import Plan
 from kubellm.spec import LLMService
@@ -114,7 +114,7 @@ def _prefetches(want: Desired) -> bool:
     ) or any(
         c.get("name") == "prefetch"
         for o in want.objects
-        if o.get("kind") in ("Deployment", "LeaderWorkerSet")
+        if o.get("kind") in ENGINE_WORKLOAD_KINDS
         for c in ((o.get("spec") or {}).get("template") or {}).get("spec", {}).get("initContainers", []) or []
     )
 
@@ -137,7 +137,7 @@ def verdicts(
         ], None
     manifests = ServiceManifests(want.service, want.plan, want.objects)
     findings = diagnose(snap, hints_for(manifests))
-    seen = cond.Observation(snap, findings)
+    seen = cond.Observation(snap, findings, want.service.metadata.name)
     model, progress = cond.model_ready(seen, _prefetches(want))
     planned = want.planned
     if apply_error:
@@ -189,7 +189,8 @@ def merge_conditions(
                 specField=verdict.spec_field if not verdict.good else None,
             )
         )
-        changed = old is None or (old.get("status"), old.get("reason")) != (verdict.status, verdict.reason)
+        changed = old is None or not same or (old.get("reason") != verdict.reason and verdict.type != "Ready")
+        # (Ready sums up the others: its events say when it comes and goes; its reasons are theirs.)
         first = old is None and (verdict.status == "Unknown" or (verdict.good and verdict.type != "Planned"))
         if changed and not first:  # a new resource announces its plan and what is wrong, not every good state
             kind = "Normal" if verdict.good else "Warning"
@@ -207,7 +208,7 @@ def status_of(
     found, progress = verdicts(want, snap, apply_error)
     previous = ((resource.get("status") or {}).get("conditions")) or []
     merged, events = merge_conditions(previous, found, generation_of(resource), now)
-    engines = cond.Observation(snap, []).workloads(("Deployment", "LeaderWorkerSet"), "engine")
+    engines = cond.Observation(snap, [], name_of(resource)).workloads(ENGINE_WORKLOAD_KINDS, "engine")
     ready_n, desired_n = cond.replicas(engines[0] if engines else None)
     existing = int((engines[0].get("status") or {}).get("replicas") or 0) if engines else 0
     plan = want.plan
