@@ -27,7 +27,9 @@ def real_snapshot(service: str) -> ClusterSnapshot:
     """The real control plane's objects of one service (nodes: all of them), as the operator reads them."""
     snap = ClusterSnapshot(cluster_wide=True)
     snap.nodes = items("nodes")
-    snap.pods = [p for p in items("pods") if p["metadata"]["labels"].get("app.kubernetes.io/instance") == service]
+    snap.pods = [
+        p for p in items("pods") if p["metadata"]["labels"].get("app.kubernetes.io/instance") == service
+    ]
     snap.events = items("events")
     snap.workloads = [
         w
@@ -47,7 +49,10 @@ def real_resource(name: str) -> dict[str, Any]:
 
 def resource(name: str = "qwen", namespace: str = "llm", generation: int = 1, **spec: Any) -> dict[str, Any]:
     """A new LLMService as a user would write it."""
-    body: dict[str, Any] = {"model": {"source": "hf://Qwen/Qwen2.5-7B-Instruct"}, "gpu": {"type": "l4", "count": 1}}
+    body: dict[str, Any] = {
+        "model": {"source": "hf://Qwen/Qwen2.5-7B-Instruct"},
+        "gpu": {"type": "l4", "count": 1},
+    }
     body.update(spec)
     return {
         "apiVersion": "kubellm.dev/v1alpha1",

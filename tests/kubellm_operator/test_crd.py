@@ -104,7 +104,17 @@ _PROGRAMS = [(rule, _ENV.program(_ENV.compile(rule.rule))) for rule in RULES]
 def cel_accepts(name: str, spec: dict[str, Any]) -> bool:
     """Whether every CEL rule passes on the resource, defaulted as the server would."""
     root = openapi_schema()
-    obj = _defaults(root, _without_null({"apiVersion": "kubellm.dev/v1alpha1", "kind": "LLMService", "metadata": {"name": name}, "spec": spec}))
+    obj = _defaults(
+        root,
+        _without_null(
+            {
+                "apiVersion": "kubellm.dev/v1alpha1",
+                "kind": "LLMService",
+                "metadata": {"name": name},
+                "spec": spec,
+            }
+        ),
+    )
     for rule, program in _PROGRAMS:
         _, value = _node(root, obj, rule.path)
         if value is None:
@@ -138,7 +148,14 @@ CASES = [
     ("ok", _with("scaling", min_replicas=0)),
     ("ok", _with("scaling", min_replicas=0, scale_to_zero=True)),
     ("ok", _with("scaling", min_replicas=0, scale_to_zero=True, metric="gateway-pending")),
-    ("ok", {**SPEC, "scaling": {"min_replicas": 0, "scale_to_zero": True, "metric": "gateway-pending"}, "gateway": {"enabled": False}}),
+    (
+        "ok",
+        {
+            **SPEC,
+            "scaling": {"min_replicas": 0, "scale_to_zero": True, "metric": "gateway-pending"},
+            "gateway": {"enabled": False},
+        },
+    ),
     ("ok", _with("gpu", sharing="mig")),
     ("ok", _with("gpu", sharing="mig", mig_profile="3g.40gb")),
     ("ok", _with("gpu", mig_profile="3g.40gb")),

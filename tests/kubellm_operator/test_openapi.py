@@ -44,7 +44,12 @@ def test_a_referenced_model_is_inlined_with_the_fields_own_description() -> None
     inner = structural(Outer.model_json_schema())["properties"]["inner"]
     assert inner["type"] == "object"
     assert inner["description"] == "The inner section, described here."
-    assert inner["properties"]["size"] == {"type": "integer", "minimum": 1, "default": 3, "description": "How many."}
+    assert inner["properties"]["size"] == {
+        "type": "integer",
+        "minimum": 1,
+        "default": 3,
+        "description": "How many.",
+    }
     assert inner["default"] == {}  # so the server fills size's default when the section is left out
 
 
@@ -56,7 +61,12 @@ def test_an_optional_section_gets_no_empty_default() -> None:
 
 def test_exclusive_bounds_take_the_openapi_3_0_form() -> None:
     ratio = structural(Outer.model_json_schema())["properties"]["ratio"]
-    assert (ratio["minimum"], ratio["exclusiveMinimum"], ratio["maximum"], ratio["exclusiveMaximum"]) == (0, True, 1, True)
+    assert (ratio["minimum"], ratio["exclusiveMinimum"], ratio["maximum"], ratio["exclusiveMaximum"]) == (
+        0,
+        True,
+        1,
+        True,
+    )
 
 
 def test_literals_and_constants_become_enums_and_maps_keep_their_value_type() -> None:
@@ -89,7 +99,10 @@ def test_a_recursive_model_is_refused() -> None:
 
 
 def test_violations_names_what_the_server_would_refuse() -> None:
-    bad = {"type": "object", "properties": {"a": {"anyOf": [{"type": "string"}]}, "b": {"type": "number", "exclusiveMinimum": 0}}}
+    bad = {
+        "type": "object",
+        "properties": {"a": {"anyOf": [{"type": "string"}]}, "b": {"type": "number", "exclusiveMinimum": 0}},
+    }
     found = violations(bad)
     assert any(".a: anyOf" in f for f in found)
     assert any(".a: type is missing" in f for f in found)

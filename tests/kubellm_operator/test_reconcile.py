@@ -23,12 +23,18 @@ def test_a_gpu_no_node_has_is_scheduled_false_with_the_schedulers_reason() -> No
     outcome = reconcile(real_resource("qwen-a100"), real_snapshot("qwen-a100"), NOW)
     found = conditions(outcome.status)
     scheduled = found["Scheduled"]
-    assert (scheduled["status"], scheduled["reason"], scheduled["finding"]) == ("False", "Unschedulable", "DOC004")
+    assert (scheduled["status"], scheduled["reason"], scheduled["finding"]) == (
+        "False",
+        "Unschedulable",
+        "DOC004",
+    )
     assert "didn't match Pod's node affinity/selector" in scheduled["message"]  # the scheduler's own words
     assert scheduled["specField"] == "gpu.type" and scheduled["fix"]
     assert found["Ready"]["status"] == "False" and found["Ready"]["finding"] == "DOC004"
     assert found["ModelReady"]["reason"] == "WaitingForNode"
-    assert found["Degraded"]["status"] == "False"  # a sick device plugin on another node is not this service's
+    assert (
+        found["Degraded"]["status"] == "False"
+    )  # a sick device plugin on another node is not this service's
     assert outcome.status["phase"] == "Pending"
     assert outcome.status["gpu"] == "1x A100-80GB" and outcome.status["ready"] == "0/1"
 
@@ -92,8 +98,12 @@ def test_transition_times_stay_while_the_status_stays_and_only_changes_become_ev
 def test_merge_sets_a_new_time_and_one_event_per_changed_condition() -> None:
     from kubellm.operator.conditions import Verdict
 
-    previous = [{"type": "Scheduled", "status": "False", "reason": "Unschedulable", "lastTransitionTime": NOW}]
-    merged, events = merge_conditions(previous, [Verdict("Scheduled", "True", "Scheduled", "on node a")], 2, LATER)
+    previous = [
+        {"type": "Scheduled", "status": "False", "reason": "Unschedulable", "lastTransitionTime": NOW}
+    ]
+    merged, events = merge_conditions(
+        previous, [Verdict("Scheduled", "True", "Scheduled", "on node a")], 2, LATER
+    )
     assert merged[0].lastTransitionTime == LATER and merged[0].observedGeneration == 2
     assert [(e.type, e.reason) for e in events] == [("Normal", "Scheduled")]
 
@@ -137,14 +147,21 @@ def test_a_finished_download_and_a_ready_engine_make_the_service_ready() -> None
     pod = engine_pod(snap)
     pod["status"]["phase"] = "Running"
     pod["status"]["initContainerStatuses"] = [
-        {"name": "prefetch", "ready": True, "restartCount": 0, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}
+        {
+            "name": "prefetch",
+            "ready": True,
+            "restartCount": 0,
+            "state": {"terminated": {"exitCode": 0, "reason": "Completed"}},
+        }
     ]
     pod["status"]["containerStatuses"] = [
         {"name": "engine", "ready": True, "restartCount": 0, "state": {"running": {"startedAt": NOW}}}
     ]
     for workload in snap.workloads:
         replicas = workload["spec"].get("replicas", 1)
-        workload["status"].update({"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas})
+        workload["status"].update(
+            {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas}
+        )
     outcome = reconcile(real_resource("qwen-7b"), snap, NOW)
     found = conditions(outcome.status)
     assert {t: c["status"] for t, c in found.items()} == {
@@ -163,7 +180,12 @@ def test_an_engine_crash_looping_on_its_kv_cache_is_degraded_with_the_doctors_fi
             "name": "engine",
             "ready": False,
             "restartCount": 4,
-            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 1m20s restarting failed container"}},
+            "state": {
+                "waiting": {
+                    "reason": "CrashLoopBackOff",
+                    "message": "back-off 1m20s restarting failed container",
+                }
+            },
             "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
         }
     ]

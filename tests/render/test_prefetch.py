@@ -89,6 +89,16 @@ def test_downloads_verifies_and_marks_the_revision(tmp_path: Path, hub: str) -> 
     assert "already verified" in again.stdout
 
 
+def test_the_download_reports_progress_in_the_line_the_operator_reads(tmp_path: Path, hub: str) -> None:
+    from kubellm.operator.download import parse_progress
+
+    proc = _run(tmp_path, hub)
+    assert proc.returncode == 0, proc.stderr
+    progress = parse_progress(proc.stdout)
+    assert progress.done and progress.percent == 100.0
+    assert progress.bytes == len(WEIGHTS) + len(CONFIG)  # every byte downloaded, counted once
+
+
 def test_a_wrong_checksum_fails_and_leaves_no_marker(tmp_path: Path, hub: str) -> None:
     proc = _run(tmp_path, hub, {"model.safetensors": "0" * 64})
     assert proc.returncode != 0

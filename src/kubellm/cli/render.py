@@ -27,6 +27,8 @@ same bytes.
   kubellm render SPEC --images        every pinned image, one a line (for Trivy/Grype in CI)
   kubellm render cluster CLUSTER      the cluster's GPU setup (GPU Operator, MIG, time-slicing, …);
                                       a GpuCluster file given as SPEC is rendered the same way
+  kubellm render operator             the LLMService operator: CRD, RBAC, Deployment, NetworkPolicy,
+                                      PDB (the Helm chart in charts/kubellm installs the same)
 
 Examples:
 
@@ -41,6 +43,8 @@ Examples:
   kubellm render examples/llama-3.1-8b-l4.yaml examples/llama-3.3-70b-h100-tp2.yaml -o deploy/llm
 
   kubellm render cluster examples/cluster.yaml -o deploy/cluster
+
+  kubellm render operator --namespace kubellm-system | kubectl apply --server-side -f -
 """
 
 
@@ -130,9 +134,9 @@ def _validate(objects: list[dict[str, Any]], version: str) -> None:
 def render_cmd(
     targets: list[str] = typer.Argument(
         ...,
-        metavar="SPEC... | cluster CLUSTER_SPEC",
-        help="LLMService spec files (several render together: one gateway per namespace), or 'cluster' and a "
-        "GpuCluster spec.",
+        metavar="SPEC... | cluster CLUSTER_SPEC | operator",
+        help="LLMService spec files (several render together: one gateway per namespace), 'cluster' and a "
+        "GpuCluster spec, or 'operator'.",
     ),
     out: Path | None = typer.Option(None, "-o", "--output", help="Write one file per object into DIR."),
     k8s_version: str = typer.Option(
@@ -146,6 +150,9 @@ def render_cmd(
         None, "--provider", help="Override placement.provider: gke, eks, aks, openshift or generic."
     ),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty output directory."),
+    namespace: str = typer.Option(
+        "kubellm-system", "--namespace", "-n", help="With 'operator': the namespace to install it into."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (objects, or images with --images)."),
 ) -> None:
     from kubellm.render import images as list_images
@@ -159,6 +166,10 @@ def render_cmd(
                 "render cluster needs one cluster spec", "kubellm render cluster examples/cluster.yaml"
             )
         objects = _cluster_objects(Path(targets[1]))
+    elif targets == ["operator"] and not Path("operator").exists():
+        from kubellm.operator.install import InstallOptions, install_objects
+
+        objects = install_objects(InstallOptions(namespace=namespace, namespace_object=not no_namespace))
     elif len(targets) == 1 and _kind(Path(targets[0])) == "GpuCluster":
         objects = _cluster_objects(Path(targets[0]))
     else:

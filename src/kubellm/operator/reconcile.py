@@ -24,6 +24,9 @@ from kubellm.plan.result import Plan
 from kubellm.spec import LLMService
 
 
+ADMIN_KINDS = frozenset({"ResourceQuota", "LimitRange"})
+
+
 @dataclass(frozen=True, slots=True)
 class EventNote:
     """A Kubernetes Event to post about the resource."""
@@ -73,7 +76,10 @@ def desired(resource: dict[str, Any]) -> Desired:
         objects = render(plan, options=RenderOptions(namespace_object=False))
     except KubellmError as exc:
         return Desired(service, plan, planned=cond.planned(exc.what, "RenderFailed", exc.fix))
-    objects = [o for o in objects if (o.get("metadata") or {}).get("namespace")]  # nothing cluster-scoped
+    # nothing cluster-scoped, and no quota: those are the cluster's and the namespace admin's to set
+    objects = [
+        o for o in objects if (o.get("metadata") or {}).get("namespace") and o.get("kind") not in ADMIN_KINDS
+    ]
     return Desired(service, plan, owned(objects, resource), cond.planned(None))
 
 

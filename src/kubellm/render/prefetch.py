@@ -8,7 +8,9 @@ file for llama.cpp), configs, tokenizer and chat template — never ``original/`
 ``*.pth``, ONNX or Flax weights — and fails before downloading when the volume cannot hold them. Each
 file's sha256 comes from the spec's ``model.checksums`` when given, else from the Hub's metadata (the LFS
 oid of each file); a file without a known digest, or with a wrong one, fails the download. A finished
-download leaves ``.kubellm-verified`` beside the files; replicas wait for it.
+download leaves ``.kubellm-verified`` beside the files; replicas wait for it. While it downloads it prints
+``kubellm-progress bytes=<done> total=<all>`` every 5 s (and once at the end): the operator's ModelReady
+condition and ``status.download`` read it.
 """
 
 from __future__ import annotations
@@ -87,7 +89,19 @@ def download(name, quoted):
     with request(url) as response, open(target + ".part", "wb") as out:
         while block := response.read(1 << 24):
             out.write(block)
+            report(len(block))
     os.replace(target + ".part", target)
+
+
+PROGRESS = {"bytes": 0, "total": 0, "at": 0.0}
+
+
+def report(more, final=False):
+    """The line the operator reads for status.download: 'kubellm-progress bytes=<done> total=<all>' (every 5 s)."""
+    PROGRESS["bytes"] += more
+    if final or time.monotonic() - PROGRESS["at"] >= 5:
+        PROGRESS["at"] = time.monotonic()
+        print(f"kubellm-progress bytes={PROGRESS['bytes']} total={max(PROGRESS['total'], PROGRESS['bytes'])}", flush=True)
 
 
 def git_blob_id(path):
@@ -123,6 +137,7 @@ def main():
     if need > free:
         sys.exit(f"error: the files the engine loads need {need / 2**30:.1f} GiB but {DEST} has "
                  f"{free / 2**30:.1f} GiB free — raise storage.size_gib in the spec")
+    PROGRESS["total"] = need
     for name, want in sorted(files.items()):
         target = os.path.join(DEST, name)
         if not (want and os.path.exists(target) and sha256(target) == want):
@@ -140,6 +155,7 @@ def main():
             os.remove(target)
             sys.exit(f"error: sha256 of {name} is {got}, expected {want}")
         print(f"verified {name}", flush=True)
+    report(0, final=True)
     with open(MARKER, "w") as f:
         json.dump({"repo": REPO, "revision": REVISION, "files": files}, f, sort_keys=True)
     print(f"{REPO}@{REVISION}: {len(files)} files verified in {DEST}")

@@ -1,0 +1,156 @@
+"""Installing the operator: `kubellm render operator` and the Helm chart install the same valid, lint-clean
+objects, with RBAC that covers exactly what the reconcile does."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from kubellm.cli.app import app
+from kubellm.operator.chart import chart_files
+from kubellm.operator.install import CHILD_RESOURCES, NAME, InstallOptions, cluster_rules, install_objects
+from kubellm.operator.reconcile import desired
+from kubellm.render.validation import OLDEST_VERSION, newest_version, validate_objects
+from kubellm.spec import load_spec
+
+from .objects import resource
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "kubellm"
+EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.yaml") if "cluster" not in p.name)
+
+
+def _lint(objects: list[dict[str, Any]]) -> list[str]:
+    from kubellm.cluster.manifests import lint_service
+
+    errors, warnings = lint_service(objects)
+    return errors + warnings
+
+
+@pytest.mark.parametrize("version", [OLDEST_VERSION, newest_version()])
+def test_the_install_validates_against_the_kubernetes_schemas(version: str) -> None:
+    assert validate_objects(install_objects(), version) == []
+
+
+def test_the_install_lints_clean() -> None:
+    assert _lint(install_objects()) == []
+
+
+def test_render_operator_prints_the_install() -> None:
+    result = CliRunner().invoke(app, ["render", "operator", "--namespace", "ops"])
+    assert result.exit_code == 0, result.output
+    objects = [d for d in yaml.safe_load_all(result.output) if d]
+    assert objects == install_objects(InstallOptions(namespace="ops"))
+    kinds = [o["kind"] for o in objects]
+    for kind in ("CustomResourceDefinition", "ServiceAccount", "ClusterRole", "Role", "Deployment",
+                 "NetworkPolicy", "PodDisruptionBudget"):  # fmt: skip
+        assert kind in kinds
+
+
+def _allowed(group: str, resource_name: str, verb: str) -> bool:
+    return any(
+        group in rule["apiGroups"] and resource_name in rule["resources"] and verb in rule["verbs"]
+        for rule in cluster_rules()
+    )
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_the_cluster_role_covers_every_child_the_examples_render(example: Path) -> None:
+    spec = load_spec(example).model_dump(mode="json", exclude_defaults=True)
+    body = resource(
+        spec["metadata"]["name"],
+        **{k: v for k, v in spec.items() if k not in ("apiVersion", "kind", "metadata")},
+    )
+    want = desired(body)
+    if not want.ok:
+        pytest.skip(f"{example.name} is not planned by the operator: {want.planned.message}")
+    for obj in want.objects:
+        group = obj["apiVersion"].rpartition("/")[0]
+        assert obj["kind"] in CHILD_RESOURCES, f"no RBAC for {obj['kind']}"
+        assert CHILD_RESOURCES[obj["kind"]][0] == group
+        for verb in ("get", "list", "create", "patch", "delete"):
+            assert _allowed(group, CHILD_RESOURCES[obj["kind"]][1], verb)
+
+
+def test_the_cluster_role_grants_nothing_wild_or_escalating() -> None:
+    for rule in cluster_rules():
+        assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule["apiGroups"]
+        assert not {"escalate", "bind", "impersonate"} & set(rule["verbs"])
+        assert not {"roles", "rolebindings", "clusterroles", "clusterrolebindings"} & set(rule["resources"])
+    assert not _allowed("", "resourcequotas", "patch")  # the namespace admin's, never the operator's
+    assert not _allowed("coordination.k8s.io", "leases", "update")  # only in its own namespace (a Role)
+
+
+def test_the_operator_runs_as_restricted_with_a_probe_every_replica_answers() -> None:
+    deployment = next(o for o in install_objects() if o["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["command"] == ["kubellm", "operator"] and pod["serviceAccountName"] == NAME
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    # a standby replica is healthy and ready: /readyz (leading or not) is never what a probe reads
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert deployment["spec"]["replicas"] == 2
+
+
+# -- the Helm chart -------------------------------------------------------------------------------------------
+
+
+def test_the_chart_in_the_repository_is_the_generated_one() -> None:
+    files = chart_files()
+    if os.environ.get("KUBELLM_UPDATE_GOLDEN"):
+        for rel, text in files.items():
+            (CHART / rel).parent.mkdir(parents=True, exist_ok=True)
+            (CHART / rel).write_text(text)
+    for rel, text in files.items():
+        assert (CHART / rel).read_text() == text, (
+            f"charts/kubellm/{rel} is stale: run with KUBELLM_UPDATE_GOLDEN=1"
+        )
+
+
+def _helm_render(
+    values: dict[str, Any] | None = None, namespace: str = "kubellm-system"
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    helm = pytest.importorskip("helm_python", reason="helm-python-sdk (Helm's library) is not installed")
+    chart = helm.Chart.load(str(CHART))
+    if values is not None:
+        chart.validate_schema(values)
+    rendered = chart.render(values, name="kubellm", namespace=namespace)
+    templates = [d for text in rendered.values() for d in yaml.safe_load_all(text) if d]
+    crds = [d for item in chart.crds for d in yaml.safe_load_all(item["data"]) if d]
+    return crds, templates
+
+
+def test_helm_renders_the_chart_to_exactly_what_render_operator_installs() -> None:
+    crds, templates = _helm_render(namespace="ops")
+    want = install_objects(InstallOptions(namespace="ops", namespace_object=False))
+    assert (
+        crds + templates == [want[0]] + want[1:] if want[0]["kind"] == "CustomResourceDefinition" else False
+    )
+    assert validate_objects(crds + templates, OLDEST_VERSION) == []
+    assert _lint(crds + templates) == []
+
+
+def test_chart_values_reach_the_deployment() -> None:
+    _, templates = _helm_render(
+        {
+            "image": {"repository": "registry.example/kubellm", "tag": "9.9.9"},
+            "replicas": 3,
+            "resyncSeconds": 5,
+        }
+    )
+    deployment = next(o for o in templates if o["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "registry.example/kubellm:9.9.9"
+    assert deployment["spec"]["replicas"] == 3 and "--resync=5" in container["args"]
+
+
+def test_the_values_schema_refuses_an_unknown_value() -> None:
+    helm = pytest.importorskip("helm_python", reason="helm-python-sdk (Helm's library) is not installed")
+    with pytest.raises(helm.HelmError):
+        _helm_render({"replica": 3})
