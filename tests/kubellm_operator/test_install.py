@@ -129,9 +129,8 @@ def _helm_render(
 def test_helm_renders_the_chart_to_exactly_what_render_operator_installs() -> None:
     crds, templates = _helm_render(namespace="ops")
     want = install_objects(InstallOptions(namespace="ops", namespace_object=False))
-    assert (
-        crds + templates == [want[0]] + want[1:] if want[0]["kind"] == "CustomResourceDefinition" else False
-    )
+    assert want[0]["kind"] == "CustomResourceDefinition"
+    assert crds == want[:1] and templates == want[1:]
     assert validate_objects(crds + templates, OLDEST_VERSION) == []
     assert _lint(crds + templates) == []
 

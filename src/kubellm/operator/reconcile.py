@@ -23,7 +23,6 @@ from kubellm.operator.status import CONDITION_TYPES, Condition, Download, LLMSer
 from kubellm.plan.result import Plan
 from kubellm.spec import LLMService
 
-
 ADMIN_KINDS = frozenset({"ResourceQuota", "LimitRange"})
 
 
