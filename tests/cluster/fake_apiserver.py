@@ -8,8 +8,10 @@ a conflict; managedFields; the zero values the real server drops; generation bum
 sent differs from the one stored, resourceVersion unchanged by a no-op), list with label selectors
 and ``limit``/``continue`` pages (items without kind), watch, get, delete, pod logs and the pod proxy,
 SelfSubjectAccessReview and SelfSubjectReview, bearer-token auth (401) and RBAC denials (403) with
-the real Status bodies, and 404 for objects in a namespace that does not exist. Every request is
-recorded for assertions.
+the real Status bodies, and 404 for objects in a namespace that does not exist. Object lifecycle
+(``fake_lifecycle``): create/update with conflicts, merge and JSON patches, the status subresource,
+finalizers, owner-reference garbage collection; watches from a resourceVersion replay what changed
+since. Every request is recorded for assertions.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from . import fake_lifecycle as lifecycle
 from .fake_semantics import drop_zero_values, forbidden_status, matches, status_body
 
 # api_version → [(kind, plural, namespaced)]
@@ -89,6 +92,8 @@ class FakeApiServer:
         self._rv = 1000
         self._server: ThreadingHTTPServer | None = None
         self._watchers: list[tuple[str, str, str, queue.Queue[dict[str, Any]]]] = []
+        # every change, so a watch from a resourceVersion replays what happened after it (kopf lists, then watches)
+        self._history: list[tuple[int, tuple[str, str, str], dict[str, Any]]] = []
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -115,7 +120,7 @@ class FakeApiServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_PATCH = do_DELETE = do_POST = _serve
+            do_GET = do_PATCH = do_DELETE = do_POST = do_PUT = _serve
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -239,9 +244,23 @@ class FakeApiServer:
         where = namespace or (name if plural == "namespaces" and name else "")
         if self._denied(verb, plural, where):
             return 403, forbidden_status(self.user, verb, plural, api_version, name, where)
+        key = (api_version, plural, namespace, name or "")
+        dry_run = query.get("dryRun") == "All"
+        if sub == ["status"] and method == "PATCH":
+            return lifecycle.patch(self, key, api_version, ctype, body, "status")
+        if sub == ["status"] and method == "PUT":
+            return lifecycle.update(self, key, api_version, body, "status")
+        if sub == ["status"] and method == "GET":
+            found = self.store.get(key)
+            return (200, found) if found is not None else lifecycle.not_found(api_version, plural, name or "")
         if sub:
             return self.subresource(namespace, plural, name or "", sub, query)
-        key = (api_version, plural, namespace, name or "")
+        if method == "POST" and not name:
+            return lifecycle.create(self, key, kind, api_version, body, dry_run)
+        if method == "PUT" and name:
+            return lifecycle.update(self, key, api_version, body, None)
+        if method == "PATCH" and not ctype.startswith("application/apply-patch"):
+            return lifecycle.patch(self, key, api_version, ctype, body, None)
         if method == "GET" and name:
             obj = self.store.get(key)
             if obj is None:
@@ -260,10 +279,7 @@ class FakeApiServer:
                 return 404, status_body(
                     404, "NotFound", f'{plural} "{name}" not found', {"name": name, "kind": plural}
                 )
-            if query.get("dryRun") != "All":
-                gone = self.store.pop(key)
-                self._notify("DELETED", key[:3], gone)
-            return 200, status_body(200, "", "", {"name": name, "kind": plural})
+            return lifecycle.delete(self, key, api_version, dry_run)
         return 405, status_body(405, "MethodNotAllowed", "method not allowed", None)
 
     def _group_list(self) -> dict[str, Any]:
@@ -449,6 +465,8 @@ class FakeApiServer:
     # -- watch -----------------------------------------------------------------------------------------
 
     def _notify(self, event: str, where: tuple[str, str, str], obj: dict[str, Any]) -> None:
+        version = int(str((obj.get("metadata") or {}).get("resourceVersion") or self._rv))
+        self._history.append((version, where, {"type": event, "object": copy.deepcopy(obj)}))
         for api_version, plural, namespace, events in list(self._watchers):
             if (api_version, plural) == where[:2] and (not namespace or namespace == where[2]):
                 events.put({"type": event, "object": obj})
@@ -457,7 +475,17 @@ class FakeApiServer:
         """Chunked watch events: ADDED for what exists, then changes, until timeoutSeconds."""
         events: queue.Queue[dict[str, Any]] = queue.Queue()
         replay = not watch.query.get("resourceVersion")  # from a version on: only what changes after it
+        since = int(watch.query.get("resourceVersion") or 0)
         with self._lock:
+            for version, (av, pl, ns), change in self._history:
+                same_kind = (av, pl) == (watch.api_version, watch.plural)
+                if (
+                    not replay
+                    and version > since
+                    and same_kind
+                    and (not watch.namespace or ns == watch.namespace)
+                ):
+                    events.put(change)
             for (av, pl, ns, _), obj in sorted(self.store.items()):
                 same_kind = (av, pl) == (watch.api_version, watch.plural)
                 if replay and same_kind and (not watch.namespace or ns == watch.namespace):

@@ -101,8 +101,12 @@ def _stamp_new(fake: Any, key: Key, kind: str, api_version: str, body: dict[str,
 
 
 def create(fake: Any, key: Key, kind: str, api_version: str, body: Any, dry_run: bool) -> tuple[int, Any]:
-    """POST: the new object (201), or 409 AlreadyExists."""
-    name = str(((body or {}).get("metadata") or {}).get("name") or "")
+    """POST: the new object (201), or 409 AlreadyExists; ``generateName`` gets a suffix as the server adds one."""
+    meta = (body or {}).get("metadata") or {}
+    name = str(meta.get("name") or "")
+    if not name and meta.get("generateName"):
+        name = f"{meta['generateName']}{fake._next_rv():05x}"[-63:]
+        body = {**body, "metadata": {**meta, "name": name}}
     key = (key[0], key[1], key[2], name)
     if key in fake.store:
         return already_exists(api_version, key[1], name)

@@ -26,7 +26,14 @@ def reasons_in_code() -> set[str]:
 
 def test_every_reason_the_operator_writes_is_documented() -> None:
     reasons = reasons_in_code()
-    assert {"Unschedulable", "Downloading", "KvCacheTooSmall", "DoesNotFit", "InvalidSpec", "ApplyFailed"} <= reasons
+    assert {
+        "Unschedulable",
+        "Downloading",
+        "KvCacheTooSmall",
+        "DoesNotFit",
+        "InvalidSpec",
+        "ApplyFailed",
+    } <= reasons
     missing = sorted(r for r in reasons if not re.search(rf"\b{r}\b", DOC))
     assert missing == []
 

@@ -33,7 +33,10 @@ def test_nobody_holds_it_so_the_first_replica_creates_it() -> None:
     created = decide(None, "a", 0)
     assert created is not None
     assert created["spec"]["holderIdentity"] == "a" and created["spec"]["leaseTransitions"] == 0
-    assert created["spec"]["renewTime"] == "2026-12-08T01:00:00.000000Z" and "resourceVersion" not in created["metadata"]
+    assert (
+        created["spec"]["renewTime"] == "2026-12-08T01:00:00.000000Z"
+        and "resourceVersion" not in created["metadata"]
+    )
 
 
 def test_the_holder_renews_keeping_its_acquire_time_and_the_resource_version() -> None:

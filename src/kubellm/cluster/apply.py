@@ -16,7 +16,7 @@ from typing import Any
 
 from kubellm.cluster import applyset as aset
 from kubellm.cluster.access import APPLY_VERBS, Permission, access_error, missing_permissions, needs, who_am_i
-from kubellm.cluster.client import FIELD_MANAGER, ApiError, ApiResource, KubeClient, MissingApiError
+from kubellm.cluster.client import ApiError, ApiResource, KubeClient, MissingApiError
 from kubellm.cluster.dryrun import namespace_exists, retarget, schema_only, stand_in_namespace, stand_in_notes
 from kubellm.cluster.members import (
     ApplySetError,
@@ -112,7 +112,7 @@ def _apply_one(
         client.wait_deleted(api_version, kind, namespace_of(obj), name_of(obj), dry_run)
         client.apply(obj, dry_run=dry_run, force_conflicts=force_conflicts)
         return Action("replaced", ref, "a Job's template cannot change in place", dry_run)
-    return Action(apply_verb(obj, before, after, FIELD_MANAGER), ref, note, dry_run)
+    return Action(apply_verb(obj, before, after, client.field_manager), ref, note, dry_run)
 
 
 def _stale_members(

@@ -81,8 +81,13 @@ def _lightkube_config(creds: Credentials) -> SingleConfig:
 class KubeClient:
     """Requests to one API server with one set of credentials."""
 
-    def __init__(self, creds: Credentials, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, creds: Credentials, timeout_s: float = 30.0, field_manager: str = FIELD_MANAGER
+    ) -> None:
         self.creds = creds
+        self.field_manager = (
+            field_manager  # whose fields server-side apply records ('kubellm-operator' in the operator)
+        )
         self.auth = KubeAuth(creds)
         self._lightkube = Client(
             config=_lightkube_config(creds),
@@ -216,9 +221,9 @@ class KubeClient:
         obj: dict[str, Any],
         dry_run: bool = False,
         force_conflicts: bool = False,
-        field_manager: str = FIELD_MANAGER,
+        field_manager: str | None = None,
     ) -> dict[str, Any]:
-        """Server-side apply (field manager 'kubellm'); the object as the server stored it (or would)."""
+        """Server-side apply (the client's field manager unless given); the object as the server stored it."""
         res = self.resource(str(obj.get("apiVersion")), str(obj.get("kind")))
         meta = obj.get("metadata") or {}
         cls = _resource_class(res)
@@ -227,7 +232,7 @@ class KubeClient:
             self.path(res, meta.get("namespace"), str(meta.get("name"))),
             self._lightkube.apply,
             cls.from_dict(obj),
-            field_manager=field_manager,
+            field_manager=field_manager or self.field_manager,
             force=force_conflicts,
             dry_run=dry_run,
         )

@@ -20,8 +20,10 @@ import kopf
 
 from kubellm.cluster.apply import Action, apply_objects, delete_service
 from kubellm.cluster.client import KubeClient
+from kubellm.cluster.hints import INSTANCE_LABEL
 from kubellm.cluster.kubeconfig import Credentials
 from kubellm.errors import KubellmError
+from kubellm.operator.conditions import COMPONENT
 from kubellm.operator.crd import GROUP, PLURAL, VERSION
 from kubellm.operator.observe import observe
 from kubellm.operator.reconcile import Desired, EventNote, desired, status_of
@@ -73,6 +75,8 @@ def settings() -> kopf.OperatorSettings:
     chosen.posting.level = logging.WARNING  # kopf's own log lines stay out of the Events; ours go in
     chosen.posting.reporting_component = FIELD_MANAGER  # the "From" column of kubectl describe
     chosen.watching.server_timeout = 300
+    # a deleted resource waits for its running resync to finish: check every 2 s, not kopf's 60 s
+    chosen.background.cancellation_polling = 2
     chosen.networking.request_timeout = 60
     return chosen
 
@@ -86,7 +90,10 @@ def _apply(
     ctx: OperatorContext, want: Desired, namespace: str, service: str
 ) -> tuple[list[Action], str | None]:
     try:
-        return apply_objects(ctx.client, want.objects, service, prune=True), None
+        actions = apply_objects(
+            ctx.client, want.objects, service, namespace=namespace, prune=True, namespace_only=True
+        )
+        return actions, None
     except KubellmError as exc:
         return [], str(exc)
 
@@ -125,10 +132,13 @@ def finalize_handler(body: Any, memo: Any, logger: Logger, **_: Any) -> None:
     resource = dict(body)
     want = desired(resource)
     purge = bool(want.service and want.service.storage.purge_on_delete)
+    namespace, service = namespace_of(resource), name_of(resource)
     try:
         actions = delete_service(
-            ctx.client, want.objects, namespace_of(resource), name_of(resource), purge=purge
+            ctx.client, want.objects, namespace, service, purge=purge, namespace_only=True
         )
+        if purge:
+            actions += purge_replica_caches(ctx.client, namespace, service)
     except KubellmError as exc:
         raise kopf.TemporaryError(f"delete failed: {exc}", delay=10) from None
     kept = [a.ref for a in actions if a.verb == "kept"]
@@ -139,6 +149,19 @@ def finalize_handler(body: Any, memo: Any, logger: Logger, **_: Any) -> None:
         )
     kopf.event(body, type="Normal", reason="Deleted", message=message)
     logger.info(message)
+
+
+def purge_replica_caches(client: KubeClient, namespace: str, service: str) -> list[Action]:
+    """The caches a StatefulSet made from its volumeClaimTemplates: no ApplySet records them, their labels do."""
+    found = client.list(
+        "v1", "PersistentVolumeClaim", namespace, f"{INSTANCE_LABEL}={service},{COMPONENT}=model-cache"
+    )
+    actions = []
+    for claim in found:
+        name = str(claim["metadata"]["name"])
+        gone = client.delete("v1", "PersistentVolumeClaim", namespace, name)
+        actions.append(Action("deleted" if gone else "gone", f"PersistentVolumeClaim/{namespace}/{name}"))
+    return actions
 
 
 def registry_for(ctx: OperatorContext) -> kopf.OperatorRegistry:

@@ -15,6 +15,7 @@ from typing import Any
 
 from kubellm.cluster.doctor import diagnose
 from kubellm.cluster.manifests import ServiceManifests, hints_for
+from kubellm.cluster.selection import NAMESPACE_ADMIN_KINDS
 from kubellm.cluster.snapshot import ENGINE_WORKLOAD_KINDS, ClusterSnapshot
 from kubellm.errors import KubellmError
 from kubellm.operator import conditions as cond
@@ -22,8 +23,6 @@ from kubellm.operator.resource import generation_of, name_of, owned, service_of
 from kubellm.operator.status import CONDITION_TYPES, Condition, Download, LLMServiceStatus, PlanSummary
 from kubellm.plan.result import Plan
 from kubellm.spec import LLMService
-
-ADMIN_KINDS = frozenset({"ResourceQuota", "LimitRange"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +76,9 @@ def desired(resource: dict[str, Any]) -> Desired:
         return Desired(service, plan, planned=cond.planned(exc.what, "RenderFailed", exc.fix))
     # nothing cluster-scoped, and no quota: those are the cluster's and the namespace admin's to set
     objects = [
-        o for o in objects if (o.get("metadata") or {}).get("namespace") and o.get("kind") not in ADMIN_KINDS
+        o
+        for o in objects
+        if (o.get("metadata") or {}).get("namespace") and o.get("kind") not in NAMESPACE_ADMIN_KINDS
     ]
     return Desired(service, plan, owned(objects, resource), cond.planned(None))
 

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from kubellm.cluster.client import KubeClient
 from kubellm.cluster.kubeconfig import Credentials
-from kubellm.operator.handlers import OperatorContext, registry_for, settings
+from kubellm.operator.handlers import FIELD_MANAGER, OperatorContext, registry_for, settings
 from kubellm.operator.leader import LeaderElector, LeaseTimes, lead
 
 log = logging.getLogger("kubellm.operator")
@@ -85,7 +85,7 @@ async def serve(
         runner = web.AppRunner(_health_app(health))
         await runner.setup()
         await web.TCPSite(runner, "0.0.0.0", options.health_port).start()
-    client = KubeClient(credentials)
+    client = KubeClient(credentials, field_manager=FIELD_MANAGER)
     ctx = OperatorContext(client, credentials, resync_s=options.resync_s)
 
     async def work(until: asyncio.Event) -> None:
