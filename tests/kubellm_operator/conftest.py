@@ -14,12 +14,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the API double lives in tests/cluster
 
-from cluster.fake_apiserver import BUILTIN, KEDA, PROMETHEUS_OPERATOR, FakeApiServer  # noqa: E402
-from cluster.fake_lifecycle import LIFECYCLE_KINDS  # noqa: E402
-
-from kubellm.cluster.kubeconfig import Credentials  # noqa: E402
-from kubellm.operator.leader import LeaseTimes  # noqa: E402
-from kubellm.operator.runner import OperatorOptions, serve  # noqa: E402
+from cluster.fake_apiserver import BUILTIN, KEDA, PROMETHEUS_OPERATOR, FakeApiServer
+from cluster.fake_lifecycle import LIFECYCLE_KINDS
+from kubellm.cluster.kubeconfig import Credentials
+from kubellm.operator.leader import LeaseTimes
+from kubellm.operator.runner import OperatorOptions, serve
 
 
 @pytest.fixture

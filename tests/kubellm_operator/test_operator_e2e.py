@@ -9,8 +9,8 @@ import json
 from typing import Any
 
 import pytest
-from cluster.fake_apiserver import FakeApiServer
 
+from cluster.fake_apiserver import FakeApiServer
 from kubellm.cluster.client import KubeClient
 from kubellm.cluster.kubeconfig import Credentials
 
