@@ -407,3 +407,33 @@ def test_changed_prefetch_job_is_replaced(api: FakeApiServer, client: KubeClient
     assert ("replaced", "Job/llm/llama-8b-prefetch") in {(a.verb, a.ref) for a in actions}
     assert [c.path for c in api.calls("DELETE")] == ["/apis/batch/v1/namespaces/llm/jobs/llama-8b-prefetch"]
     assert api.store[("batch/v1", "jobs", NS, "llama-8b-prefetch")]["spec"] == job["spec"]
+
+
+def test_delete_purge_removes_the_claims_a_statefulset_left(api: FakeApiServer, client: KubeClient) -> None:
+    objects = [o for o in service_objects() if o["kind"] in ("Namespace", "ConfigMap")]
+    objects.append(obj("apps/v1", "StatefulSet", "llama-8b", spec={"replicas": 1}))
+    api.served["apps/v1"].append(("StatefulSet", "statefulsets", True))
+    apply_objects(client, objects, "llama-8b")
+    # what the StatefulSet controller makes from volumeClaimTemplates: the template's labels, no ApplySet label
+    api.put(
+        obj(
+            "v1",
+            "PersistentVolumeClaim",
+            "models-llama-8b-0",
+            labels={**LABELS, "app.kubernetes.io/component": "model-cache"},
+        )
+    )
+    api.put(
+        obj(
+            "v1",
+            "PersistentVolumeClaim",
+            "models-mistral-0",
+            labels={**LABELS, "app.kubernetes.io/instance": "mistral"},
+        )
+    )
+    actions = delete_service(client, objects, NS, "llama-8b")
+    assert ("kept", "PersistentVolumeClaim/llm/models-llama-8b-0") in {(a.verb, a.ref) for a in actions}
+    purged = delete_service(client, objects, NS, "llama-8b", purge=True)
+    assert [(a.verb, a.ref) for a in purged] == [("deleted", "PersistentVolumeClaim/llm/models-llama-8b-0")]
+    assert ("v1", "persistentvolumeclaims", NS, "models-mistral-0") in api.store
+    assert SECRET_KEY not in api.store

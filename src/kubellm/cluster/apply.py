@@ -244,6 +244,13 @@ def _dry_run_elsewhere(
         done(_apply_one(client, moved, ref_of(obj), True, force_conflicts, object_note))
 
 
+def _claims(client: KubeClient, namespace: str, service: str) -> list[dict[str, Any]]:
+    """Model-cache claims a StatefulSet made from its volumeClaimTemplates: labelled as the service's but
+    no member of its ApplySet, and kept by the StatefulSet when it is deleted."""
+    claims = client.list("v1", "PersistentVolumeClaim", namespace, selector(service))
+    return [c for c in claims if owned_by(c, service) and aset.PART_OF_LABEL not in labels_of(c)]
+
+
 def delete_service(
     client: KubeClient,
     desired: list[dict[str, Any]],
@@ -270,10 +277,17 @@ def delete_service(
         membership = resolve(client, {aset.group_kind(o) for o in prepared}, {namespace})
         label_selector = selector(service)
         extra = [] if namespace_only else [o for o in prepared if not namespace_of(o)]
-    _require(client, membership.list_needs(namespace_only), service, namespace_only)
+    # a StatefulSet leaves the claims of its volumeClaimTemplates behind (and a parent whose delete kept
+    # them records PersistentVolumeClaim): list those claims too, then
+    with_claims = bool({"StatefulSet.apps", "PersistentVolumeClaim"} & set(membership.resources))
+    claims = (
+        needs(client.resource("v1", "PersistentVolumeClaim"), namespace, ("list",)) if with_claims else set()
+    )
+    _require(client, membership.list_needs(namespace_only) | claims, service, namespace_only)
     live = [
         o for o in list_members(client, membership, label_selector, namespace_only) if owned_by(o, service)
     ]
+    live += _claims(client, namespace, service) if with_claims else []
     targets = {identity(o): o for o in live + extra}
     ordered, skipped = scope(sorted(targets.values(), key=order_key, reverse=True), namespace_only)
     left_out = [o for o in targets.values() if o not in ordered]
