@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-__all__ = ["KubellmError", "__version__", "load_spec", "plan"]
-
 from kubellm.errors import KubellmError
+
+__version__ = "0.1.0"
+# The one image kubellm ships (gateway, bench Jobs): built and signed by .github/workflows/release.yml.
+IMAGE_REPOSITORY = "ghcr.io/kubellm/kubellm"
+RELEASE_IMAGE = f"{IMAGE_REPOSITORY}:{__version__}"
+__all__ = ["IMAGE_REPOSITORY", "RELEASE_IMAGE", "KubellmError", "__version__", "load_spec", "plan"]
 
 if TYPE_CHECKING:
     from kubellm.plan import plan

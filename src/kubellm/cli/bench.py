@@ -235,13 +235,13 @@ def bench_run(
     if render_job:
         import yaml
 
-        from kubellm import __version__
+        from kubellm import RELEASE_IMAGE
         from kubellm.bench.job import render_job as render
 
         objects = render(
             config,
             pods=pods,
-            image=image or f"ghcr.io/kubellm/kubellm:{__version__}",
+            image=image or RELEASE_IMAGE,
             name=job_name,
             namespace=namespace,
             api_key_secret=api_key_secret,

@@ -40,6 +40,8 @@ Examples:
 
   kubellm render examples/llama-3.1-8b-l4.yaml --provider gke | kubectl apply -f -
 
+  kubellm render examples/llama-3.1-8b-l4.yaml --gateway-image registry.internal/kubellm/kubellm:0.1.0
+
   kubellm render examples/llama-3.1-8b-l4.yaml examples/llama-3.3-70b-h100-tp2.yaml -o deploy/llm
 
   kubellm render cluster examples/cluster.yaml -o deploy/cluster
@@ -85,13 +87,19 @@ def load_with_provider(spec_path: Path, provider: str | None) -> LLMService:
 
 
 def _service_objects(
-    spec_paths: list[Path], version: str, namespace_object: bool, provider: str | None = None
+    spec_paths: list[Path],
+    version: str,
+    namespace_object: bool,
+    provider: str | None = None,
+    gateway_image: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """One spec renders alone; several render together (one gateway and one quota per namespace)."""
     from kubellm.render import RenderOptions, plan_service, render, render_services
 
     plans = [plan_service(load_with_provider(path, provider)) for path in spec_paths]
-    options = RenderOptions(namespace_object=namespace_object, k8s_version=version)
+    options = RenderOptions(
+        namespace_object=namespace_object, k8s_version=version, gateway_image=gateway_image
+    )
     objects = render(plans[0], options=options) if len(plans) == 1 else render_services(plans, options)
     warnings = [f"{p.spec.metadata.name}: {w}" if len(plans) > 1 else w for p in plans for w in p.warnings]
     return objects, warnings
@@ -149,6 +157,12 @@ def render_cmd(
     provider: str | None = typer.Option(
         None, "--provider", help="Override placement.provider: gke, eks, aks, openshift or generic."
     ),
+    gateway_image: str | None = typer.Option(
+        None,
+        "--gateway-image",
+        help="The kubellm gateway image, pinned by tag or digest (a mirror, your own build); "
+        "over the spec's gateway.image and the default ghcr.io/kubellm/kubellm:<version>.",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty output directory."),
     namespace: str = typer.Option(
         "kubellm-system", "--namespace", "-n", help="With 'operator': the namespace to install it into."
@@ -159,6 +173,13 @@ def render_cmd(
     from kubellm.render.output import to_yaml, write_dir
 
     version = _supported(k8s_version)
+    if gateway_image is not None:
+        from kubellm.spec.service import pinned_image
+
+        try:
+            pinned_image(gateway_image, "registry.example.com/kubellm/kubellm:0.1.0")
+        except ValueError as exc:
+            raise UsageError(f"--gateway-image: {exc}", "give a tag or a digest") from None
     warnings: list[str] = []
     if targets[0] == "cluster":
         if len(targets) != 2:
@@ -179,7 +200,9 @@ def render_cmd(
                 f"{clusters[0]} is a GpuCluster spec among LLMService specs",
                 "render it on its own: render cluster FILE",
             )
-        objects, warnings = _service_objects([Path(t) for t in targets], version, not no_namespace, provider)
+        objects, warnings = _service_objects(
+            [Path(t) for t in targets], version, not no_namespace, provider, gateway_image
+        )
     _validate(objects, version)
     for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)

@@ -36,6 +36,8 @@ class RenderOptions:
     # Render the GPU ResourceQuota when the namespace is the service's own (named after it); a render of
     # several services writes one quota per namespace instead.
     service_quota: bool = True
+    # `render --gateway-image`: the kubellm gateway image, over the spec's gateway.image and the default.
+    gateway_image: str | None = None
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ def gateway_deployment(ctx: RenderContext, config_text: str) -> Obj:
     probe = {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 5}
     container: Obj = {
         "name": "gateway",
-        "image": GATEWAY_IMAGE,
+        "image": ctx.options.gateway_image or spec.gateway.image or GATEWAY_IMAGE,
         "imagePullPolicy": "IfNotPresent",
         "command": ["kubellm", "gateway", "--config", GATEWAY_CONFIG_PATH],
         "ports": [{"name": "http", "containerPort": GATEWAY_PORT, "protocol": "TCP"}],

