@@ -91,7 +91,10 @@ NO_NAMESPACE_OPT = typer.Option(
 def register(app: typer.Typer) -> None:
     @app.command("apply", help=APPLY_HELP)
     def apply_cmd(
-        spec: Path = typer.Argument(..., help="LLMService spec file."),
+        specs: list[Path] = typer.Argument(
+            ...,
+            help="LLMService spec files; several apply together (one gateway and one GPU quota per namespace).",
+        ),
         dry_run: DryRun = typer.Option(
             DryRun.none,
             "--dry-run",
@@ -119,7 +122,17 @@ def register(app: typer.Typer) -> None:
         from kubellm.cluster.rollout import endpoint, wait_for_rollout
         from kubellm.cluster.selection import prepare, ref_of, scope
 
-        manifests = build_manifests(spec)
+        if len(specs) > 1:
+            if wait:
+                raise UsageError(
+                    "--wait with several specs",
+                    "apply them together, then `kubellm apply SPEC --wait` per service",
+                )
+            _apply_group(
+                specs, dry_run, prune, force, force_conflicts, no_namespace, kubeconfig, context, as_json
+            )
+            return
+        manifests = build_manifests(specs[0])
         if manifests.lint_errors and not force:
             raise KubellmError(
                 f"lint found {len(manifests.lint_errors)} error(s) in the rendered manifests:\n  "
@@ -246,6 +259,60 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps({"actions": [a.to_json_dict() for a in actions]}, indent=2))
         elif not actions:
             typer.echo(f"nothing of {manifests.name} found in namespace {manifests.namespace}")
+
+
+def _apply_group(
+    specs: list[Path], dry_run: DryRun, prune: bool, force: bool, force_conflicts: bool, no_namespace: bool,
+    kubeconfig: str | None, context: str | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Several specs: rendered together, each owner (a service, or a namespace's shared objects) applied as
+    its own ApplySet, the namespace's shared objects first."""
+    from kubellm.cluster.apply import apply_objects
+    from kubellm.cluster.manifests import build_group
+    from kubellm.cluster.rollout import endpoint
+    from kubellm.cluster.selection import ref_of
+
+    group = build_group(specs)
+    errors = group[0].lint_errors
+    if errors and not force:
+        raise KubellmError(
+            f"lint found {len(errors)} error(s) in the rendered manifests:\n  " + "\n  ".join(errors),
+            "fix the specs (kubellm lint explains each rule), or pass --force to apply anyway",
+        )
+    if dry_run == DryRun.client:
+        refs = [ref_of(o) for m in group for o in m.objects]
+        typer.echo(json.dumps({"dry_run": "client", "objects": refs}, indent=2) if as_json else
+                   "\n".join(f"{r} would be applied (client dry run)" for r in refs))  # fmt: skip
+        return
+    actions = []
+    with _client(kubeconfig, context) as client:
+        for m in group:
+            actions += apply_objects(
+                client, m.objects, m.name, namespace=m.namespace, dry_run=dry_run == DryRun.server, prune=prune,
+                force_conflicts=force_conflicts, namespace_only=no_namespace or m.spec.metadata.namespace_only,
+                on_action=None if as_json else _print_action,
+            )  # fmt: skip
+
+    def reached(m: Any) -> bool:  # a gateway of its own (or the namespace's), or an engine without one
+        gateway = any(
+            o["kind"] == "Service" and o["metadata"]["name"] == f"{m.name}-gateway" for o in m.objects
+        )
+        return gateway or not m.spec.gateway.enabled
+
+    urls = sorted(
+        {
+            u
+            for m in group
+            if reached(m) and (u := endpoint(m.objects, m.name, m.namespace, m.spec.gateway.host))
+        }
+    )
+    if as_json:
+        typer.echo(json.dumps({"actions": [a.to_json_dict() for a in actions], "endpoints": urls}, indent=2))
+    else:
+        for url in urls:
+            typer.echo(f"endpoint: {url}")
+        for warning in group[0].lint_warnings:
+            typer.echo(f"lint warning: {warning}", err=True)
 
 
 def _is_engine(pod: dict[str, Any]) -> bool:

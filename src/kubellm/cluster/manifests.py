@@ -72,6 +72,39 @@ def build_manifests(spec_path: str | Path, lint: bool = True) -> ServiceManifest
     return manifests
 
 
+def build_group(spec_paths: list[Path], lint: bool = True) -> list[ServiceManifests]:
+    """Several specs rendered together (one gateway and one quota per namespace), split by owner: one
+    ServiceManifests per service, then one per namespace for what its services share (Namespace, quota,
+    shared gateway), named after the namespace. Lint sees the whole set; its findings go to the first."""
+    from kubellm.render import plan_service, render_services
+
+    specs = [load_spec(p) for p in spec_paths]
+    plans = [plan_service(s) for s in specs]
+    objects = render_services(plans)
+    owner = {(s.metadata.namespace, s.metadata.name): i for i, s in enumerate(specs)}
+    per_service: list[list[dict[str, Any]]] = [[] for _ in specs]
+    shared: dict[str, list[dict[str, Any]]] = {}
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        namespace = meta.get("namespace") or (meta.get("name") if obj.get("kind") == "Namespace" else "")
+        instance = (meta.get("labels") or {}).get("app.kubernetes.io/instance")
+        index = owner.get((str(namespace), str(instance)))
+        if index is not None:
+            per_service[index].append(obj)
+        else:
+            shared.setdefault(str(namespace), []).append(obj)
+    group = [ServiceManifests(s, p, o) for s, p, o in zip(specs, plans, per_service, strict=True)]
+    for namespace, members in sorted(shared.items()):
+        lead = next(m for m in group if m.namespace == namespace)
+        front = lead.spec.model_copy(
+            update={"metadata": lead.spec.metadata.model_copy(update={"name": namespace})}
+        )
+        group.insert(0, ServiceManifests(front, lead.plan, members))
+    if lint and group:
+        group[0].lint_errors, group[0].lint_warnings = lint_service(objects)
+    return group
+
+
 def engine_image(objects: list[dict[str, Any]]) -> str | None:
     for obj in objects:
         if obj.get("kind") in ENGINE_WORKLOAD_KINDS:
