@@ -162,9 +162,9 @@ def plan_instance(
     """The instance of ``spec.placement.provider`` the pods are sized and priced for, with the decision (or the
     warning) that explains it; (None, None, None) for generic clusters and CPU pods."""
     placement = spec.placement
-    if placement.provider == "generic" or resources.gpu_count == 0:
-        return None, None, None
     where = provider(placement.provider)
+    if not where.instances or resources.gpu_count == 0:  # generic, OpenShift: no shapes to size for
+        return None, None, None
     chosen = choose_instance(where, gpu, resources, nodes=nodes, pinned=placement.instance_type)
     if chosen is None:
         known = sorted({i.gpu for i in where.instances})
