@@ -1,4 +1,4 @@
-"""From flags or a file to a GatewayConfig, and from a config to live pools and keys."""
+"""From flags or a file to a GatewayConfig, and from a config to live pools, keys and discovery sources."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ from collections.abc import Callable
 
 from kubellm.errors import UsageError
 from kubellm.gateway.admission import ApiKeyStore
+from kubellm.gateway.discovery import Discovery, DnsDiscovery, StaticDiscovery
+from kubellm.gateway.endpointslices import EndpointSliceWatch
 from kubellm.gateway.pools import Pool
 from kubellm.spec.gateway import (
     ROUTING_POLICIES,
     AdmissionConfig,
+    DnsBackends,
+    EndpointSliceBackends,
     GatewayConfig,
     ListenConfig,
     PoolConfig,
@@ -70,6 +74,15 @@ def build_pools(config: GatewayConfig, clock: Callable[[], float], seed: int = 0
         if pool.config.long_context:
             pool.long_context = pools[pool.config.long_context.pool]
     return pools
+
+
+def make_discovery(backends: StaticBackends | DnsBackends | EndpointSliceBackends) -> Discovery:
+    """The discovery source for a pool's ``backends`` config."""
+    if isinstance(backends, StaticBackends):
+        return StaticDiscovery(backends.urls)
+    if isinstance(backends, DnsBackends):
+        return DnsDiscovery(backends)
+    return EndpointSliceWatch(backends)
 
 
 def is_loopback(host: str) -> bool:

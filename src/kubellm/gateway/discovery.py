@@ -1,29 +1,20 @@
 """Where a pool's engines are: static URLs, DNS of a headless Service, or Kubernetes EndpointSlices.
 
-Each source has ``async def resolve() -> list[str]`` (engine base URLs) and a refresh interval.
-The EndpointSlice client is thin on purpose: one authenticated GET with the pod's service-account
-token; the decision of which addresses count lives in ``urls_from_endpointslices``, a pure function
-tested on recorded API objects.
+Each source has ``async def resolve() -> list[str]`` (engine base URLs) and a refresh interval for
+polling; a source that is told of changes instead (the EndpointSlice watch in ``endpointslices``)
+also has ``async def watch(on_change)``. Which EndpointSlice addresses count is decided by
+``urls_from_endpointslices``, a pure function tested on recorded API objects.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
-import os
 import socket
-import ssl
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, Protocol
-from urllib.parse import quote
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
 
-import aiohttp
-
-from kubellm.spec.gateway import DnsBackends, EndpointSliceBackends, StaticBackends
-
-SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+from kubellm.spec.gateway import DnsBackends
 
 
 class DiscoveryError(Exception):
@@ -37,6 +28,19 @@ class Discovery(Protocol):
 
     async def resolve(self) -> list[str]:
         """The current engine base URLs."""
+        ...
+
+
+@runtime_checkable
+class WatchingDiscovery(Discovery, Protocol):
+    """A source that pushes changes: ``watch`` runs until cancelled, calling ``on_change`` with the URLs."""
+
+    async def watch(self, on_change: Callable[[list[str]], Awaitable[None]]) -> None:
+        """Tell ``on_change`` of every change of the URLs."""
+        ...
+
+    async def close(self) -> None:
+        """Release the connection to the source."""
         ...
 
 
@@ -101,61 +105,3 @@ def urls_from_endpointslices(slice_list: Mapping[str, Any], port_name: str | Non
             for address in endpoint.get("addresses") or []:
                 urls.add(_url(scheme, str(address), port))
     return sorted(urls)
-
-
-class EndpointSliceDiscovery:
-    """Ready endpoints of a Service from the Kubernetes API, listed every ``refresh_s``."""
-
-    def __init__(
-        self,
-        config: EndpointSliceBackends,
-        api_base: str | None = None,
-        token_path: Path | None = None,
-        ca_path: Path | None = None,
-    ) -> None:
-        self._config = config
-        self.refresh_s: float | None = config.refresh_s
-        if api_base is None:
-            host = os.environ.get("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc")
-            port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-            api_base = _url("https", host, int(port))
-        self._api_base = api_base.rstrip("/")
-        self._token_path = token_path if token_path is not None else SERVICE_ACCOUNT_DIR / "token"
-        self._ca_path = ca_path if ca_path is not None else SERVICE_ACCOUNT_DIR / "ca.crt"
-
-    def _path(self) -> str:
-        ns, svc = quote(self._config.namespace), quote(f"kubernetes.io/service-name={self._config.service}")
-        return f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices?labelSelector={svc}"
-
-    async def resolve(self) -> list[str]:
-        headers = {"Accept": "application/json"}
-        if self._token_path.exists():  # re-read: projected tokens rotate
-            headers["Authorization"] = "Bearer " + self._token_path.read_text().strip()
-        ssl_context: ssl.SSLContext | bool = True
-        if self._api_base.startswith("https://") and self._ca_path.exists():
-            ssl_context = ssl.create_default_context(cafile=str(self._ca_path))
-        timeout = aiohttp.ClientTimeout(total=10)
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as session,
-                session.get(self._api_base + self._path(), headers=headers, ssl=ssl_context) as resp,
-            ):
-                text = await resp.text()
-                if resp.status != 200:
-                    raise DiscoveryError(f"listing EndpointSlices answered {resp.status}: {text[:200]}")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise DiscoveryError(f"cannot list EndpointSlices: {exc}") from exc
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise DiscoveryError("EndpointSlice list is not JSON") from exc
-        return urls_from_endpointslices(data, self._config.port_name, self._config.scheme)
-
-
-def make_discovery(backends: StaticBackends | DnsBackends | EndpointSliceBackends) -> Discovery:
-    """The discovery source for a pool's ``backends`` config."""
-    if isinstance(backends, StaticBackends):
-        return StaticDiscovery(backends.urls)
-    if isinstance(backends, DnsBackends):
-        return DnsDiscovery(backends)
-    return EndpointSliceDiscovery(backends)

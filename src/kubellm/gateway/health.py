@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 
-from kubellm.gateway.discovery import Discovery, DiscoveryError
+from kubellm.gateway.discovery import Discovery, DiscoveryError, WatchingDiscovery
 from kubellm.gateway.engine_metrics import parse_engine_load
 from kubellm.gateway.pools import Pool
 from kubellm.spec.gateway import HealthCheckConfig
@@ -35,7 +35,9 @@ class PoolKeeper:
         if self.health.enabled:
             await self._probe_all()
             self._tasks.append(asyncio.create_task(self._loop(self._probe_all, self.health.interval_s)))
-        if self.discovery.refresh_s is not None:
+        if isinstance(self.discovery, WatchingDiscovery):
+            self._tasks.append(asyncio.create_task(self.discovery.watch(self._update)))
+        elif self.discovery.refresh_s is not None:
             self._tasks.append(asyncio.create_task(self._loop(self._discover, self.discovery.refresh_s)))
         if self.pool.config.routing == "power-of-two":
             self._tasks.append(
@@ -50,6 +52,8 @@ class PoolKeeper:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if isinstance(self.discovery, WatchingDiscovery):
+            await self.discovery.close()
 
     async def _loop(self, step: Callable[[], Awaitable[None]], interval_s: float) -> None:
         while True:
@@ -66,6 +70,13 @@ class PoolKeeper:
                 extra={"pool": self.pool.name, "error": str(exc)},
             )
             return
+        await self._update(urls)
+
+    async def _update(self, urls: list[str]) -> None:
+        """Take a new member list: new backends are probed before they get traffic."""
+        gone = [url for url in self.pool.backends if url not in urls]
+        if gone:
+            log.info("backends removed", extra={"pool": self.pool.name, "backends": gone})
         new = self.pool.set_backends(urls)
         if new:
             labels = {self.pool.label_of(url): url for url in new}  # how metrics name them

@@ -16,8 +16,7 @@ from aiohttp import web
 
 from kubellm.errors import UsageError
 from kubellm.gateway.admission import Admission, ApiKeyStore
-from kubellm.gateway.config import build_pools, is_loopback, load_keys
-from kubellm.gateway.discovery import make_discovery
+from kubellm.gateway.config import build_pools, is_loopback, load_keys, make_discovery
 from kubellm.gateway.health import PoolKeeper
 from kubellm.gateway.listener import ConnectionGate, connection_limit, open_listener, raise_open_file_limit
 from kubellm.gateway.logs import AuditLog, loop_exception_handler

@@ -104,7 +104,8 @@ class DnsBackends(StrictModel):
 
 
 class EndpointSliceBackends(StrictModel):
-    """Ready endpoints from the Kubernetes EndpointSlices of a Service (in-cluster API access)."""
+    """Ready endpoints from the Kubernetes EndpointSlices of a Service, watched through the API (the pod's
+    service account in a cluster, else the kubeconfig; RBAC: list and watch on endpointslices)."""
 
     kind: Literal["endpointslices"] = Field(
         default="endpointslices", description="Discovery kind: Kubernetes EndpointSlices of a Service."
@@ -115,7 +116,17 @@ class EndpointSliceBackends(StrictModel):
         default=None, description="Name of the port to use; unset = the slice's first port."
     )
     scheme: Literal["http", "https"] = Field(default="http", description="URL scheme used for the engines.")
-    refresh_s: float = Field(default=5.0, gt=0, description="Seconds between lists of the EndpointSlices.")
+    watch_timeout_s: int = Field(
+        default=300,
+        ge=10,
+        description="How long one watch request stays open before it is renewed from the last version "
+        "(the API server's timeoutSeconds).",
+    )
+    refresh_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Ignored: EndpointSlices are watched, not polled (kept so that older configs load).",
+    )
 
 
 Backends = Annotated[StaticBackends | DnsBackends | EndpointSliceBackends, Field(discriminator="kind")]
