@@ -97,13 +97,14 @@ def _node(schema: dict[str, Any], obj: Any, path: str) -> tuple[dict[str, Any], 
     return schema, obj
 
 
+ROOT_SCHEMA = openapi_schema()
 _ENV = celpy.Environment()
 _PROGRAMS = [(rule, _ENV.program(_ENV.compile(rule.rule))) for rule in RULES]
 
 
 def cel_accepts(name: str, spec: dict[str, Any]) -> bool:
     """Whether every CEL rule passes on the resource, defaulted as the server would."""
-    root = openapi_schema()
+    root = ROOT_SCHEMA
     obj = _defaults(
         root,
         _without_null(

@@ -226,12 +226,35 @@ def test_a_spec_that_does_not_fit_is_refused_and_nothing_is_applied(
     ]
 
 
+def replica_cache(service: str, index: int) -> dict[str, Any]:
+    """A claim as the StatefulSet controller makes it from the volumeClaimTemplate (its labels, no ApplySet's)."""
+    labels = {"app.kubernetes.io/instance": service, "app.kubernetes.io/component": "model-cache",
+              "app.kubernetes.io/managed-by": "kubellm"}  # fmt: skip
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": f"models-{service}-{index}", "namespace": "llm", "labels": labels},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "30Gi"}}}}  # fmt: skip
+
+
+def test_without_purge_the_per_replica_caches_stay(api: FakeApiServer, start_operator: Any) -> None:
+    start_operator()
+    create(api, storage={"access_mode": "ReadWriteOnce"})
+    eventually(lambda: child(api, "apps/v1", "statefulsets", "qwen"), what="the engine StatefulSet")
+    api.put(replica_cache("qwen", 0))
+    with client_for(api) as client:
+        client.request("DELETE", f"{CRS}/qwen")
+    eventually(lambda: resource(api) is None, what="the resource gone")
+    assert child(api, "apps/v1", "statefulsets", "qwen") is None
+    assert child(api, "v1", "persistentvolumeclaims", "models-qwen-0") is not None
+
+
 def test_purge_on_delete_takes_the_model_cache_too(api: FakeApiServer, start_operator: Any) -> None:
     start_operator()
     create(api, storage={**SPEC["storage"], "purge_on_delete": True})
     eventually(lambda: child(api, "v1", "persistentvolumeclaims", "qwen-models"), what="the cache claim")
+    api.put(replica_cache("qwen", 0))  # a claim an earlier per-replica spec left
     with client_for(api) as client:
         client.request("DELETE", f"{CRS}/qwen")
     eventually(lambda: resource(api) is None, what="the resource gone")
     assert child(api, "v1", "persistentvolumeclaims", "qwen-models") is None
+    assert child(api, "v1", "persistentvolumeclaims", "models-qwen-0") is None
     assert child(api, "v1", "secrets", "qwen-applyset") is None  # nothing left for the ApplySet to record
