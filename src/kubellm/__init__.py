@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from kubellm.errors import KubellmError
 
 __version__ = "0.1.0"
-# The one image kubellm ships (gateway, bench Jobs): built and signed by .github/workflows/release.yml.
+# The one image kubellm ships (gateway, bench Jobs, the operator): built and signed by .github/workflows/release.yml.
 IMAGE_REPOSITORY = "ghcr.io/kubellm/kubellm"
 RELEASE_IMAGE = f"{IMAGE_REPOSITORY}:{__version__}"
 __all__ = ["IMAGE_REPOSITORY", "RELEASE_IMAGE", "KubellmError", "__version__", "load_spec", "plan"]

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import json
 
-from kubellm import __version__
+from kubellm import RELEASE_IMAGE, __version__
 from kubellm.operator.install import InstallOptions, install_objects
-from kubellm.render.images import GATEWAY_IMAGE
 from kubellm.render.output import to_yaml
 
 NAMESPACE = "kubellm-chart-namespace"
 IMAGE = "kubellm-chart-image"
 REPLICAS = 987_654_321
 RESYNC = 876_543_219
-REPOSITORY, _, TAG = GATEWAY_IMAGE.rpartition(":")
+REPOSITORY, _, TAG = RELEASE_IMAGE.rpartition(":")
 
 TEMPLATE_FOR = {
     f"namespace: {NAMESPACE}": "namespace: {{ .Release.Namespace }}",

@@ -20,10 +20,8 @@ import kopf
 
 from kubellm.cluster.apply import Action, apply_objects, delete_service
 from kubellm.cluster.client import KubeClient
-from kubellm.cluster.hints import INSTANCE_LABEL
 from kubellm.cluster.kubeconfig import Credentials
 from kubellm.errors import KubellmError
-from kubellm.operator.conditions import COMPONENT
 from kubellm.operator.crd import GROUP, PLURAL, VERSION
 from kubellm.operator.observe import observe
 from kubellm.operator.reconcile import Desired, EventNote, desired, status_of
@@ -137,8 +135,6 @@ def finalize_handler(body: Any, memo: Any, logger: Logger, **_: Any) -> None:
         actions = delete_service(
             ctx.client, want.objects, namespace, service, purge=purge, namespace_only=True
         )
-        if purge:
-            actions += purge_replica_caches(ctx.client, namespace, service)
     except KubellmError as exc:
         raise kopf.TemporaryError(f"delete failed: {exc}", delay=10) from None
     kept = [a.ref for a in actions if a.verb == "kept"]
@@ -149,19 +145,6 @@ def finalize_handler(body: Any, memo: Any, logger: Logger, **_: Any) -> None:
         )
     kopf.event(body, type="Normal", reason="Deleted", message=message)
     logger.info(message)
-
-
-def purge_replica_caches(client: KubeClient, namespace: str, service: str) -> list[Action]:
-    """The caches a StatefulSet made from its volumeClaimTemplates: no ApplySet records them, their labels do."""
-    found = client.list(
-        "v1", "PersistentVolumeClaim", namespace, f"{INSTANCE_LABEL}={service},{COMPONENT}=model-cache"
-    )
-    actions = []
-    for claim in found:
-        name = str(claim["metadata"]["name"])
-        gone = client.delete("v1", "PersistentVolumeClaim", namespace, name)
-        actions.append(Action("deleted" if gone else "gone", f"PersistentVolumeClaim/{namespace}/{name}"))
-    return actions
 
 
 def registry_for(ctx: OperatorContext) -> kopf.OperatorRegistry:

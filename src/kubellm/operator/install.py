@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kubellm import __version__
+from kubellm import RELEASE_IMAGE, __version__
 from kubellm.operator.crd import GROUP, PLURAL, crd
-from kubellm.render.images import GATEWAY_IMAGE
 from kubellm.render.security import container_security, pod_security
 
 NAME = "kubellm-operator"
@@ -56,7 +55,7 @@ class InstallOptions:
     """What a cluster admin chooses when installing the operator."""
 
     namespace: str = "kubellm-system"
-    image: str = GATEWAY_IMAGE
+    image: str = RELEASE_IMAGE  # the one kubellm image (gateway, bench Jobs, operator)
     replicas: int = 2
     resync_s: int = 30
     namespace_object: bool = True
