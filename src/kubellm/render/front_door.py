@@ -35,7 +35,7 @@ SHARED_FIELDS = (
     "gateway.replicas", "gateway.host", "gateway.tls_secret", "gateway.cert_manager_issuer", "gateway.ingress",
     "gateway.gateway_ref", "gateway.requests_per_minute", "gateway.tokens_per_minute", "gateway.max_body_bytes",
     "gateway.max_tokens_cap", "security.api_key_secret", "security.allowed_namespaces", "security.run_as_user",
-    "placement.spread", "observability.service_monitor",
+    "observability.service_monitor",
 )  # fmt: skip
 
 
