@@ -127,3 +127,8 @@ def test_models_fits_a_mig_slice_by_flag_or_by_gfd_label() -> None:
 def test_mig_profile_in_reads_the_single_strategy_label() -> None:
     assert mig_profile_in("NVIDIA-A100-SXM4-80GB-MIG-3g.40gb") == "3g.40gb"
     assert mig_profile_in("NVIDIA-H100-80GB-HBM3") is None
+
+
+def test_models_json_says_which_repositories_are_gated() -> None:
+    rows = {r["name"]: r for r in json.loads(runner.invoke(app, ["models", "--json"]).stdout)}
+    assert rows["Llama-3.1-8B"]["gated"] is True and rows["Qwen2.5-7B-Instruct"]["gated"] is False

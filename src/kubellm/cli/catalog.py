@@ -51,10 +51,17 @@ def model_row(model: ModelArch) -> dict[str, Any]:
         "license": model.license,
         "commercial_use": model.commercial_use,
         "license_note": model.license_note,
+        "gated": _gated(model.hf_id),  # a download needs a token of an account that accepted it
         "tasks": list(model.tasks),
         "engines": list(model.engines),
         "source_url": model.source_url,
     }
+
+
+def _gated(hf_id: str) -> bool:
+    from kubellm.catalog.access import gated_repo
+
+    return gated_repo(hf_id) is not None
 
 
 def gpu_row(gpu: GpuSpec) -> dict[str, Any]:
