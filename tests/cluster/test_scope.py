@@ -78,6 +78,11 @@ def test_owners_missing_from_the_snapshot_are_matched_by_the_names_render_gives(
         ("ReplicaSet", "llama-8b-large-5d8c7b9f4"): False,
         ("Job", "llama-8b-large-prefetch"): False,
         ("ReplicaSet", "other-7c9f8d6b5"): False,
+        (
+            "StatefulSet",
+            "llama-8b-large",
+        ): False,  # another service's engine StatefulSet, not our worker group
+        ("ReplicaSet", "llama-8b-large"): False,  # 'large' is no pod-template hash
     }
     for (kind, name), expected in cases.items():
         assert event_in_scope(snap, hints, view(_quota_event(name, "x", kind))) is expected, name
@@ -86,6 +91,19 @@ def test_owners_missing_from_the_snapshot_are_matched_by_the_names_render_gives(
         | {"involvedObject": {"kind": "ReplicaSet", "name": "llama-8b-7c9f8d6b5", "namespace": "prod"}}
     )
     assert not event_in_scope(snap, hints, elsewhere)
+
+
+def test_a_statefulset_of_another_service_is_not_taken_for_our_worker_group() -> None:
+    """Recorded shape: the StatefulSet controller's FailedCreate names the StatefulSet; ours is in the snapshot."""
+    ours = _deployment("llama", "llama") | {"kind": "StatefulSet", "apiVersion": "apps/v1"}
+    msg = (
+        'create Pod llama-big-0 in StatefulSet llama-big failed error: pods "llama-big-0" is forbidden: pod rejected: '
+        'RuntimeClass "nvidia-missing" not found'
+    )
+    theirs = event("llama-big", "FailedCreate", msg, kind="StatefulSet")
+    snap = ClusterSnapshot(events=[theirs], workloads=[ours])
+    assert diagnose(snap, DoctorHints(namespace="llm", service="llama")) == []
+    assert [f.id for f in diagnose(snap, DoctorHints(namespace="llm", service="llama-big"))] == ["DOC108"]
 
 
 def test_a_labelled_owner_decides_over_its_name() -> None:

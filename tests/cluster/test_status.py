@@ -22,6 +22,7 @@ from .builders import (
     status_crashloop,
     status_running,
     status_waiting,
+    system_pod,
     unschedulable,
 )
 from .fake_apiserver import FakeApiServer
@@ -284,3 +285,14 @@ def test_wait_keeps_waiting_while_an_autoscaler_adds_a_node(api: FakeApiServer, 
     with pytest.raises(RolloutError) as info:
         wait_for_rollout(client, HINTS, timeout_s=120, poll_s=10, clock=clock, sleep=sleep)
     assert "not ready after 120 s" in info.value.what
+
+
+def test_live_doctor_lists_the_gpu_stack_in_every_namespace(api: FakeApiServer, client: KubeClient) -> None:
+    """A cluster-wide list must not fall back to the kubeconfig's namespace (lightkube's default for None)."""
+    plugin = system_pod("nvidia-device-plugin-daemonset-x7k2p", namespace="gpu-operator", phase="Pending")
+    api.put(plugin)
+    api.put(node("gpu-1", gpus=0, product="NVIDIA-L4"))
+    snap = gather(client, HINTS)
+    assert [p["metadata"]["name"] for p in snap.pods] == ["nvidia-device-plugin-daemonset-x7k2p"]
+    assert "DOC105" in {f.id for f in diagnose(snap, HINTS)}
+    assert any(r.path == "/api/v1/pods" for r in api.calls("GET"))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx2
-from lightkube import Client
+from lightkube import ALL_NS, Client
 from lightkube.config.kubeconfig import KubeConfig, SingleConfig
 from lightkube.config.models import Cluster, User
 from lightkube.core.exceptions import ApiError as LightkubeApiError
@@ -264,7 +264,7 @@ class KubeClient:
         labels = parse_selector(label_selector) if isinstance(label_selector, str) else label_selector
         items = self._lightkube.list(
             _resource_class(res),
-            namespace=namespace if res.namespaced else None,
+            namespace=_list_namespace(res.namespaced, namespace),
             chunk_size=LIST_CHUNK,
             labels=dict(labels) if labels else None,
         )
@@ -302,7 +302,7 @@ class KubeClient:
         labels = parse_selector(label_selector) if isinstance(label_selector, str) else label_selector
         events = self._lightkube.watch(
             _resource_class(res),
-            namespace=namespace if res.namespaced else None,
+            namespace=_list_namespace(res.namespaced, namespace),
             labels=dict(labels) if labels else None,
             resource_version=resource_version,
             server_timeout=server_timeout_s,
@@ -391,6 +391,13 @@ class KubeClient:
 
 
 Selector = str | Mapping[str, str | Sequence[str]]
+
+
+def _list_namespace(namespaced: bool, namespace: str | None) -> str | None:
+    """lightkube lists the kubeconfig's namespace when given None; None here means every namespace."""
+    if not namespaced:
+        return None
+    return ALL_NS if namespace is None else namespace
 
 
 def parse_selector(text: str) -> dict[str, str | list[str]]:

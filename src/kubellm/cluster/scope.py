@@ -7,6 +7,7 @@ of `llama-8b-large`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from kubellm.cluster.events import EventView
@@ -25,6 +26,9 @@ SYSTEM_NAMESPACES = (
 # Workload names render gives a service (ctx.name, f"{name}-gateway", f"{name}-prefetch"): used only for owners
 # that are not in the snapshot (a dump without deployments.json).
 _RENDERED_SUFFIXES = ("", "-gateway", "-prefetch")
+_POD_TEMPLATE_HASH = re.compile(
+    r"^[bcdfghjklmnpqrstvwxz2456789]{6,10}$"
+)  # the alphabet of k8s SafeEncodeString
 
 
 def workload_pods(snap: ClusterSnapshot, hints: DoctorHints) -> list[dict[str, Any]]:
@@ -36,10 +40,13 @@ def workload_pods(snap: ClusterSnapshot, hints: DoctorHints) -> list[dict[str, A
 
 
 def _owner_base(kind: str, name: str) -> str:
-    """The name of what created the object: a ReplicaSet is '<deployment>-<pod-template-hash>', an LWS worker
-    StatefulSet '<lws>-<group>'."""
-    if kind in ("ReplicaSet", "StatefulSet") and "-" in name:
-        return name.rsplit("-", 1)[0]
+    """The name of what created the object: a ReplicaSet is '<deployment>-<pod-template-hash>', a LeaderWorkerSet's
+    worker StatefulSet '<lws>-<group index>'. Anything else (a StatefulSet named 'llama-big') is its own owner."""
+    head, _, tail = name.rpartition("-")
+    if kind == "ReplicaSet" and head and _POD_TEMPLATE_HASH.match(tail):
+        return head
+    if kind == "StatefulSet" and head and tail.isdigit():
+        return head
     return name
 
 
