@@ -152,6 +152,28 @@ def _versions(client: KubeClient, obj: dict[str, Any]) -> tuple[Any, Any]:
     return stored["metadata"].get("generation"), json.dumps(ours, sort_keys=True)
 
 
+def test_inference_extension_objects_are_what_the_server_keeps(admin: KubeClient) -> None:
+    """gateway.kind: inference-extension: the InferencePool (against the v1.5.0 CRD), the picker, the route."""
+    namespace = "kubellm-test-inference-pool"
+    spec = load_spec(ROOT / "examples" / "llama-3.1-8b-l4.yaml")
+    gateway = spec.gateway.model_copy(
+        update={"kind": "inference-extension", "gateway_ref": "gateway-system/inference-gateway"}
+    )
+    metadata = spec.metadata.model_copy(update={"namespace": namespace})
+    _, objects = render_service(spec.model_copy(update={"gateway": gateway, "metadata": metadata}))
+    assert "InferencePool" in {o["kind"] for o in objects}
+    apply_objects(admin, objects, spec.metadata.name, namespace=namespace)
+    for obj in objects:
+        stored = admin.get(
+            obj["apiVersion"], obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"]
+        )
+        assert stored is not None
+        for path, value in leaves(obj):
+            assert path[:2] == ("metadata", "labels") or lookup(stored, path) == value, (obj["kind"], path)
+    again = apply_objects(admin, objects, spec.metadata.name, namespace=namespace)
+    assert [a.line() for a in again if a.verb != "unchanged"] == []
+
+
 def test_server_dry_run_into_a_new_namespace_checks_every_object(admin: KubeClient) -> None:
     service, objects = rendered(ROOT / "examples" / "llama-3.1-8b-l4.yaml", "kubellm-test-never-created")
     actions = apply_objects(admin, objects, service, dry_run=True)
@@ -238,11 +260,13 @@ def test_a_user_bound_to_edit_applies_namespace_scoped(admin: KubeClient) -> Non
     with KubeClient(load_credentials(EDIT_KUBECONFIG)) as editor:
         with pytest.raises(AccessError) as info:
             apply_objects(editor, objects, "kubellm-test-edit", namespace=namespace)
-        assert {p.resource for p in info.value.missing} == {"namespaces", "resourcequotas"}
+        admin_kinds = {"Namespace", "ResourceQuota"} & {o["kind"] for o in objects}
+        plurals = {"Namespace": "namespaces", "ResourceQuota": "resourcequotas"}
+        assert {p.resource for p in info.value.missing} == {plurals[k] for k in admin_kinds}
         actions = apply_objects(
             editor, objects, "kubellm-test-edit", namespace=namespace, namespace_only=True
         )
-        assert {a.ref.split("/")[0] for a in actions if a.verb == "skipped"} == {"Namespace", "ResourceQuota"}
+        assert {a.ref.split("/")[0] for a in actions if a.verb == "skipped"} == admin_kinds
         deleted = delete_service(
             editor, objects, namespace, "kubellm-test-edit", purge=True, namespace_only=True
         )

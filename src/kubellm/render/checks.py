@@ -69,7 +69,7 @@ def check(plan: Plan, adapter: EngineAdapter, can_serve: bool) -> None:
             "(Filestore on GKE, EFS on EKS, Azure Files on AKS)",
         )
     g = spec.gateway
-    if g.enabled and g.host:
+    if g.enabled and g.host and g.kind == "kubellm":  # an inference pool's route: TLS is its Gateway's
         if g.ingress == "httproute" and not g.gateway_ref:
             raise UsageError(
                 "gateway.ingress httproute needs gateway.gateway_ref (the parent Gateway)",

@@ -83,8 +83,22 @@ class RenderContext:
 
     @property
     def renders_gateway(self) -> bool:
-        """Whether this service renders its own gateway (enabled, and not fronted by a shared one)."""
-        return self.spec.gateway.enabled and self.options.gateway_instance is None
+        """Whether this service renders its own kubellm gateway (enabled, and not fronted by a shared one)."""
+        return (
+            self.spec.gateway.enabled
+            and self.spec.gateway.kind == "kubellm"
+            and self.options.gateway_instance is None
+        )
+
+    def gateway_parent(self) -> tuple[str, str]:
+        """(namespace, name) of gateway.gateway_ref ('namespace/name', or 'name' in the service's namespace)."""
+        namespace, _, name = (self.spec.gateway.gateway_ref or "").rpartition("/")
+        return namespace or self.namespace, name
+
+    @property
+    def inference_pool(self) -> bool:
+        """Whether a Gateway API Inference Extension pool routes to the engines instead of kubellm's gateway."""
+        return self.spec.gateway.enabled and self.spec.gateway.kind == "inference-extension"
 
     def gateway_selector(self) -> dict[str, str]:
         """The labels of the gateway pods in front of this service (its own, or the namespace's shared one)."""

@@ -10,6 +10,7 @@ from kubellm.render.autoscaling import autoscaling_objects, pod_disruption_budge
 from kubellm.render.checks import check
 from kubellm.render.context import RenderContext, RenderOptions, build_context
 from kubellm.render.gateway import gateway_objects
+from kubellm.render.inference_pool import inference_extension_objects
 from kubellm.render.jobs import engine_build_objects
 from kubellm.render.network import engine_service, network_policies
 from kubellm.render.object_store import bucket_objects
@@ -69,6 +70,7 @@ def render(plan: Plan, catalog: Catalog | None = None, options: RenderOptions | 
         engine_service(ctx),
         engine_workload(ctx),
         *gateway_objects(ctx),
+        *inference_extension_objects(ctx),
         *pod_disruption_budgets(ctx),
         *autoscaling_objects(ctx),
         *network_policies(ctx),

@@ -194,7 +194,7 @@ def http_route(ctx: RenderContext) -> Obj:
     """Gateway API route; TLS terminates on the parent Gateway (its listener holds the certificate)."""
     g = ctx.spec.gateway
     assert g.host is not None and g.gateway_ref is not None
-    parent_ns, _, parent = g.gateway_ref.partition("/")
+    parent_ns, parent = ctx.gateway_parent()
     return {
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "HTTPRoute",

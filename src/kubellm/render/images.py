@@ -18,6 +18,10 @@ TRITON_TRTLLM_IMAGE = "nvcr.io/nvidia/tritonserver:25.08-trtllm-python-py3"
 LLAMACPP_CPU_IMAGE = "ghcr.io/ggml-org/llama.cpp:server-b6615"
 LLAMACPP_CUDA_IMAGE = "ghcr.io/ggml-org/llama.cpp:server-cuda-b6615"
 
+# The Gateway API Inference Extension's endpoint picker (gateway.kind: inference-extension): the image of its
+# last release that ships one, v1.5.0 (the chart's inferenceExtension.image).
+EPP_IMAGE = "registry.k8s.io/gateway-api-inference-extension/epp:v1.5.0"
+
 # Support images: the kubellm gateway, and a small Python for the prefetch (stdlib only).
 GATEWAY_IMAGE = RELEASE_IMAGE  # spec gateway.image or `render --gateway-image` replace it
 PREFETCH_IMAGE = "python:3.12.7-slim-bookworm"

@@ -107,7 +107,13 @@ def network_policies(ctx: RenderContext) -> list[Obj]:
     engine_ports = [{"protocol": "TCP", "port": p["containerPort"]} for p in ctx.adapter.ports()]
     api_port = [{"protocol": "TCP", "port": ctx.adapter.port}]
     ingress: list[Obj] = []
-    if spec.gateway.enabled:
+    if ctx.inference_pool:
+        # The Gateway's proxies (in the Gateway's namespace) call the engines; the endpoint picker reads /metrics.
+        proxies = [{"namespaceSelector": {"matchLabels": {NS_LABEL: ctx.gateway_parent()[0]}}}]
+        ingress.append({"from": proxies, "ports": api_port})
+        picker = [{"podSelector": {"matchLabels": ctx.selector("endpoint-picker")}}]
+        ingress.append({"from": picker, "ports": engine_ports})
+    elif spec.gateway.enabled:
         ingress.append(
             {"from": [{"podSelector": {"matchLabels": ctx.gateway_selector()}}], "ports": api_port}
         )

@@ -178,7 +178,7 @@ def dashboard(ctx: RenderContext) -> Obj | None:
                 "percentunit",
             )
         )
-    if ctx.spec.gateway.enabled:
+    if ctx.spec.gateway.enabled and ctx.spec.gateway.kind == "kubellm":
         panels.append(
             (
                 "Gateway pending requests",

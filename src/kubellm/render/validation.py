@@ -28,6 +28,7 @@ CRD_SCHEMAS = {
     ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrule-monitoring-v1.json",
     ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet"): "leaderworkerset-leaderworkerset-v1.json",
     ("gateway.networking.k8s.io/v1", "HTTPRoute"): "httproute-gateway-v1.json",
+    ("inference.networking.k8s.io/v1", "InferencePool"): "inferencepool-inference-v1.json",
 }
 
 

@@ -555,6 +555,18 @@ class LLMService(StrictModel):
 
     @model_validator(mode="after")
     def _cross_section(self) -> LLMService:
+        if self.gateway.enabled and self.gateway.kind == "inference-extension":
+            if self.engine.name not in (EngineName.VLLM, EngineName.SGLANG):
+                raise ValueError(
+                    f"gateway.kind: inference-extension with engine.name {self.engine.name.value}: the endpoint "
+                    "picker reads the queue and KV-cache metrics of vllm and sglang only; use one of them, or "
+                    "gateway.kind: kubellm"
+                )
+            if self.scaling.metric == "gateway-pending":
+                raise ValueError(
+                    "scaling.metric: gateway-pending needs kubellm's gateway (gateway.kind: kubellm); with "
+                    "gateway.kind: inference-extension scale on queue, running or kv-cache"
+                )
         if self.scaling.scale_to_zero and not self.gateway.enabled:
             raise ValueError(
                 "scaling.scale_to_zero needs gateway.enabled: true — without the gateway the first request after "
