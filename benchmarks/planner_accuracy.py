@@ -1,12 +1,16 @@
 """Planner accuracy against vLLM's own start-up logs, and the decode model against one H200.
 
-1. The public logs of benchmarks/data/vllm_startup_logs.yaml, split before any constant was fitted
-   (seeded hash of source and model; see the file's header): the 'tune' half, which the memory model's
-   constants were fitted on, and the untouched 'holdout' half. Each half: predicted vs logged KV tokens.
-2. The research points of shared/research/validation_points.md (seen while building the first model).
-3. Fit checks ("does not fit" where vLLM refused to start) and the decode step time on one H200.
+1. The field corpus (benchmarks/data/vllm_field_logs.yaml): public logs from 29 sources (L4 to B200, TP 1-8,
+   vLLM 0.6-0.27), split by a seeded hash of the source before they were gathered. Its untouched 'holdout' half
+   carries the issue's goal (median |KV-token error| ≤ 3 %, ≥ 90 % within ±10 %, every miss over 10 % explained);
+   the 'tune' half is what the logic was changed against.
+2. The llm-d-planner sweep of benchmarks/data/vllm_startup_logs.yaml (one H100, vLLM 0.19): its tune and holdout
+   halves, kept apart from the field corpus.
+3. Rows per GPU and per vLLM release, the research points of shared/research/validation_points.md (seen while
+   building the first model), fit checks, and the decode step time on one H200.
 
-Run:  python benchmarks/planner_accuracy.py            (exit 0 when the holdout meets the goals)
+Run:  python benchmarks/planner_accuracy.py            (always exits 0: a report, not a gate)
+      python benchmarks/planner_accuracy.py --strict   (exit 1 when the field holdout misses the goal)
       python benchmarks/planner_accuracy.py --terms    (also the activation / non-torch / graph terms)
 """
 
@@ -16,6 +20,7 @@ import statistics
 import sys
 from dataclasses import dataclass
 
+from planner_field_report import by_gpu_and_version, field_fit_checks, field_table
 from planner_log_points import EXPLAINED, Outcome, load_points, predict
 
 from kubellm.catalog import default_catalog
@@ -24,9 +29,6 @@ from kubellm.plan import plan
 from kubellm.plan.kv_layout import BLOCK_SIZE
 from kubellm.plan.memory import GIB
 from kubellm.spec import LLMService
-
-GOAL_MEDIAN = 3.0  # % on the holdout half
-GOAL_WITHIN_10 = 90.0  # % of holdout points within ±10 %
 
 
 @dataclass(frozen=True)
@@ -295,20 +297,24 @@ def decode_table() -> list[float]:
     return errors
 
 
-def log_table(split: str, terms: bool) -> tuple[list[float], list[str]]:
-    """Predicted vs logged tokens on one half; returns the absolute errors and the unexplained misses."""
-    title = "untouched (held out)" if split == "holdout" else "tuned on"
-    print(f"\nvLLM start-up logs, {split} half ({title}): predicted vs logged KV-cache tokens\n")
+def log_table(split: str, terms: bool) -> tuple[list[float], list[str], list[Outcome]]:
+    """Predicted vs logged tokens on one llm-d half; returns the absolute errors, unexplained misses, outcomes."""
+    title = "held out by the first round, seen since" if split == "holdout" else "tuned on"
+    print(
+        f"\nllm-d-planner sweep (H100, vLLM 0.19), {split} half ({title}): predicted vs logged KV-cache tokens\n"
+    )
     print(f"{'point':50} {'ver':6} {'TP':>2} {'util':>4} {'predicted':>10} {'logged':>10} {'error':>7}"
           + ("   act   nt   cg (GiB, predicted/logged)" if terms else ""))  # fmt: skip
     errors: list[float] = []
     misses: list[str] = []
     left: list[str] = []
+    outcomes: list[Outcome] = []
     for p in (q for q in load_points() if q["split"] == split):
         out = predict(p)
         if not isinstance(out, Outcome):
             left.append(f"  {p['id']}: {out}")
             continue
+        outcomes.append(out)
         errors.append(abs(out.error))
         extra = ""
         if terms:
@@ -330,22 +336,26 @@ def log_table(split: str, terms: bool) -> tuple[list[float], list[str]]:
     if left:
         print("Left out:")
         print("\n".join(left))
-    return errors, [m for m in misses if "UNEXPLAINED" in m]
+    return errors, [m for m in misses if "UNEXPLAINED" in m], outcomes
 
 
 def main() -> int:
     terms = "--terms" in sys.argv
+    holdout = field_table("holdout", terms)
+    tune = field_table("tune", terms)
+    field_fit_checks()
+    by_gpu_and_version(holdout.outcomes, "Field holdout")
+    by_gpu_and_version(tune.outcomes, "Field tune")
     log_table("tune", terms)
-    holdout, unexplained = log_table("holdout", terms)
+    _, _, llmd_holdout = log_table("holdout", terms)
+    by_gpu_and_version(llmd_holdout, "llm-d holdout")
     kv_token_table()
     fails_checks()
     decode_table()
-    median = statistics.median(holdout) if holdout else 100.0
-    within = sum(1 for e in holdout if e <= 10) / len(holdout) * 100 if holdout else 0.0
-    ok = median <= GOAL_MEDIAN and within >= GOAL_WITHIN_10 and not unexplained
-    print(f"\nHoldout goals (median ≤ {GOAL_MEDIAN} %, ≥ {GOAL_WITHIN_10:.0f} % within ±10 %, misses explained): "
-          f"{'met' if ok else 'NOT met'}")  # fmt: skip
-    return 0 if ok else 1
+    print(f"\nField holdout goals (median ≤ 3 %, ≥ 90 % within ±10 %, every miss over 10 % explained): "
+          f"{'met' if holdout.goal_met else 'NOT met'} — median {holdout.median:.2f} %, "
+          f"{holdout.within_10:.0f} % within ±10 %, {len(holdout.unexplained)} unexplained")  # fmt: skip
+    return 1 if "--strict" in sys.argv and not holdout.goal_met else 0
 
 
 if __name__ == "__main__":

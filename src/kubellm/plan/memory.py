@@ -22,9 +22,14 @@ GIB = 2**30
 FORWARD_LIVE_FACTOR = 1.0
 # Allocations that stay through profiling whatever the batch (fitted with the sampler bytes per logit).
 PROFILE_BASE_BYTES = 0.02 * GIB
-HEAVY_SAMPLER_BYTES_PER_LOGIT = 38.0
+# The dummy sampler run's peak per logit (row × vocabulary entry) by top-k/top-p path: the PyTorch sort keeps fp32
+# logits, a sorted copy, int64 indices, softmax and scatter buffers (~38 B: llm-d's 2025 H100 table, research point
+# #10, the tune half's 0.10-0.11 pip installs); FlashInfer's and the Triton kernel's peak is 14.8 B (llm-d's 0.19 logs).
+SAMPLER_BYTES_PER_LOGIT = {"sort": 38.0, "flashinfer": 14.8, "triton": 14.8}
 # Non-torch memory (CUDA context, cuBLAS workspaces, NCCL): TP 1; pipeline ranks; TP > 1 by interconnect.
-NON_TORCH_TP1 = 0.25 * GIB
+# At TP 1 the 0.10-0.17 logs show 0.02-0.07 GiB; from 0.18 the CUDA-graph profiling inside the window adds ~0.2 GiB.
+NON_TORCH_TP1 = 0.05 * GIB
+NON_TORCH_GRAPH_PROFILE = 0.2 * GIB
 NON_TORCH_PP = 0.07 * GIB
 NON_TORCH_TP_NVLINK_SYMM = 2.07 * GIB  # NCCL + symmetric-memory all-reduce buffers (vLLM ≥ 0.11, NVLink)
 NON_TORCH_TP_NVLINK_STEP = 0.04 * GIB
@@ -46,9 +51,18 @@ class EngineDefaults:
     max_num_batched_tokens: int
 
 
-def engine_defaults(gpu_memory_gib: float, gpu_name: str) -> EngineDefaults:
-    """≥ 70 GiB GPUs whose name lacks 'a100' get 1,024 sequences and 8,192 tokens per step; the rest 256 and 2,048."""
-    if gpu_memory_gib >= 70 and "a100" not in gpu_name.lower():
+def engine_defaults(gpu_memory_gib: float, gpu_name: str, rule: str = "memory-not-a100") -> EngineDefaults:
+    """The API server's batch defaults: large (1,024 sequences, 8,192 tokens per step) or small (256, 2,048).
+
+    ``rule`` is the release's (VllmAccounting.batch_defaults): up to 0.8.4 only GPUs named H100/H200 get the large
+    ones; 0.8.5 every GPU of at least 70 GiB; from 0.9.0 every GPU of at least 70 GiB that is not an A100.
+    """
+    name = gpu_name.lower()
+    if rule == "name":
+        large = "h100" in name or "h200" in name
+    else:
+        large = gpu_memory_gib >= 70 and (rule == "memory" or "a100" not in name)
+    if large:
         return EngineDefaults(max_num_seqs=1024, max_num_batched_tokens=8192)
     return EngineDefaults(max_num_seqs=256, max_num_batched_tokens=2048)
 
@@ -93,9 +107,7 @@ def activation_peak_bytes(
     tokens = max_num_batched_tokens
     forward = FORWARD_LIVE_FACTOR * tokens * forward_bytes_per_token(model, tp, act_bytes)
     rows = min(max_num_seqs, tokens)
-    per_logit = (
-        HEAVY_SAMPLER_BYTES_PER_LOGIT if rows > acct.heavy_sampler_above else acct.sampler_bytes_per_logit
-    )
+    per_logit = SAMPLER_BYTES_PER_LOGIT[acct.sampler]
     sampler = per_logit * rows * model.vocab_size + tokens * model.hidden_size * act_bytes
     return max(forward, sampler) + moe_workspace_bytes(model, tp, tokens, act_bytes) + PROFILE_BASE_BYTES
 
@@ -117,7 +129,11 @@ def non_torch_bytes(tp: int, pp: int, gpu: GpuSpec, acct: VllmAccounting) -> flo
     if acct.generation == "v0":
         return (0.15 + 1.0 * (tp - 1)) * GIB if tp > 1 else 0.15 * GIB
     if tp == 1:
-        base = NON_TORCH_PP if pp > 1 else NON_TORCH_TP1
+        base = (
+            NON_TORCH_PP
+            if pp > 1
+            else NON_TORCH_TP1 + (NON_TORCH_GRAPH_PROFILE if acct.graphs_profiled else 0.0)
+        )
     elif not gpu.has_nvlink:
         base = NON_TORCH_TP_PCIE
     elif acct.symm_mem_allreduce:
@@ -140,6 +156,24 @@ def unified_memory_bytes(gpu: GpuSpec, acct: VllmAccounting) -> float:
     return gpu.uma_profile_overhead_gib * GIB if acct.uma_host_available else 0.0
 
 
-def cuda_graph_bytes(model: ModelArch) -> float:
-    """vLLM's CUDA-graph memory estimate (0.4–1.9 GiB in 0.19 logs), growing with depth."""
-    return GRAPH_BASE_BYTES + GRAPH_PER_LAYER_BYTES * model.num_layers
+def cudagraph_capture_sizes(max_num_seqs: int, max_num_batched_tokens: int) -> list[int]:
+    """The batch sizes vLLM captures by default (vllm/config/vllm.py:1482-1540@v0.21.0, _set_cudagraph_sizes)."""
+    largest = min(max_num_seqs * 2, 512, max_num_batched_tokens)
+    sizes = [1, 2, 4, *range(8, 256, 8), *range(256, 513, 16)]
+    return [s for s in sizes if s <= largest]
+
+
+FULL_CAPTURE_SUM = sum(
+    cudagraph_capture_sizes(1024, 8192)
+)  # the list the estimate was fitted on (512 largest)
+
+
+def cuda_graph_bytes(model: ModelArch, max_num_seqs: int = 1024, max_num_batched_tokens: int = 8192) -> float:
+    """vLLM's CUDA-graph memory estimate, growing with depth and with the batch sizes it captures.
+
+    0.05 + 0.019 × layers GiB with the full capture list (0.4-1.9 GiB in llm-d's 0.19 logs, 1,024 sequences); a
+    graph's private buffers grow with its batch size, so fewer sequences capture a smaller sum of sizes
+    (the tune half's 0.22 log at 64 sequences estimates 0.14 GiB for 48 layers).
+    """
+    share = sum(cudagraph_capture_sizes(max_num_seqs, max_num_batched_tokens)) / FULL_CAPTURE_SUM
+    return (GRAPH_BASE_BYTES + GRAPH_PER_LAYER_BYTES * model.num_layers) * share

@@ -141,7 +141,7 @@ class _Planner:
         dtype = self.dtype()
         quant = self.quantization()
         kv_dtype = spec.serving.kv_cache_dtype
-        defaults = mem.engine_defaults(self.gpu.memory_gib, self.physical_gpu.name)
+        defaults = mem.engine_defaults(self.gpu.memory_gib, self.physical_gpu.name, self.acct.batch_defaults)
         seqs = spec.serving.max_num_seqs or defaults.max_num_seqs
         mnbt = spec.serving.max_num_batched_tokens or defaults.max_num_batched_tokens
         if spec.serving.max_model_len and spec.serving.max_model_len > self.model.max_position_embeddings:
@@ -427,11 +427,13 @@ class _Planner:
         def probe(candidate: LLMService, gpu: GpuSpec) -> tuple[int, int] | None:
             return _Planner(candidate, self.model, gpu, self.catalog, self.acct)._probe()
 
-        return suggest(self.spec, self.model, self.physical_gpu, self.gpu, self.catalog, probe)
+        return suggest(
+            self.spec, self.model, self.physical_gpu, self.gpu, self.catalog, probe, self.acct.batch_defaults
+        )
 
     def _probe(self) -> tuple[int, int] | None:
         """(GPUs per replica, context) if this spec fits, else None — without building a Plan."""
-        defaults = mem.engine_defaults(self.gpu.memory_gib, self.physical_gpu.name)
+        defaults = mem.engine_defaults(self.gpu.memory_gib, self.physical_gpu.name, self.acct.batch_defaults)
         seqs = self.spec.serving.max_num_seqs or defaults.max_num_seqs
         mnbt = self.spec.serving.max_num_batched_tokens or defaults.max_num_batched_tokens
         tp, _, ctx, fits = self._search(self.fixed_tp(), self.dtype(), self.quantization(), seqs, mnbt)
@@ -450,13 +452,15 @@ def plan(
     gpu: GpuSpec | None = None,
     vllm_version: str | None = None,
     generation: str = "v1",
+    flashinfer_sampler: bool | None = None,
 ) -> Plan:
     """Plan one replica of ``spec``: pure, deterministic, fast.
 
     ``model``/``gpu`` override the catalog lookups (a parsed config.json, a custom GPU).
     ``vllm_version`` picks the release whose memory accounting the plan follows; unset, the version of
     a pinned ``vllm/vllm-openai`` image in the spec, else the release render pins. ``generation`` 'v0'
-    follows the V0 engine's profiling (vLLM ≤ 0.7, for old logs).
+    follows the V0 engine's profiling (vLLM ≤ 0.7, for old logs). ``flashinfer_sampler`` says whether FlashInfer's
+    top-k/top-p sampler runs (unset: as in the official image of that release; False for installs without it).
     """
     catalog = catalog or default_catalog()
     arch = model or resolve_model(spec.model.planning_name, spec.model.config, catalog)
@@ -471,7 +475,8 @@ def plan(
             f"use one of: {', '.join(arch.engines)} (engine.name in the spec)",
         )
     acct = accounting_for(
-        "0.7.0" if generation == "v0" else vllm_version or version_from_image(spec.engine.image)
+        "0.7.0" if generation == "v0" else vllm_version or version_from_image(spec.engine.image),
+        flashinfer_sampler,
     )
     result = _Planner(spec, arch, device, catalog, acct).run()
     return on_cpu_node(result) if cpu_node else result

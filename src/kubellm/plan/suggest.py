@@ -35,6 +35,7 @@ def suggest(
     gpu_used: GpuSpec,
     catalog: Catalog,
     probe: Probe,
+    batch_rule: str = "memory-not-a100",
 ) -> Decision | None:
     """The first change that fits, same GPU type first; each candidate is re-planned to confirm it fits."""
     options: list[tuple[bool, int, float, str, str]] = []
@@ -94,7 +95,8 @@ def suggest(
                        gpu__count=tp, model__quantization="fp8"):  # fmt: skip
                 break
     seqs = (
-        spec.serving.max_num_seqs or mem.engine_defaults(gpu_used.memory_gib, physical_gpu.name).max_num_seqs
+        spec.serving.max_num_seqs
+        or mem.engine_defaults(gpu_used.memory_gib, physical_gpu.name, batch_rule).max_num_seqs
     )
     if seqs > 256:
         attempt("max_num_seqs=256", "a smaller sampler batch shrinks the activation peak", FEWER_SEQS,

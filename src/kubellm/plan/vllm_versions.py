@@ -3,7 +3,8 @@
 Every rule below was read in vLLM's source at the tagged release (docs/planner.md cites file and line):
 the default ``gpu_memory_utilization``, whether the estimated CUDA-graph memory is taken out of the KV
 budget, how "GPU KV cache size" is reported, when the hybrid KV allocator (sliding-window and Mamba
-groups) exists, the sampler's profiled peak per logit, whether symmetric-memory all-reduce is on (it raises non-torch memory at TP > 1), and
+groups) exists, the sampler's top-k/top-p path, whether CUDA graphs are profiled with the model, how
+the batch defaults follow the GPU, whether symmetric-memory all-reduce is on (it raises non-torch memory at TP > 1), and
 whether unified-memory GPUs are measured through the host's available memory.
 """
 
@@ -33,10 +34,11 @@ class VllmAccounting:
     graphs_in_budget: bool  # the estimated CUDA-graph memory is subtracted from the KV budget
     token_report: str  # "blocks" | "groups" | "concurrency": how "GPU KV cache size" is computed
     hybrid_allocator: bool  # sliding-window / Mamba layers get their own KV-cache groups
-    sampler_bytes_per_logit: float  # profiled sampler peak per (row × vocabulary entry)
-    heavy_sampler_above: (
-        int  # above this many rows the sampler peak is ~38 B per logit (all rows before 0.11)
+    sampler: (
+        str  # top-k/top-p path of the dummy sampler run: "sort" (PyTorch-native) | "flashinfer" | "triton"
     )
+    graphs_profiled: bool  # CUDA graphs are captured inside the profiling window (0.18+): non-torch grows
+    batch_defaults: str  # how max_num_seqs / max_num_batched_tokens defaults follow the GPU ("name" | "memory" | "memory-not-a100")
     symm_mem_allreduce: bool  # torch symmetric-memory all-reduce by default (NCCL buffers at TP > 1)
     uma_host_available: bool  # unified-memory GPUs measured through psutil's available host memory
 
@@ -68,8 +70,23 @@ def version_from_image(image: str | None) -> str | None:
     return tag.lstrip("v") if re.fullmatch(r"v?\d+\.\d+(\.\d+)?\S*", tag) else None
 
 
-def accounting_for(version: str | Version | None = None) -> VllmAccounting:
-    """The accounting rules of a vLLM release (default: the release render pins)."""
+def default_sampler(v: Version) -> str:
+    """The top-k/top-p path of the official image: FlashInfer up to 0.11.0 (installed there and on by default),
+    PyTorch's sort from 0.11.1 (FlashInfer became opt-in), the Triton kernel from 0.17."""
+    if v >= (0, 17, 0):
+        return "triton"
+    return "flashinfer" if v <= (0, 11, 0) else "sort"
+
+
+def accounting_for(
+    version: str | Version | None = None, flashinfer_sampler: bool | None = None
+) -> VllmAccounting:
+    """The accounting rules of a vLLM release (default: the release render pins).
+
+    ``flashinfer_sampler`` says whether FlashInfer's top-k/top-p sampler ran, where a log shows it ("Using
+    FlashInfer for top-p & top-k sampling" / "FlashInfer is not available", e.g. a pip install without it);
+    unset, the official image's default for the release.
+    """
     v = parse_version(version or PINNED_VLLM_VERSION) if not isinstance(version, tuple) else version
     return VllmAccounting(
         version=v,
@@ -82,13 +99,25 @@ def accounting_for(version: str | Version | None = None) -> VllmAccounting:
         # (0.9.2–0.20), int(max_concurrency*max_model_len) (0.21).
         token_report="concurrency" if v >= (0, 21, 0) else ("groups" if v >= (0, 9, 2) else "blocks"),
         hybrid_allocator=v >= (0, 9, 2),
-        # The dummy sampler run's peak per logit: 14.8 B fitted on the 0.19 logs of the tune half (0.11
-        # logs agree); before 0.11 three of four research logs show ~38 B (llm-d's 2025 H100 table at 1,024
-        # rows, vllm PR 21489 on B200, research point #10 at 256 rows) — the PyTorch sort path.
-        sampler_bytes_per_logit=14.8,
-        heavy_sampler_above=0 if v < (0, 11, 0) else 1 << 30,
+        # The dummy sampler run applies top-k and top-p to every row (gpu_model_runner.py:3183-3200@v0.11.0). Up to
+        # 0.16 the default path sorts the whole vocabulary in PyTorch (topk_topp_sampler.py:63-110@v0.11.2); FlashInfer
+        # replaced it where installed (the official image) up to 0.11.0, and from 0.11.1 only with
+        # VLLM_USE_FLASHINFER_SAMPLER=1 (:34-44@v0.11.2). 0.17 added a Triton top-k/top-p kernel (:14-17@v0.17.0).
+        sampler=_sampler(v, flashinfer_sampler),
+        # profile_cudagraph_memory() runs inside memory_profiling from 0.18 (gpu_worker.py:366-382@v0.19.0).
+        graphs_profiled=v >= (0, 18, 0),
+        # arg_utils.py: "h100"/"h200" in the device name (:1669@v0.8.4); >= 70 GiB (:1596@v0.8.5); >= 70 GiB and not
+        # an A100 (:1495@v0.9.0, get_batch_defaults :2246@v0.21.0).
+        batch_defaults="name" if v < (0, 8, 5) else ("memory" if v < (0, 9, 0) else "memory-not-a100"),
         # vllm/envs.py VLLM_ALLREDUCE_USE_SYMM_MEM: absent in 0.10.1.1, default "1" from 0.11.0.
         symm_mem_allreduce=v >= (0, 11, 0),
         # vllm/utils/mem_utils.py MemorySnapshot.measure: psutil.virtual_memory().available on UMA from 0.11.2.
         uma_host_available=v >= (0, 11, 2),
     )
+
+
+def _sampler(v: Version, flashinfer: bool | None) -> str:
+    path = default_sampler(v)
+    if flashinfer is None or path == "triton":
+        return path
+    return "flashinfer" if flashinfer else "sort"
