@@ -37,6 +37,17 @@ EXPLAINED: dict[str, str] = {
     "memory (0.9 × 178.36 − 51.45 − 88.51); the PyTorch-sort sampler over 1,024 × 262,208 logits and the 16,384-token "
     "forward pass explain ~9.7 GiB. The rest is not modelled: the same model through the API server on 0.19 is "
     "predicted within 1 % (llm-d sweep)",
+    # The two below were explained after the holdout had been predicted with the frozen logic (commit 8efc923).
+    "field-gb10-gpt-oss-20b-v0130nv": "holdout, -46.6 % with the frozen logic. vLLM reads the device memory through "
+    "NVML, which reports none on the unified-memory GB10, so its batch defaults fell to 256 sequences / 2,048 tokens "
+    "(the log shows the 2,048); the frozen planner gave a 121.69 GiB card 1,024 sequences, a 5.5 GiB larger sampler "
+    "peak. Planned with 256 sequences the point is -4.4 %; the planner now gives unified-memory GPUs vLLM's small "
+    "defaults (a change made after this point was seen)",
+    "field-l40s-llama31-8b-v084": "holdout. The pull request shows only the KV lines: utilization and batch settings "
+    "are not in it (defaults assumed). The logged tokens leave 5.6 GiB for activation and non-torch memory where "
+    "the defaults explain 0.5: 0.8.x V1 counted all device memory outside torch after profiling — the CUDA context and "
+    "any other process on the GPU — as non-torch (gpu_worker.py:139-176@v0.8.4, before vLLM reused V0's "
+    "memory_profiling), which this log cannot separate. Not modelled",
 }
 
 

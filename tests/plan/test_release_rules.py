@@ -66,6 +66,13 @@ def test_batch_defaults_follow_the_release_rule(version: str, name: str, memory:
     )
 
 
+def test_a_unified_memory_gpu_gets_the_small_defaults_because_nvml_reports_no_memory() -> None:
+    gb10 = default_catalog().gpu("GB10")
+    assert gb10.unified_memory and gb10.memory_gib > 70
+    defaults = mem.engine_defaults(gb10.memory_gib, gb10.name, accounting_for("0.13.0").batch_defaults, True)
+    assert (defaults.max_num_seqs, defaults.max_num_batched_tokens) == (256, 2048)
+
+
 def test_non_torch_memory_grows_when_graphs_are_profiled_inside_the_window() -> None:
     gpu = default_catalog().gpu("h100")
     before, after = (mem.non_torch_bytes(1, 1, gpu, accounting_for(v)) for v in ("0.17.0", "0.18.0"))

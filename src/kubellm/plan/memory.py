@@ -51,12 +51,19 @@ class EngineDefaults:
     max_num_batched_tokens: int
 
 
-def engine_defaults(gpu_memory_gib: float, gpu_name: str, rule: str = "memory-not-a100") -> EngineDefaults:
+def engine_defaults(
+    gpu_memory_gib: float, gpu_name: str, rule: str = "memory-not-a100", unified_memory: bool = False
+) -> EngineDefaults:
     """The API server's batch defaults: large (1,024 sequences, 8,192 tokens per step) or small (256, 2,048).
 
     ``rule`` is the release's (VllmAccounting.batch_defaults): up to 0.8.4 only GPUs named H100/H200 get the large
     ones; 0.8.5 every GPU of at least 70 GiB; from 0.9.0 every GPU of at least 70 GiB that is not an A100.
+    A unified-memory GPU (GB10) always gets the small ones: vLLM reads the device memory through NVML
+    (platforms/cuda.py:523-526@v0.13.0), which reports none there, and get_batch_defaults falls back to 0 on the
+    error (arg_utils.py:2236-2242@v0.21.0).
     """
+    if unified_memory:
+        return EngineDefaults(max_num_seqs=256, max_num_batched_tokens=2048)
     name = gpu_name.lower()
     if rule == "name":
         large = "h100" in name or "h200" in name

@@ -141,7 +141,12 @@ class _Planner:
         dtype = self.dtype()
         quant = self.quantization()
         kv_dtype = spec.serving.kv_cache_dtype
-        defaults = mem.engine_defaults(self.gpu.memory_gib, self.physical_gpu.name, self.acct.batch_defaults)
+        defaults = mem.engine_defaults(
+            self.gpu.memory_gib,
+            self.physical_gpu.name,
+            self.acct.batch_defaults,
+            self.physical_gpu.unified_memory,
+        )
         seqs = spec.serving.max_num_seqs or defaults.max_num_seqs
         mnbt = spec.serving.max_num_batched_tokens or defaults.max_num_batched_tokens
         if spec.serving.max_model_len and spec.serving.max_model_len > self.model.max_position_embeddings:
@@ -433,7 +438,12 @@ class _Planner:
 
     def _probe(self) -> tuple[int, int] | None:
         """(GPUs per replica, context) if this spec fits, else None — without building a Plan."""
-        defaults = mem.engine_defaults(self.gpu.memory_gib, self.physical_gpu.name, self.acct.batch_defaults)
+        defaults = mem.engine_defaults(
+            self.gpu.memory_gib,
+            self.physical_gpu.name,
+            self.acct.batch_defaults,
+            self.physical_gpu.unified_memory,
+        )
         seqs = self.spec.serving.max_num_seqs or defaults.max_num_seqs
         mnbt = self.spec.serving.max_num_batched_tokens or defaults.max_num_batched_tokens
         tp, _, ctx, fits = self._search(self.fixed_tp(), self.dtype(), self.quantization(), seqs, mnbt)

@@ -96,7 +96,9 @@ def suggest(
                 break
     seqs = (
         spec.serving.max_num_seqs
-        or mem.engine_defaults(gpu_used.memory_gib, physical_gpu.name, batch_rule).max_num_seqs
+        or mem.engine_defaults(
+            gpu_used.memory_gib, physical_gpu.name, batch_rule, physical_gpu.unified_memory
+        ).max_num_seqs
     )
     if seqs > 256:
         attempt("max_num_seqs=256", "a smaller sampler batch shrinks the activation peak", FEWER_SEQS,
