@@ -103,3 +103,15 @@ def test_sliding_window_groups_report_tokens_like_each_release() -> None:
     assert reported_tokens(new, blocks, 32768, 8192, acct) > reported_tokens(
         new, blocks, 32768, 8192, accounting_for("0.19.0")
     )
+
+
+def test_gpt_oss_sliding_windows_from_a_published_config_reproduce_a_field_log() -> None:
+    # benchmarks/data/vllm_field_logs.yaml field-gb10-gpt-oss-20b-v0130nv (vLLM 0.13.0 on a GB10):
+    # 'Available KV cache memory: 12.94 GiB' and 'GPU KV cache size: 282,624 tokens' at max_model_len 8,192
+    m = config("gpt-oss-20b.json")
+    assert m.count("sliding") == 12 and m.count("full") == 12 and m.sliding_window == 128
+    acct = accounting_for("0.13.0")
+    lay = kv_layout(m, 1, 1, 2.0, acct)
+    assert sorted(kind for kind, _ in lay.groups) == ["full", "sliding"] and lay.group_size == 12
+    tokens = reported_tokens(lay, kv_blocks(12.94 * GIB, lay), 8192, 2048, acct)
+    assert tokens == pytest.approx(282_624, rel=0.0012)
