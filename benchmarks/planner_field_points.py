@@ -37,7 +37,7 @@ EXPLAINED: dict[str, str] = {
     "memory (0.9 × 178.36 − 51.45 − 88.51); the PyTorch-sort sampler over 1,024 × 262,208 logits and the 16,384-token "
     "forward pass explain ~9.7 GiB. The rest is not modelled: the same model through the API server on 0.19 is "
     "predicted within 1 % (llm-d sweep)",
-    # The two below were explained after the holdout had been predicted with the frozen logic (commit 8efc923).
+    # The two below were explained after the holdout had been predicted with the frozen logic (the commit "…logic frozen before the holdout is predicted").
     "field-gb10-gpt-oss-20b-v0130nv": "holdout, -46.6 % with the frozen logic. vLLM reads the device memory through "
     "NVML, which reports none on the unified-memory GB10, so its batch defaults fell to 256 sequences / 2,048 tokens "
     "(the log shows the 2,048); the frozen planner gave a 121.69 GiB card 1,024 sequences, a 5.5 GiB larger sampler "
