@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kubellm.errors import UsageError
 from kubellm.lint.config import find_config, load_config
 from kubellm.lint.registry import selected
 
 from .cases import ctr, edit, expert, find, lint, lint_yaml, set_path, tp
+
+DATA = Path(__file__).parent / "data"
 
 
 def _bad() -> list[dict[str, object]]:
@@ -156,3 +159,41 @@ def test_fit_rules_read_kubellms_own_weight_path() -> None:
     assert found is not None and found.name == "Llama-3.1-8B"
     assert find_model(catalog, "/models/hf/acme/unknown-model/main") is None
     assert find_model(catalog, "/mnt/models") is None
+
+
+def _every_case_and_corpus_pod() -> list[tuple[object, object]]:
+    """(pod, context) for every pod of every rule case and of both real-manifest corpora."""
+    from kubellm.lint.context import LintContext
+    from kubellm.lint.loader import load_paths, parse_text
+    from kubellm.lint.platforms import KNOWN_KINDS, kind_key
+
+    from .test_rules import FAILING, PASSING
+
+    sets = [load_paths([str(p)]).objects for p in sorted(DATA.glob("*/*.yaml"))]
+    for _, _, build in [*FAILING, *PASSING]:
+        sets.append(parse_text(yaml.safe_dump_all(build()), "case.yaml").objects)
+    found = []
+    for objects in sets:
+        ctx = LintContext([o for o in objects if kind_key(o) in KNOWN_KINDS])
+        found += [(pod, ctx) for pod in ctx.pods]
+    return found
+
+
+def test_rules_skipped_for_pods_without_what_they_need_find_nothing_there() -> None:
+    """The runner skips a rule marked needs='engine' for pods without engine containers, and one marked
+    needs='gpu' for pods without GPU resources: on every such pod of the cases and corpora, running the
+    rule anyway finds nothing (a wrong mark would drop findings silently)."""
+    from kubellm.lint.registry import all_rules
+
+    marked = [r for r in all_rules() if r.needs is not None]
+    assert {r.needs for r in marked} == {"engine", "gpu"}
+    pods = _every_case_and_corpus_pod()
+    without = {
+        "engine": [(p, c) for p, c in pods if not p.engines],  # type: ignore[attr-defined]
+        "gpu": [(p, c) for p, c in pods if not p.uses_gpu],  # type: ignore[attr-defined]
+    }
+    assert all(len(v) > 40 for v in without.values())
+    for rule in marked:
+        assert rule.needs is not None
+        for pod, ctx in without[rule.needs]:
+            assert list(rule.check(pod, ctx)) == [], (rule.meta.id, pod.obj.name)  # type: ignore[attr-defined]

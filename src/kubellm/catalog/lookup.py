@@ -14,7 +14,6 @@ import yaml
 from kubellm.catalog.gpu import GpuSpec, MigProfile
 from kubellm.catalog.hf_config import arch_from_config, load_config_file
 from kubellm.catalog.model import ModelArch
-from kubellm.catalog.providers import provider_cloud_labels
 from kubellm.errors import CatalogError
 
 _MODEL_FACTS = (
@@ -57,6 +56,10 @@ def _model_from_row(row: dict[str, Any]) -> ModelArch:
 
 
 def _gpu_from_row(row: dict[str, Any]) -> GpuSpec:
+    # imported here: the providers module is needed only once GPUs are loaded, and `import kubellm.catalog`
+    # is on the path of every command (lint on manifests without GPUs never loads them)
+    from kubellm.catalog.providers import provider_cloud_labels
+
     provider_labels = provider_cloud_labels().get(row["name"], ())
     return GpuSpec(
         name=row["name"],

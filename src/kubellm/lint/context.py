@@ -47,6 +47,8 @@ def selector_matches(selector: dict[str, Any], labels: dict[str, Any]) -> bool:
 
 @dataclass(slots=True)
 class LintContext:
+    """The manifest set with its pods, indexed by kind, and the catalog the rules ask."""
+
     objects: list[K8sObject]
     given_catalog: Catalog | None = None
     gpu_override: GpuSpec | None = None
@@ -60,6 +62,8 @@ class LintContext:
             self._by_kind.setdefault(kind_key(obj), []).append(obj)
         for obj in self.objects:
             self.pods.extend(pods_of(obj, self.configmap_data))
+        for pod in self.pods:
+            pod.seal()
 
     @property
     def catalog(self) -> Catalog:

@@ -39,13 +39,17 @@ MOVING_TAG_WORDS = frozenset(
 )
 PLACEHOLDER_TAGS = frozenset({"replace", "placeholder", "changeme", "tbd", "todo"})
 _BUILD_ID = re.compile(r"\d{6,}|(?=[0-9a-f]*\d)[0-9a-f]{7,40}")  # a date or a commit: a fixed build
+_VERSION_TAG = re.compile(r"v?\d+(?:\.\d+)*")  # '1.36', 'v0.10.1': a release, the common case
+_TAG_WORDS = re.compile(r"[-_.+]")
 
 
 def is_moving_tag(tag: str) -> bool:
     """Whether a tag follows a branch rather than naming a build: 'latest', 'latest-nightly', 'main',
     'server-cuda' (no version at all); 'nightly-20250801' or 'main-3f2a9c1' name one build."""
     lowered = tag.lower()
-    words = set(re.split(r"[-_.+]", lowered))
+    if _VERSION_TAG.fullmatch(lowered):
+        return False
+    words = set(_TAG_WORDS.split(lowered))
     if "latest" in words:
         return True
     if words & MOVING_TAG_WORDS:
@@ -55,6 +59,8 @@ def is_moving_tag(tag: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ImageRef:
+    """An image reference split into repository, tag and digest."""
+
     repository: str
     tag: str | None
     digest: str | None

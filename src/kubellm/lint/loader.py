@@ -51,6 +51,8 @@ class K8sObject:
     doc_index: int = 0
     line: int | None = None
     _kind: str = field(default="", init=False)
+    # (node, line) at each JSON path line_of has walked: findings of one object share long prefixes
+    _walked: dict[str, tuple[yaml.Node, int]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._kind = str(self.data.get("kind") or "")
@@ -99,7 +101,15 @@ class K8sObject:
         if node is None:
             return self.line
         line = node.start_mark.line + 1
-        for key, index in _PATH_TOKEN.findall(path):
+        walked = self._walked
+        prefix = ""
+        for match in _PATH_TOKEN.finditer(path):
+            key, index = match.groups()
+            prefix = path[: match.end()]
+            known = walked.get(prefix)
+            if known is not None:
+                node, line = known
+                continue
             child: yaml.Node | None = None
             if key and isinstance(node, yaml.MappingNode):
                 for key_node, value_node in node.value:
@@ -115,6 +125,7 @@ class K8sObject:
             if child is None:
                 break
             node = child
+            walked[prefix] = (node, line)
         return line
 
 
@@ -129,6 +140,8 @@ class ParseProblem:
 
 @dataclass(slots=True)
 class LoadResult:
+    """Objects read from every path, and what could not be read or was skipped."""
+
     objects: list[K8sObject] = field(default_factory=list)
     problems: list[ParseProblem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
@@ -163,26 +176,33 @@ def parse_text(text: str, file: str) -> LoadResult:
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 def _construct(loader: Any, root: yaml.Node) -> Any:
     """Python data of one document; plain maps, lists and strings are built directly (3x faster than
     PyYAML's constructor), everything else (ints, bools, merge keys, timestamps) by PyYAML itself."""
+    construct_object = loader.construct_object
+    scalar, mapping, sequence = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
 
     def convert(node: yaml.Node) -> Any:
-        if isinstance(node, yaml.ScalarNode):
-            return node.value if node.tag == _STR else loader.construct_object(node, deep=True)
-        if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
+        cls = type(node)
+        if cls is scalar:
+            return node.value if node.tag == _STR else construct_object(node, deep=True)
+        if cls is mapping and node.tag == _MAP:
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise _NeedsPyYaml
-                key = convert(key_node)
-                if isinstance(key, list | dict):
-                    raise _NeedsPyYaml
+                if type(key_node) is scalar and key_node.tag == _STR:
+                    key = key_node.value  # nearly every key: a plain string
+                else:
+                    if key_node.tag == _MERGE:
+                        raise _NeedsPyYaml
+                    key = convert(key_node)
+                    if isinstance(key, list | dict):
+                        raise _NeedsPyYaml
                 result[key] = convert(value_node)
             return result
-        if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
+        if cls is sequence and node.tag == _SEQ:
             return [convert(child) for child in node.value]
         raise _NeedsPyYaml
 

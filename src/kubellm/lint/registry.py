@@ -13,16 +13,22 @@ from typing import Any, Literal
 from kubellm.lint.finding import Hit, RuleMeta, Severity
 
 Scope = Literal["pod", "object", "set"]
+# What a pod rule needs to find anything: an engine container, or a GPU resource. The runner skips the
+# rule for pods without it (tests/lint/test_runner.py holds every rule that says so to it).
+Needs = Literal["engine", "gpu"]
 CheckFn = Callable[..., Iterable[Hit]]
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """A registered rule: its metadata, scope and check function."""
+
     meta: RuleMeta
     scope: Scope
     check: CheckFn
     kinds: frozenset[str] | None = None
     managed: bool = False  # pod rules: also run on controller-managed pods (KubeAI Model, KServe predictor)
+    needs: Needs | None = None
 
 
 REGISTRY: dict[str, Rule] = {}
@@ -43,6 +49,7 @@ def rule(
     scope: Scope = "pod",
     kinds: Iterable[str] | None = None,
     managed: bool = False,
+    needs: Needs | None = None,
 ) -> Callable[[CheckFn], CheckFn]:
     """Register ``fn`` as rule ``id``; ids are unique and stable."""
 
@@ -52,7 +59,7 @@ def rule(
         meta = RuleMeta(
             id, name, severity, title, why.strip(), fix.strip(), bad.strip(), good.strip(), mistakes, sources
         )
-        REGISTRY[id] = Rule(meta, scope, fn, frozenset(kinds) if kinds else None, managed)
+        REGISTRY[id] = Rule(meta, scope, fn, frozenset(kinds) if kinds else None, managed, needs)
         return fn
 
     return register

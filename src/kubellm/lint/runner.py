@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,8 @@ PARSE_RULE = "LINT001"
 
 @dataclass(slots=True)
 class LintOptions:
+    """What to run: rule selection, the GPU to assume, the catalog to use."""
+
     select: Sequence[str] = ()
     ignore: Sequence[str] = ()
     gpu: GpuSpec | None = None
@@ -30,6 +33,8 @@ class LintOptions:
 
 @dataclass(slots=True)
 class LintResult:
+    """Findings of a run, with what was read and what was skipped."""
+
     findings: list[Finding] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     objects: int = 0
@@ -129,8 +134,9 @@ def lint_objects(
     set_rules = [r for r in rules if r.scope == "set"]
     for pod in ctx.pods:
         ignored = _ignored_ids(pod.obj.annotations, pod.annotations)
+        absent = {"engine": not pod.engines, "gpu": not pod.uses_gpu}
         for rule in pod_rules:
-            if pod.managed and not rule.managed:
+            if (pod.managed and not rule.managed) or (rule.needs is not None and absent[rule.needs]):
                 continue
             raw.extend((rule, hit, pod.obj, ignored, pod) for hit in rule.check(pod, ctx))
     for obj in known:
@@ -156,8 +162,10 @@ def lint_objects(
                 )
             )
     seen: set[tuple[str, str, str, str, str]] = set()
-    first: dict[tuple[str, int, str, str], int] = {}  # one problem, one finding (see _problem)
+    # one problem, one finding (see _problem): index and pod of the finding a problem was first seen in
+    first: dict[tuple[str, int, str, str], tuple[int, int]] = {}
     repeats: dict[int, int] = {}
+    templates = Counter(id(p.obj) for p in ctx.pods)
     for rule, hit, obj, ignored, source in raw:
         if _suppressed(rule.meta.id, ignored):
             result.suppressed += 1
@@ -173,11 +181,13 @@ def lint_objects(
         if identity in seen:
             continue
         seen.add(identity)
-        about = _problem(rule.meta.id, obj, hit, source)
-        if about in first:
-            repeats[first[about]] = repeats.get(first[about], 0) + 1
-            continue
-        first[about] = len(result.findings)
+        if source is not None and templates[id(obj)] > 1:
+            about = _problem(rule.meta.id, obj, hit, source)
+            earlier = first.get(about)
+            if earlier is not None and earlier[1] != id(source):
+                repeats[earlier[0]] = repeats.get(earlier[0], 0) + 1
+                continue
+            first.setdefault(about, (len(result.findings), id(source)))
         result.findings.append(finding)
     for index, count in repeats.items():
         finding = result.findings[index]
@@ -187,13 +197,14 @@ def lint_objects(
     return result
 
 
-def _problem(rule_id: str, obj: K8sObject, hit: Hit, pod: PodView | None) -> tuple[str, int, str, str]:
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def _problem(rule_id: str, obj: K8sObject, hit: Hit, pod: PodView) -> tuple[str, int, str, str]:
     """What a finding is about, regardless of which pod template of the object raised it: a
     LeaderWorkerSet's leader and worker, or a RayCluster's worker groups, repeat the same mistake."""
-    if pod is None:
-        return rule_id, id(hit), "", ""
     path = hit.path[len(pod.path) :] if hit.path.startswith(pod.path) else hit.path
-    path = re.sub(r"\[\d+\]", "[]", path)  # the leader's env[1] is the worker's env[0]
+    path = _INDEX.sub("[]", path)  # the leader's env[1] is the worker's env[0]
     message = hit.message.replace(repr(hit.container), "…") if hit.container else hit.message
     return rule_id, id(obj), path, message
 

@@ -127,19 +127,37 @@ class PodView:
     controller_labels: dict[str, str | None] = field(default_factory=dict)
     max_surge: str | None = None  # how many extra pods a rollout may start ('25%', '1'), None: none
     template: bool = False  # a runtime template whose resources come from another object (KServe runtimes)
+    # What the rules ask of every pod many times, fixed once the platform readers are done (see seal)
+    _sealed: tuple[list[ContainerView], list[ContainerView], dict[str, Any], bool] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def seal(self) -> None:
+        """Compute main containers, engines, labels and GPU use once: platform readers may still set a
+        container's engine (ranks of a group) before this; nothing changes a pod after it."""
+        self._sealed = (self._main(), self._engines(), self._all_labels(), self._uses_gpu())
 
     @property
     def all_labels(self) -> dict[str, Any]:
         """Template labels plus the ones the controller adds (ANY_VALUE where any value is added)."""
+        return self._sealed[2] if self._sealed is not None else self._all_labels()
+
+    def _all_labels(self) -> dict[str, Any]:
         added = {k: ANY_VALUE if v is None else v for k, v in self.controller_labels.items()}
         return {**added, **self.labels}
 
     @property
     def main(self) -> list[ContainerView]:
+        return self._sealed[0] if self._sealed is not None else self._main()
+
+    def _main(self) -> list[ContainerView]:
         return [c for c in self.containers if not c.init or c.sidecar]
 
     @property
     def engines(self) -> list[ContainerView]:
+        return self._sealed[1] if self._sealed is not None else self._engines()
+
+    def _engines(self) -> list[ContainerView]:
         return [c for c in self.containers if c.engine is not None and not c.init]
 
     @property
@@ -148,6 +166,9 @@ class PodView:
 
     @property
     def uses_gpu(self) -> bool:
+        return self._sealed[3] if self._sealed is not None else self._uses_gpu()
+
+    def _uses_gpu(self) -> bool:
         return any(c.gpu_count > 0 or c.gpu_resources for c in self.containers)
 
     def volume(self, name: str) -> dict[str, Any] | None:

@@ -167,6 +167,7 @@ def _where(engine: EngineConfig, choice: GpuChoice) -> str:
     "nodeSelector: {cloud.google.com/gke-accelerator: nvidia-l4}",
     mistakes=("M10", "M15"),
     managed=True,
+    needs="engine",
 )
 def model_does_not_fit(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     for c in pod.engines:
@@ -199,6 +200,7 @@ def model_does_not_fit(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     good="args: [serve, meta-llama/Llama-3.1-8B-Instruct, --max-model-len=8192]",
     mistakes=("M15",),
     managed=True,
+    needs="engine",
 )
 def max_model_len_over_kv(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     for c in pod.engines:
@@ -228,6 +230,7 @@ def max_model_len_over_kv(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     good="args: [serve, Qwen/Qwen3-32B, --tensor-parallel-size=4]",
     mistakes=("M7",),
     managed=True,
+    needs="engine",
 )
 def tp_not_dividing_heads(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     for c in pod.engines:
@@ -260,6 +263,7 @@ def tp_not_dividing_heads(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     bad="args: [serve, meta-llama/Meta-Llama-3-8B, --max-model-len=32768]   # native 8192",
     good="args: [serve, meta-llama/Meta-Llama-3-8B, --max-model-len=8192]",
     managed=True,
+    needs="engine",
 )
 def max_model_len_over_native(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     for c in pod.engines:

@@ -53,6 +53,7 @@ def full_context_fits(
     good="args: [serve, meta-llama/Llama-3.1-8B-Instruct, --max-model-len=16384]",
     mistakes=("M15",),
     managed=True,
+    needs="engine",
 )
 def max_model_len_missing(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     for c in pod.engines:

@@ -161,6 +161,7 @@ def startup_needed_s(
     good="startupProbe: {httpGet: {path: /health, port: 8000}, periodSeconds: 10, failureThreshold: 180}\n"
     "livenessProbe: {httpGet: {path: /health, port: 8000}, timeoutSeconds: 5}",
     mistakes=("M8",),
+    needs="engine",
 )
 def startup_probe_missing(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     for c in pod.engines:
@@ -206,6 +207,7 @@ def startup_probe_missing(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     bad="livenessProbe: {httpGet: {path: /health, port: 8000}}   # timeoutSeconds defaults to 1",
     good="livenessProbe: {httpGet: {path: /health, port: 8000}, timeoutSeconds: 5, failureThreshold: 3}",
     mistakes=("M9",),
+    needs="engine",
 )
 def probe_timeout_too_low(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     for c in pod.engines:
@@ -251,6 +253,7 @@ def _num(probe: dict[str, object], key: str, default: int) -> int:
     bad="readinessProbe: {tcpSocket: {port: 8000}}",
     good="readinessProbe: {httpGet: {path: /health, port: 8000}}",
     mistakes=("M30",),
+    needs="engine",
 )
 def readiness_path(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     for c in pod.engines:
@@ -431,6 +434,7 @@ def service_links_vllm(ctx: LintContext) -> Iterator[Hit]:
     bad="terminationGracePeriodSeconds: 30   # and no lifecycle.preStop",
     good="terminationGracePeriodSeconds: 120\nlifecycle: {preStop: {sleep: {seconds: 15}}}",
     mistakes=("M29",),
+    needs="engine",
 )
 def graceful_drain(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     grace = pod.spec.get("terminationGracePeriodSeconds", 30)

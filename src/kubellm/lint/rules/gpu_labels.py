@@ -58,6 +58,7 @@ def _instance_label_values(key: str) -> frozenset[str]:
     bad="nodeSelector: {cloud.google.com/gke-accelerator: nvidia-tesla-l4}",
     good="nodeSelector: {cloud.google.com/gke-accelerator: nvidia-l4}",
     managed=True,
+    needs="gpu",
 )
 def gpu_label_unknown(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     if not pod.uses_gpu:

@@ -27,6 +27,7 @@ RAW_MODES = frozenset({"RawDeployment", "Standard"})
     bad="resources: {limits: {nvidia.com/gpu: 1}}   # no tolerations",
     good="tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]",
     mistakes=("M14",),
+    needs="gpu",
 )
 def gpu_toleration(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     if not pod.uses_gpu:
@@ -50,6 +51,7 @@ def gpu_toleration(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     bad="strategy: {type: RollingUpdate}   # default maxSurge 25%",
     good="strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 0, maxUnavailable: 1}}",
     mistakes=("M16",),
+    needs="gpu",
 )
 def rollout_deadlock(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     if pod.obj.kind != "Deployment" or not pod.uses_gpu:
@@ -78,6 +80,7 @@ def rollout_deadlock(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     bad="spec: {containers: [...]}   # GPU pod, no runtimeClassName",
     good="spec: {runtimeClassName: nvidia, containers: [...]}",
     mistakes=("M19",),
+    needs="gpu",
 )
 def runtimeclass(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     if pod.uses_gpu and not pod.spec.get("runtimeClassName"):
@@ -109,6 +112,7 @@ def _userspace_network(pod: PodView, c: ContainerView) -> str | None:
     bad="resources: {limits: {rdma/ib: 1, nvidia.com/gpu: 8}}   # no capabilities",
     good="securityContext: {capabilities: {add: [IPC_LOCK]}}\nresources: {limits: {rdma/ib: 1}}",
     mistakes=("M25",),
+    needs="engine",
 )
 def rdma_ipc_lock(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     for c in pod.engines:

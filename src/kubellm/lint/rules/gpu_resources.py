@@ -128,6 +128,7 @@ def _parallel_source(c: ContainerView) -> str:
     good="args: [--tensor-parallel-size=2]\nresources: {limits: {nvidia.com/gpu: 2}}",
     mistakes=("M6",),
     managed=True,
+    needs="engine",
 )
 def tp_gpu_mismatch(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     for c in pod.engines:
@@ -227,6 +228,7 @@ def tp_across_nodes(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     good="args: [--tensor-parallel-size=4, --pipeline-parallel-size=2]",
     mistakes=("M7",),
     managed=True,
+    needs="engine",
 )
 def tp_not_power_of_two(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     for c in pod.engines:
@@ -251,8 +253,6 @@ def tp_not_power_of_two(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     scope="set",
 )
 def shared_gpu_mem_util(ctx: LintContext) -> Iterator[Hit]:
-    from kubellm.plan.resources import shared_gpu_max_utilization  # the planner's limit (loaded on use)
-
     vllm_utils: list[float | None] = []
     for pod in ctx.pods:
         for c in pod.engines:
@@ -260,7 +260,7 @@ def shared_gpu_mem_util(ctx: LintContext) -> Iterator[Hit]:
                 vllm_utils.append(c.engine.gpu_memory_utilization)
                 shared = [r for r in c.gpu_resources if r in SHARED_GPU_RESOURCES]
                 util = c.engine.gpu_memory_utilization
-                if shared and (util is None or util > shared_gpu_max_utilization()):
+                if shared and (util is None or util > _planner_limit()):
                     yield Hit(
                         f"{shared[0]} is shared without memory isolation and --gpu-memory-utilization is "
                         f"{util if util is not None else 'unset (0.9)'}",
@@ -272,7 +272,7 @@ def shared_gpu_mem_util(ctx: LintContext) -> Iterator[Hit]:
         for key, replicas, mode in _sharing_configs(as_dict(cm.data.get("data"))):
             if replicas <= 1:
                 continue
-            limit = shared_gpu_max_utilization(replicas)
+            limit = _planner_limit(replicas)
             if vllm_utils and all(u is not None and u <= limit for u in vllm_utils):
                 continue
             # With vLLM pods in the set that break the bound this is a warning; alone it is a reminder.
@@ -283,6 +283,15 @@ def shared_gpu_mem_util(ctx: LintContext) -> Iterator[Hit]:
                 obj=cm,
                 severity=None if vllm_utils else Severity.INFO,
             )
+
+
+def _planner_limit(pods: int | None = None) -> float:
+    """The planner's memory-utilisation bound for a GPU shared by `pods` processes. Imported only when a
+    shared GPU is seen: the planner package costs a tenth of a second to import, more than linting a
+    thousand ordinary Deployments."""
+    from kubellm.plan.resources import shared_gpu_max_utilization
+
+    return shared_gpu_max_utilization() if pods is None else shared_gpu_max_utilization(pods)
 
 
 def _sharing_configs(data: dict[str, Any]) -> Iterator[tuple[str, int, str]]:
@@ -380,6 +389,7 @@ def gpus_per_pod(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     bad="args: [--gpu-memory-utilization=1.0]",
     good="args: [--gpu-memory-utilization=0.92]",
     managed=True,
+    needs="engine",
 )
 def gpu_memory_utilization_range(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     for c in pod.engines:

@@ -116,6 +116,7 @@ def _ephemeral_request(c: ContainerView) -> bool:
     good="env: [{name: HF_HOME, value: /models}]\nvolumeMounts: [{name: models, mountPath: /models}]\n"
     "volumes: [{name: models, persistentVolumeClaim: {claimName: model-cache}}]",
     mistakes=("M23",),
+    needs="engine",
 )
 def model_cache_unbounded(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     for c in pod.engines:
@@ -213,6 +214,7 @@ CACHE_ENV = (
     good="securityContext: {readOnlyRootFilesystem: true}\nenv: [{name: HF_HOME, value: /cache}]\n"
     "volumeMounts: [{name: cache, mountPath: /cache}]",
     mistakes=("M17", "M21"),
+    needs="engine",
 )
 def cache_dir_writable(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     pod_sc = as_dict(pod.spec.get("securityContext"))

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubellm.catalog.providers import Provider, all_providers, block_provisioners, provider_of_labels
 from kubellm.lint.context import LintContext
 from kubellm.lint.finding import Hit, Severity
 from kubellm.lint.loader import K8sObject
 from kubellm.lint.registry import rule
 from kubellm.lint.workload import as_dict, as_list
+
+if TYPE_CHECKING:  # the provider data is imported when a ReadWriteMany claim is seen, not on every run
+    from kubellm.catalog.providers import Provider
 
 DEFAULT_CLASS_ANNOTATIONS = (
     "storageclass.kubernetes.io/is-default-class",
@@ -28,6 +30,8 @@ DEFAULT_CLASS_ANNOTATIONS = (
 
 @dataclass(frozen=True, slots=True)
 class Claim:
+    """A claim spec in the set and where it is (a PVC, a claim template, an ephemeral volume)."""
+
     obj: K8sObject
     path: str
     spec: dict[str, Any]
@@ -72,6 +76,8 @@ def _is_default(sc: K8sObject) -> bool:
 
 
 def _shared_hint(p: Provider | None) -> str:
+    from kubellm.catalog.providers import all_providers
+
     providers = [p] if p is not None else [all_providers()[n] for n in ("gke", "eks", "aks")]
     names = [
         f"{c.name} ({q.name})"
@@ -84,6 +90,8 @@ def _shared_hint(p: Provider | None) -> str:
 
 def _block_reason(name: str | None, ctx: LintContext, where: Provider | None) -> str | None:
     """Why the class a claim gets is block storage, or None when that is not known."""
+    from kubellm.catalog.providers import all_providers, block_provisioners
+
     classes = {sc.name: sc for sc in ctx.by_kind("StorageClass")}
     if name is None:
         defaults = [sc for sc in classes.values() if _is_default(sc)]
@@ -140,11 +148,16 @@ def _block_reason(name: str | None, ctx: LintContext, where: Provider | None) ->
     scope="set",
 )
 def rwx_claim_on_block_storage(ctx: LintContext) -> Iterator[Hit]:
-    where = provider_of_labels(_node_label_keys(ctx))
+    located: list[Provider | None] = []  # the provider, looked up at the first ReadWriteMany claim
     for claim in _claims(ctx):
         modes = [str(m) for m in as_list(claim.spec.get("accessModes"))]
         if "ReadWriteMany" not in modes or claim.spec.get("volumeMode") == "Block":
             continue
+        if not located:
+            from kubellm.catalog.providers import provider_of_labels
+
+            located.append(provider_of_labels(_node_label_keys(ctx)))
+        where = located[0]
         name = claim.spec.get("storageClassName")
         reason = _block_reason(str(name) if name else None, ctx, where)
         if reason is None:
