@@ -14,6 +14,8 @@ half still runs and checkov's column says why it is missing.
 from __future__ import annotations
 
 import argparse
+import compileall
+import importlib.util
 import json
 import os
 import resource
@@ -82,6 +84,15 @@ def kubellm_cmd(target: Path) -> list[str]:
     exe = Path(sys.executable).with_name("kubellm")
     base = [str(exe)] if exe.exists() else [sys.executable, "-c", "from kubellm.cli.app import main; main()"]
     return [*base, "lint", str(target), "--format", "json", "--no-config"]
+
+
+def compile_package() -> None:
+    """Write the bytecode of the kubellm package the runs import, as installing a wheel does: with
+    PYTHONDONTWRITEBYTECODE set (CI, this benchmark's machines) every run would compile the sources
+    afresh, which measures the size of the code rather than the linter."""
+    spec = importlib.util.find_spec("kubellm")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        compileall.compile_dir(location, quiet=1)
 
 
 def checkov_cmd(checkov: str, target_dir: Path) -> list[str]:
@@ -189,7 +200,8 @@ def main() -> None:
     synth_dir.mkdir()
     synth = synth_dir / f"deployments-{args.n}.yaml"
     generate(synth, args.n)
-    subprocess.run(kubellm_cmd(synth), capture_output=True, check=False)  # warm the bytecode cache
+    compile_package()
+    subprocess.run(kubellm_cmd(synth), capture_output=True, check=False)  # warm the file cache
 
     rows: list[tuple[str, str, str]] = []
     k_synth = series(kubellm_cmd(synth), args.runs)

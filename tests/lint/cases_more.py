@@ -86,6 +86,34 @@ def lws(caps: str = "IPC_LOCK", extra_limits: str = "") -> Builder:
     return objs(text)
 
 
+NIM_RUNTIME = """
+apiVersion: serving.kserve.io/v1alpha1
+kind: ClusterServingRuntime
+metadata: {name: nim-llama}
+spec:
+  containers:
+    - name: kserve-container
+      image: nvcr.io/nim/meta/llama-3.1-8b-instruct:1.1.0
+      env: [{name: NIM_CACHE_PATH, value: CACHE_DIR}]
+  supportedModelFormats: [{name: nim-llama, autoSelect: true}]
+"""
+
+
+def tz_host_path(path: str, read_only: bool) -> Builder:
+    """The node's time zone mounted into the engine container from a hostPath."""
+
+    def change(o: Objs) -> None:
+        pod(o)["volumes"].append({"name": "tz", "hostPath": {"path": path, "type": "File"}})
+        ctr(o)["volumeMounts"].append({"name": "tz", "mountPath": "/etc/localtime", "readOnly": read_only})
+
+    return edit(change)
+
+
+def nim_runtime(cache: str) -> Builder:
+    """A KServe runtime template for NIM whose model cache is at ``cache``."""
+    return objs(NIM_RUNTIME.replace("CACHE_DIR", cache))
+
+
 SGLANG_LWS = """
 apiVersion: leaderworkerset.x-k8s.io/v1
 kind: LeaderWorkerSet
@@ -158,10 +186,26 @@ def ray(service_type: str = "ClusterIP", kind: str = "RayCluster") -> Builder:
     return objs(RAY.replace("KIND", kind).replace("SPEC", cluster))
 
 
-def pvc(modes: str) -> Change:
+def pvc(modes: str, extra: str = "") -> Change:
     return add(
         f"apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {{name: llama-models, namespace: llm}}\n"
-        f"spec: {{accessModes: [{modes}], resources: {{requests: {{storage: 100Gi}}}}}}"
+        f"spec: {{accessModes: [{modes}], resources: {{requests: {{storage: 100Gi}}}}{extra}}}"
+    )
+
+
+def local_pv(source: str) -> Change:
+    """A PersistentVolume on one node's disk (`local` or `hostPath`), bound by name."""
+    return add(
+        "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: models-pv}\n"
+        f"spec: {{capacity: {{storage: 100Gi}}, accessModes: [ReadWriteOnce], {source}: {{path: /mnt/models}}, "
+        "nodeAffinity: {required: {nodeSelectorTerms: [{matchExpressions: "
+        "[{key: kubernetes.io/hostname, operator: In, values: [gpu-1]}]}]}}}"
+    )
+
+
+def storage_class(name: str, provisioner: str) -> Change:
+    return add(
+        f"apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {{name: {name}}}\nprovisioner: {provisioner}"
     )
 
 
@@ -229,6 +273,10 @@ INGRESS = (
     "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i, namespace: llm}\n"
     "spec: {rules: [{host: a.example, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: llama-engine, port: {number: 8000}}}}]}}]}"
 )
+INGRESS_ROUTE = (
+    "apiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {name: t, namespace: llm}\n"
+    "spec: {routes: [{kind: Rule, match: Host(`a.example`), MIDDLEWARES services: [{name: llama-engine, port: 8000}]}]}"
+)
 GATEWAY_POD = (
     "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: gw, namespace: llm}\nspec: {selector: {matchLabels: {app: gw}}, "
     "template: {metadata: {labels: {app: gw}}, spec: {containers: [{name: gw, image: 'ghcr.io/x/gw:1.0'}]}}}\n---\n"
@@ -284,6 +332,8 @@ MORE: dict[str, tuple[list[Builder], list[Builder]]] = {
                 set_path("ctr", "image", "ghcr.io/huggingface/text-generation-inference:3.3.4"),
                 replace_args("--model-id", "Qwen/Qwen3-8B"),
             ),
+            # an accelerator's name in a label does not give the container one: only a resource does
+            edit(no_gpu, set_path("pod", "nodeSelector", {"node.kubernetes.io/instance-type": "trn1.32xlarge"})),
         ],
         [
             edit(no_gpu, args8b("--device", "cpu")),
@@ -292,6 +342,8 @@ MORE: dict[str, tuple[list[Builder], list[Builder]]] = {
                 no_gpu,
                 set_path("pod", "resourceClaims", [{"name": "gpu", "resourceClaimTemplateName": "one-gpu"}]),
             ),
+            edit(no_gpu, limit("aws.amazon.com/neuron", 1)),  # vLLM on Trainium / Inferentia
+            edit(no_gpu, limit("google.com/tpu", 4)),
         ],
     ),
     "GPU002": (
@@ -332,25 +384,49 @@ MORE: dict[str, tuple[list[Builder], list[Builder]]] = {
     ),
     "GPU006": (
         [
-            edit(shm(DELETE), _sidecar(resources={"requests": {"cpu": "10m", "memory": "16Mi"}})),
+            # a sidecar without a memory limit that mounts /dev/shm can fill it
+            edit(
+                shm(DELETE),
+                _sidecar(
+                    resources={"requests": {"cpu": "10m", "memory": "16Mi"}},
+                    volumeMounts=[{"name": "shm", "mountPath": "/dev/shm"}],
+                ),
+            ),
             edit(shm(DELETE), limit("memory", DELETE)),
         ],
-        [edit(shm(DELETE)), edit(lambda o: pod(o)["volumes"][1]["emptyDir"].pop("medium"), shm(DELETE))],
+        [
+            edit(shm(DELETE)),
+            edit(lambda o: pod(o)["volumes"][1]["emptyDir"].pop("medium"), shm(DELETE)),
+            # tmpfs pages are charged to the writer: a sidecar without a limit that does not mount it is no way in
+            edit(shm(DELETE), _sidecar(resources={"requests": {"cpu": "10m", "memory": "16Mi"}})),
+        ],
     ),
     "GPU007": (
         [
-            edit(probe("startupProbe", failureThreshold=59, periodSeconds=10)),  # 590 s < the 600 s floor
+            # Llama-3.1-8B downloads and loads in about 316 s; with the 1.5x margin 474 s
+            edit(probe("startupProbe", failureThreshold=47, periodSeconds=10)),  # 470 s: a warning
             edit(
                 replace_args("serve", "meta-llama/Llama-3.1-70B-Instruct", "--max-model-len=8192"),
                 probe("startupProbe", failureThreshold=60, periodSeconds=10),
             ),
+            # a model of unknown size: the planner's 10-minute floor
+            edit(
+                replace_args("serve", "acme/house-model", "--max-model-len=8192"),
+                probe("startupProbe", failureThreshold=59, periodSeconds=10),
+            ),
         ],
         [
-            edit(probe("startupProbe", failureThreshold=60, periodSeconds=10)),  # 600 s: the floor
+            edit(probe("startupProbe", failureThreshold=48, periodSeconds=10)),  # 480 s ≥ 474 s
             edit(
                 set_path("ctr", "image", "ollama/ollama:0.6.0"),
                 set_path("ctr", "args", None),
                 set_path("ctr", "startupProbe", DELETE),
+            ),
+            # Gemma-3-1B starts in about 91 s: a liveness probe allowing 390 s is four times that
+            edit(
+                replace_args("serve", "google/gemma-3-1b-it", "--max-model-len=8192"),
+                set_path("ctr", "startupProbe", DELETE),
+                probe("livenessProbe", initialDelaySeconds=300, periodSeconds=30, failureThreshold=3),
             ),
         ],
     ),
@@ -553,6 +629,7 @@ MORE: dict[str, tuple[list[Builder], list[Builder]]] = {
             edit(
                 lambda o: ctr(o)["env"].pop(0), lambda o: ctr(o)["env"].pop(0)
             ),  # cache under /root, no volume
+            nim_runtime("/mnt/models-cache"),  # beside KServe's mount, not in it: the container filesystem
         ],
         [
             edit(
@@ -564,6 +641,9 @@ MORE: dict[str, tuple[list[Builder], list[Builder]]] = {
                 lambda o: ctr(o)["volumeMounts"].pop(0),
                 replace_args("serve", "/weights/llama", "--max-model-len=8192"),
             ),
+            # a KServe runtime: /mnt/models is the InferenceService's storage, mounted by KServe
+            nim_runtime("/mnt/models/cache"),
+            nim_runtime("/mnt/models"),
         ],
     ),
     "GPU022": (
@@ -593,8 +673,37 @@ MORE: dict[str, tuple[list[Builder], list[Builder]]] = {
                 )
             ),
             edit(hpa(metrics=[])),
+            edit(keda('avg(DCGM_FI_DEV_GPU_UTIL{pod=~"llama-.*"})')),
+            # GPU utilisation reads near 100 % with one request: GKE's managed-Prometheus name for DCGM's gauge
+            edit(
+                hpa(
+                    metrics=[
+                        {
+                            "type": "Pods",
+                            "pods": {
+                                "metric": {"name": "prometheus.googleapis.com|dcgm_fi_dev_gpu_util|gauge"},
+                                "target": {"type": "AverageValue", "averageValue": 20},
+                            },
+                        }
+                    ]
+                )
+            ),
         ],
         [
+            # a custom metric whose name only mentions the GPU is not its utilisation
+            edit(
+                hpa(
+                    metrics=[
+                        {
+                            "type": "Pods",
+                            "pods": {
+                                "metric": {"name": "vllm_gpu_cache_usage_perc"},
+                                "target": {"type": "AverageValue", "averageValue": "0.8"},
+                            },
+                        }
+                    ]
+                )
+            ),
             edit(
                 hpa(
                     metrics=[
@@ -717,7 +826,20 @@ MORE: dict[str, tuple[list[Builder], list[Builder]]] = {
             edit(shm("24577Mi")),  # 1 MiB above the limit
             edit(shm("9Gi"), limit("memory", "8Gi"), _sidecar(resources={"limits": {"memory": "16Mi"}})),
         ],
-        [edit(shm("24Gi")), edit(shm("2Gi")), edit(shm("48Gi"), limit("memory", DELETE))],
+        [
+            edit(shm("24Gi")),
+            edit(shm("2Gi")),
+            edit(shm("48Gi"), limit("memory", DELETE)),
+            # both writers' limits bound it: 8 GiB + 1 GiB ≥ 8200 MiB
+            edit(
+                shm("8200Mi"),
+                limit("memory", "8Gi"),
+                _sidecar(
+                    resources={"limits": {"memory": "1Gi"}},
+                    volumeMounts=[{"name": "shm", "mountPath": "/dev/shm"}],
+                ),
+            ),
+        ],
     ),
     "GPU033": (
         [
@@ -895,6 +1017,10 @@ MORE.update(
         "SEC006": (
             [
                 edit(lambda o: pod(o)["volumes"].append({"name": "dev", "hostPath": {"path": "/dev"}})),
+                tz_host_path(
+                    "/etc/localtime", read_only=False
+                ),  # writable: the pod can change the node's zone
+                tz_host_path("/etc/localtime-backup", read_only=True),  # not the zone file itself
                 edit(
                     lambda o: pod(o)["volumes"].__setitem__(
                         2, {"name": "tmp", "hostPath": {"path": "/var/tmp"}}
@@ -908,6 +1034,8 @@ MORE.update(
                     )
                 ),
                 edit(lambda o: pod(o)["volumes"].append({"name": "e", "emptyDir": {}})),
+                tz_host_path("/etc/localtime", read_only=True),
+                tz_host_path("/usr/share/zoneinfo/Europe/Paris", read_only=True),
             ],
         ),
         "SEC007": (
@@ -1263,11 +1391,34 @@ MORE.update(
                 edit(pvc("ReadWriteOnce"), set_path("dep", "spec.replicas", 2)),
                 edit(pvc("ReadWriteOnce"), set_path("dep", "spec.strategy", DELETE)),  # default surge 25 %
                 edit(pvc("ReadWriteOncePod"), set_path("dep", "spec.replicas", 3)),
+                # a node-local ReadWriteOncePod volume still admits one pod only
+                edit(
+                    pvc("ReadWriteOncePod", ", volumeName: models-pv"),
+                    local_pv("hostPath"),
+                    set_path("dep", "spec.replicas", 2),
+                ),
+                # a network disk's class: the surge pod may land on another node
+                edit(
+                    pvc("ReadWriteOnce", ", storageClassName: ssd"),
+                    storage_class("ssd", "pd.csi.storage.gke.io"),
+                    set_path("dep", "spec.strategy", DELETE),
+                ),
             ],
             [
                 edit(pvc("ReadWriteMany"), set_path("dep", "spec.replicas", 3)),
                 edit(pvc("ReadWriteOnce"), set_path("dep", "spec.strategy", {"type": "Recreate"})),
                 edit(pvc("ReadWriteOnce")),  # one replica, maxSurge 0
+                # node-local volumes: every pod runs on the volume's node, where ReadWriteOnce is shared
+                edit(
+                    pvc("ReadWriteOnce", ", volumeName: models-pv"),
+                    local_pv("local"),
+                    set_path("dep", "spec.strategy", DELETE),
+                ),
+                edit(
+                    pvc("ReadWriteOnce", ", storageClassName: local-disks"),
+                    storage_class("local-disks", "kubernetes.io/no-provisioner"),
+                    set_path("dep", "spec.replicas", 2),
+                ),
             ],
         ),
         "REL014": (
@@ -1401,10 +1552,13 @@ MORE.update(
                 edit(service(type="NodePort")),
                 edit(add(ROUTE.replace("SVC", "llama-engine"))),
                 edit(add(INGRESS)),
+                edit(add(INGRESS_ROUTE.replace("MIDDLEWARES", ""))),
             ],
             [
                 edit(add(GATEWAY_POD), add(ROUTE.replace("SVC", "gw"))),
                 edit(add(INGRESS), args8b("--api-key", "$(KEY)")),
+                # the route passes an authenticating middleware first
+                edit(add(INGRESS_ROUTE.replace("MIDDLEWARES", "middlewares: [{name: api-key-auth}],"))),
             ],
         ),
         "NET003": (

@@ -215,6 +215,14 @@ def test_image_hint_ignores_tags_and_registries() -> None:
     assert engine_from_image("myrepo/app:vllm-compatible") is None
 
 
+def test_image_hint_reads_the_image_name_not_its_organisation() -> None:
+    """A project named after an engine ships other programs: the semantic router's extproc is no vLLM."""
+    assert engine_from_image("ghcr.io/vllm-project/semantic-router/extproc:latest") is None
+    assert engine_from_image("quay.io/vllm-semantic-router-system/llm-katan:latest") is None
+    assert engine_from_image("ghcr.io/vllm-project/vllm/vllm-openai:v0.10.1") == "vllm"
+    assert engine_from_image("ghcr.io/ggml-org/llama.cpp:server-cuda") == "llamacpp"
+
+
 def test_parse_flags_keeps_negative_numbers_as_values() -> None:
     parsed = parse_flags(["--seed", "-1", "--x"])
     assert parsed.get("seed") == "-1" and parsed.flags["x"] == [""]

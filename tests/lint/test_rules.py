@@ -148,3 +148,17 @@ def test_keda_default_min_replica_count_is_zero() -> None:
 
     fired = lint(edit(add(KEDA.replace("  minReplicaCount: MIN\n", "")))()).findings
     assert any(f.rule == "SCALE002" and "default is 0" in f.message for f in fired)
+
+
+def test_an_engine_exposed_several_ways_is_one_finding_naming_them_all() -> None:
+    """One missing API key, one finding: a NodePort Service and an Ingress in front of the same engine."""
+    from .cases import edit
+    from .cases_more import INGRESS, service
+
+    found = [
+        f
+        for f in lint(edit(service(type="NodePort"), lambda o: o.append(yaml.safe_load(INGRESS)))()).findings
+    ]
+    exposed = [f for f in found if f.rule == "NET002"]
+    assert len(exposed) == 1
+    assert "NodePort Service" in exposed[0].message and "Ingress 'i'" in exposed[0].message

@@ -1,8 +1,9 @@
 """Which pods are reachable from outside the cluster, and through what.
 
-A LoadBalancer or NodePort Service, an OpenShift Route, an Ingress or a Gateway API HTTPRoute in front
-of a Service, a NIMService's own `expose` settings, and a Knative Service (public unless it is labelled
-cluster-local) each make the pods behind them reachable from outside the cluster.
+A LoadBalancer or NodePort Service, an OpenShift Route, an Ingress, a Traefik IngressRoute or a Gateway API
+HTTPRoute in front of a Service, a NIMService's own `expose` settings, and a Knative Service (public unless it
+is labelled cluster-local) each make the pods behind them reachable from outside the cluster. A Traefik route
+that passes through middlewares may authenticate there (``guarded``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Exposure:
     how: str
     path: str
     pods: tuple[PodView, ...]
+    guarded: bool = False  # every route passes through middlewares, which may check credentials
 
 
 def _service_pods(ctx: LintContext, name: str, namespace: str) -> list[PodView]:
@@ -60,6 +62,17 @@ def _route_services(obj: K8sObject) -> Iterator[str]:
                     yield str(ref["name"])
 
 
+def _traefik_routes(obj: K8sObject) -> Iterator[tuple[str, bool]]:
+    """(Service name, whether the route has middlewares) for each service of a Traefik IngressRoute."""
+    for route in as_list(obj.spec.get("routes")):
+        route = as_dict(route)
+        guarded = bool(as_list(route.get("middlewares")))
+        for service in as_list(route.get("services")):
+            service = as_dict(service)
+            if service.get("name") and service.get("kind", "Service") == "Service":
+                yield str(service["name"]), guarded
+
+
 def exposures(ctx: LintContext) -> list[Exposure]:
     """Every way the manifest set reaches pods from outside the cluster."""
     found: list[Exposure] = []
@@ -74,6 +87,23 @@ def exposures(ctx: LintContext) -> list[Exposure]:
     for route in ctx.by_kind("Route", "HTTPRoute", "GRPCRoute"):
         pods = [p for name in _route_services(route) for p in _service_pods(ctx, name, route.namespace)]
         found.append(Exposure(route, f"{route.kind} {route.name!r}", "spec", tuple(pods)))
+    for route in ctx.by_kind("IngressRoute"):
+        if not route.api_version.startswith(("traefik.io/", "traefik.containo.us/")):
+            continue
+        reached = [
+            (p, guarded)
+            for name, guarded in _traefik_routes(route)
+            for p in _service_pods(ctx, name, route.namespace)
+        ]
+        found.append(
+            Exposure(
+                route,
+                f"Traefik IngressRoute {route.name!r}",
+                "spec.routes",
+                tuple(p for p, _ in reached),
+                guarded=bool(reached) and all(g for _, g in reached),
+            )
+        )
     for nim in ctx.by_kind("NIMService"):
         expose = as_dict(nim.spec.get("expose"))
         service_type = as_dict(expose.get("service")).get("type", "ClusterIP")

@@ -9,8 +9,6 @@ from typing import Any
 from kubellm.lint.quantity import gib
 from kubellm.lint.workload import ContainerView, PodView, as_dict
 
-# The planner's floor (kubellm.plan.resources.STARTUP_FLOOR_S, equal by test) for models of unknown size.
-STARTUP_BUDGET_MIN_S = 600
 TOKEN_ENV_NAMES = frozenset(
     {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACEHUB_API_TOKEN", "HUGGINGFACE_TOKEN", "HF_API_TOKEN"}
 )
@@ -109,17 +107,6 @@ def rdma_set_up(c: ContainerView) -> bool:
     return bool(rdma_devices(c) or rdma_env(c))
 
 
-def pod_memory_limit_gib(pod: PodView) -> float | None:
-    """The pod's memory limit (the sum of its containers' limits); None when one container has none."""
-    total = 0.0
-    for c in pod.main:
-        limit = gib(c.limits.get("memory"))
-        if limit is None:
-            return None
-        total += limit
-    return total if pod.main else None
-
-
 def probe_budget_s(probe: dict[str, Any]) -> int:
     """Seconds a probe lets a container start before it fails: initialDelay + failureThreshold × period."""
 
@@ -153,6 +140,20 @@ def shm_volume(pod: PodView, container: ContainerView) -> tuple[dict[str, Any] |
     if volume and empty_dir.get("medium") == "Memory":
         return volume, pod.volume_index(name)
     return None, None
+
+
+def shm_memory_limit_gib(pod: PodView, index: int) -> float | None:
+    """The memory limit that bounds the /dev/shm volume at ``index``: tmpfs pages are charged to the
+    container that writes them, so the sum of the limits of the containers that mount it (None when one of
+    them has no limit). A sidecar without a limit that does not mount /dev/shm cannot fill it."""
+    total = 0.0
+    writers = [c for c in pod.containers if shm_volume(pod, c)[1] == index]
+    for c in writers:
+        limit = gib(c.limits.get("memory"))
+        if limit is None:
+            return None
+        total += limit
+    return total if writers else None
 
 
 def home_dir(pod: PodView, container: ContainerView) -> str:

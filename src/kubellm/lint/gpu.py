@@ -16,6 +16,8 @@ from kubellm.catalog import Catalog, GpuSpec, ModelArch
 
 GPU_RESOURCE_PREFIXES = ("nvidia.com/gpu", "nvidia.com/mig-", "amd.com/gpu", "gpu.intel.com/")
 SHARED_GPU_RESOURCES = ("nvidia.com/gpu.shared", "nvidia.com/gpumem", "nvidia.com/gpucores")
+# Accelerators that are no GPU but run the same engines (vLLM on Trainium/Inferentia, TPU, Gaudi).
+OTHER_ACCELERATOR_PREFIXES = ("aws.amazon.com/neuron", "google.com/tpu", "habana.ai/gaudi")
 # Node labels whose value names the GPU model (GFD, GKE, EKS/Karpenter, AKS, OKE).
 GPU_NODE_LABELS = (
     "nvidia.com/gpu.product",
@@ -44,6 +46,10 @@ PREQUANTIZED = {
 
 def is_gpu_resource(name: str) -> bool:
     return name.startswith(GPU_RESOURCE_PREFIXES) or name in SHARED_GPU_RESOURCES
+
+
+def is_other_accelerator(name: str) -> bool:
+    return name.startswith(OTHER_ACCELERATOR_PREFIXES)
 
 
 @dataclass(frozen=True, slots=True)

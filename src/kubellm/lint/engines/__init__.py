@@ -17,7 +17,7 @@ from kubellm.lint.engines.base import ENGINES, VLLM_LIKE, EngineConfig
 
 __all__ = ["ENGINES", "VLLM_LIKE", "EngineConfig", "detect", "engine_from_image"]
 
-# (substring of the image repository, engine); first match wins.
+# (substring of the image name, engine); first match wins.
 _IMAGE_HINTS = (
     ("huggingfaceserver", "kserve-hf"),
     ("text-generation-inference", "tgi"),
@@ -35,13 +35,12 @@ _IMAGE_HINTS = (
 
 
 def engine_from_image(image: str) -> str | None:
-    """The engine an image ships, judged by its repository name (tag and digest ignored)."""
-    repo = image.split("@", 1)[0].lower()
-    last = repo.rsplit("/", 1)[-1]
-    if ":" in last:
-        repo = repo[: len(repo) - len(last)] + last.split(":", 1)[0]
+    """The engine an image ships, judged by the image's own name: the last part of the repository, without
+    tag or digest. The parts before it name a registry, an organisation or a project, and a project named
+    after an engine ships other programs too (`ghcr.io/vllm-project/semantic-router/extproc`)."""
+    name = image.split("@", 1)[0].lower().rsplit("/", 1)[-1].split(":", 1)[0]
     for hint, engine in _IMAGE_HINTS:
-        if hint in repo:
+        if hint in name:
             return engine
     return None
 

@@ -67,6 +67,7 @@ OTHER_KINDS = frozenset(
         "PersistentVolumeClaim",
         "PersistentVolume",
         "Ingress",
+        "IngressRoute",
         "Namespace",
         "Role",
         "RoleBinding",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 
@@ -9,14 +10,13 @@ from kubellm.engines import TABLES
 from kubellm.lint.context import LintContext
 from kubellm.lint.facts import (
     NCCL_ENGINES,
-    STARTUP_BUDGET_MIN_S,
     TOKEN_ENV_NAMES,
     downloads_model,
     parse_image,
-    pod_memory_limit_gib,
     probe_budget_s,
     probe_kind,
     probe_path,
+    shm_memory_limit_gib,
     shm_volume,
 )
 from kubellm.lint.finding import Hit, Severity
@@ -118,11 +118,12 @@ def shm_no_sizelimit(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
         if volume is None or index is None or index in reported:
             continue
         reported.add(index)
-        # a memory-backed emptyDir is charged to the pod's memory limit: with one it is bounded already
-        if not as_dict(volume.get("emptyDir")).get("sizeLimit") and pod_memory_limit_gib(pod) is None:
+        # a memory-backed emptyDir is charged to the memory limit of the containers that write to it:
+        # with limits on all of them it is bounded already
+        if not as_dict(volume.get("emptyDir")).get("sizeLimit") and shm_memory_limit_gib(pod, index) is None:
             yield Hit(
-                f"/dev/shm volume {volume.get('name')!r} is memory-backed without a sizeLimit, and the pod has "
-                "no memory limit to charge it to",
+                f"/dev/shm volume {volume.get('name')!r} is memory-backed without a sizeLimit, and a container "
+                "that mounts it has no memory limit to charge it to",
                 f"{pod.path}.volumes[{index}].emptyDir",
             )
 
@@ -130,19 +131,19 @@ def shm_no_sizelimit(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
 def startup_needed_s(
     ctx: LintContext, c: ContainerView, pod: PodView | None = None
 ) -> tuple[int, int | None]:
-    """(the planner's startup budget for the weights this pod loads, without a download — what a probe
-    should allow; the expected start itself: download when the engine fetches its weights + load +
-    engine init, without the planner's margin, None for a model of unknown size). A multi-node group
+    """(what a probe should allow: the expected start with the planner's margin, or the planner's
+    10-minute floor for a model of unknown size; the expected start itself: download when the engine
+    fetches its weights + load + engine init, None for a model of unknown size). A multi-node group
     loads its share per pod."""
+    from kubellm.plan.resources import STARTUP_FLOOR_S, STARTUP_MARGIN, download_s, load_s  # the planner's
+
     engine = c.engine
     size = weights_gib(ctx.catalog, engine.model if engine else None, engine.quantization if engine else None)
     if not size:
-        return STARTUP_BUDGET_MIN_S, None
-    from kubellm.plan.resources import download_s, load_s, startup_budget_s  # the planner's figures
-
+        return STARTUP_FLOOR_S, None
     per_pod = size / max(1, pod.group_size if pod else 1) * 2**30
     expected = load_s(per_pod) + (download_s(per_pod) if downloads_model(c) else 0)
-    return startup_budget_s(per_pod, downloads_at_start=False), expected
+    return math.ceil(expected * STARTUP_MARGIN), expected
 
 
 @rule(
@@ -153,8 +154,9 @@ def startup_needed_s(
     why="Downloading and loading weights takes minutes to hours; a liveness probe that starts after a fixed "
     "initialDelaySeconds kills the pod mid-load (`KeyboardInterrupt: terminated`, CrashLoopBackOff). It is an "
     "error when the probe allows less than the expected start (download when the engine fetches its weights, "
-    "load, engine init), a warning when it allows less than the planner's startup budget (that plus a margin, "
-    "at least 10 min). (Ollama answers at once and loads models on first use, so it is not checked.)",
+    "load, engine init), a warning when it allows less than that with the planner's 1.5× margin for slow nodes "
+    "and volumes (10 min when the model's size is unknown). (Ollama answers at once and loads models on first "
+    "use, so it is not checked.)",
     fix="Add a startupProbe on the engine's health endpoint whose failureThreshold × periodSeconds covers "
     "download + load (≥ 10 min; more for big models), and drop initialDelaySeconds from the liveness probe.",
     bad="livenessProbe: {httpGet: {path: /health, port: 8000}, initialDelaySeconds: 60}",
@@ -179,15 +181,19 @@ def startup_probe_missing(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
         recommended, expected = startup_needed_s(ctx, c, pod)
         if expected is not None and budget < expected:
             yield Hit(
-                f"{what} {budget} s; starting this model takes about {expected} s (the planner's budget is "
+                f"{what} {budget} s; starting this model takes about {expected} s (with the planner's margin "
                 f"{recommended} s)",
                 f"{c.path}.{probe}",
                 c.name,
             )
         elif budget < recommended:
+            margin = (
+                f"a start takes about {expected} s; the planner's 1.5x margin leaves room for slow nodes and volumes"
+                if expected is not None
+                else "the model's size is unknown; the planner allows at least that much"
+            )
             yield Hit(
-                f"{what} {budget} s, less than the planner's startup budget of {recommended} s "
-                f"(a start takes about {expected or '?'} s; the budget leaves room for slow nodes and volumes)",
+                f"{what} {budget} s, less than {recommended} s ({margin})",
                 f"{c.path}.{probe}",
                 c.name,
                 severity=Severity.WARNING,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -184,6 +185,14 @@ def knative_progress_deadline(obj: K8sObject, ctx: LintContext) -> Iterator[Hit]
         )
 
 
+# DCGM's utilisation gauge (any exporter's spelling) and GKE's accelerator duty cycle.
+_GPU_UTILISATION = re.compile(r"dcgm_fi_dev_gpu_util|gpu_util|accelerator[|/_]duty_cycle", re.IGNORECASE)
+
+
+def _gpu_utilisation(metric: str) -> bool:
+    return bool(_GPU_UTILISATION.search(metric))
+
+
 def _target(ctx: LintContext, obj: K8sObject, ref: dict[str, Any]) -> K8sObject | None:
     return ctx.find(str(ref.get("kind") or "Deployment"), str(ref.get("name") or ""), obj.namespace)
 
@@ -196,9 +205,11 @@ def _is_gpu_llm(ctx: LintContext, target: K8sObject | None) -> bool:
     "GPU024",
     "hpa-cpu-metric",
     Severity.WARNING,
-    "A GPU LLM server is autoscaled on CPU or memory",
+    "A GPU LLM server is autoscaled on CPU, memory or GPU utilisation",
     why="An LLM engine's CPU and host memory barely move with load (the work is on the GPU), so a CPU/memory "
-    "target never scales up (or flaps); GPU utilisation saturates at one request.",
+    "target never scales up (or flaps); GPU utilisation (DCGM `DCGM_FI_DEV_GPU_UTIL`, GKE's accelerator "
+    "duty cycle) reads near 100 % while one request decodes, so a target on it scales to the maximum at the "
+    "first traffic and says nothing about the queue.",
     fix="Scale on queue depth (`vllm:num_requests_waiting`), running requests or KV-cache usage through KEDA "
     "or the Prometheus Adapter.",
     bad="metrics: [{type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 80}}}]",
@@ -212,8 +223,11 @@ def hpa_cpu_metric(obj: K8sObject, ctx: LintContext) -> Iterator[Hit]:
         return
     if obj.kind == "ScaledObject":
         for i, trig in enumerate(as_list(obj.spec.get("triggers"))):
-            if as_dict(trig).get("type") in ("cpu", "memory"):
-                yield Hit(f"KEDA trigger {as_dict(trig)['type']} on a GPU LLM server", f"spec.triggers[{i}]")
+            trig = as_dict(trig)
+            if trig.get("type") in ("cpu", "memory"):
+                yield Hit(f"KEDA trigger {trig['type']} on a GPU LLM server", f"spec.triggers[{i}]")
+            elif _gpu_utilisation(str(as_dict(trig.get("metadata")).get("query") or "")):
+                yield Hit("KEDA trigger on GPU utilisation for a GPU LLM server", f"spec.triggers[{i}]")
         return
     if "targetCPUUtilizationPercentage" in obj.spec:
         yield Hit(
@@ -229,3 +243,7 @@ def hpa_cpu_metric(obj: K8sObject, ctx: LintContext) -> Iterator[Hit]:
         name = as_dict(metric.get("resource") or metric.get("containerResource")).get("name")
         if metric.get("type") in ("Resource", "ContainerResource") and name in ("cpu", "memory"):
             yield Hit(f"HPA metric {name} on a GPU LLM server", f"spec.metrics[{i}]")
+        custom = next((as_dict(metric.get(k)) for k in ("pods", "external", "object") if k in metric), {})
+        custom_name = str(as_dict(custom.get("metric")).get("name") or "")
+        if _gpu_utilisation(custom_name):
+            yield Hit(f"HPA metric {custom_name} (GPU utilisation) on a GPU LLM server", f"spec.metrics[{i}]")

@@ -12,7 +12,7 @@ from kubellm.lint.engines import engine_from_image
 from kubellm.lint.engines.nim import is_nim_image
 from kubellm.lint.facts import parse_image, rdma_set_up
 from kubellm.lint.finding import Hit, Severity
-from kubellm.lint.gpu import SHARED_GPU_RESOURCES, is_gpu_resource
+from kubellm.lint.gpu import SHARED_GPU_RESOURCES, is_gpu_resource, is_other_accelerator
 from kubellm.lint.quantity import parse_quantity
 from kubellm.lint.registry import rule
 from kubellm.lint.workload import ContainerView, PodView, as_dict, as_list
@@ -39,7 +39,9 @@ def _cpu_mode(c: ContainerView) -> bool:
     Severity.ERROR,
     "An LLM engine container requests no GPU",
     why="Without an `nvidia.com/gpu` (or MIG) limit the device plugin gives the container no GPU, even on a "
-    "GPU node: vLLM stops with `RuntimeError: Failed to infer device type` / `No CUDA GPUs are available`.",
+    "GPU node: vLLM stops with `RuntimeError: Failed to infer device type` / `No CUDA GPUs are available`. "
+    "A container that requests another accelerator (AWS Neuron, TPU, Gaudi) or claims devices through DRA is "
+    "not reported.",
     fix="Add `resources.limits: {nvidia.com/gpu: N}` (N = tensor × pipeline parallel size), or run a CPU build "
     "of the engine (`--device cpu`, a `-cpu` image).",
     bad="image: vllm/vllm-openai:v0.10.1.1\nresources: {limits: {memory: 32Gi}}",
@@ -50,7 +52,7 @@ def gpu_limit_missing(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     if pod.template or pod.spec.get("resourceClaims"):
         return  # a runtime template (the InferenceService requests the GPUs), or GPUs claimed through DRA
     for c in pod.engines:
-        if c.gpu_resources or _cpu_mode(c):
+        if c.gpu_resources or _cpu_mode(c) or any(is_other_accelerator(str(r)) for r in c.limits):
             continue
         assert c.engine is not None
         yield Hit(

@@ -123,6 +123,8 @@ def model_cache_unbounded(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
         if not downloads_model(c) or _ephemeral_request(c):
             continue
         cache, volume, _ = _cache_volume(pod, c)
+        if pod.template and (cache + "/").startswith(KSERVE_MODEL_DIR + "/"):
+            continue  # KServe mounts the InferenceService's storage there (its PVC, or the initializer's volume)
         if volume is None:
             yield Hit(
                 f"weights download to {cache} in the container filesystem, with no ephemeral-storage request",
@@ -137,6 +139,9 @@ def model_cache_unbounded(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
             )
 
 
+# Where KServe puts an InferenceService's model storage in the runtime's containers: the claim of a pvc://
+# storageUri, else the volume the storage initializer downloads into.
+KSERVE_MODEL_DIR = "/mnt/models"
 REDOWNLOAD_MIN_GIB = 4.0  # weights below this download in about a minute: a cold start, not an outage
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubellm.lint.context import LintContext, selector_matches
-from kubellm.lint.exposure import exposed_pods, exposures
+from kubellm.lint.exposure import Exposure, exposed_pods, exposures
 from kubellm.lint.finding import Hit, Severity
 from kubellm.lint.loader import K8sObject
 from kubellm.lint.registry import rule
@@ -76,17 +76,27 @@ def engine_not_isolated(ctx: LintContext) -> Iterator[Hit]:
     scope="set",
 )
 def engine_exposed(ctx: LintContext) -> Iterator[Hit]:
+    # One problem, one finding: an engine without a key reached several ways is reported once, on the
+    # first way, naming the others (one key fixes them all).
+    reached: dict[int, tuple[PodView, str, list[Exposure]]] = {}
     for exposure in exposures(ctx):
+        if exposure.guarded:
+            continue
         for pod in exposure.pods:
             open_engines = [c for c in pod.engines if c.engine and not c.engine.api_key and not c.engine.rank]
             if open_engines:
                 engine = open_engines[0].engine.engine if open_engines[0].engine else "engine"
-                yield Hit(
-                    f"{exposure.how} exposes {pod.obj.kind} {pod.obj.name!r}, whose {engine} engine has no API key",
-                    exposure.path,
-                    obj=exposure.obj,
-                )
-                break
+                ways = reached.setdefault(id(pod.obj), (pod, engine, []))[2]
+                if exposure not in ways:
+                    ways.append(exposure)
+    for pod, engine, ways in reached.values():
+        first, more = ways[0], ways[1:]
+        also = f" (and {', '.join(w.how for w in more)})" if more else ""
+        yield Hit(
+            f"{first.how}{also} exposes {pod.obj.kind} {pod.obj.name!r}, whose {engine} engine has no API key",
+            first.path,
+            obj=first.obj,
+        )
 
 
 @rule(

@@ -140,11 +140,24 @@ def capabilities_not_dropped(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
 def host_path(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
     for i, volume in enumerate(as_list(pod.spec.get("volumes"))):
         path = as_dict(as_dict(volume).get("hostPath")).get("path")
+        if path and _timezone_read_only(pod, str(as_dict(volume).get("name") or ""), str(path)):
+            continue  # the node's clock zone, read-only: the usual way to share it, and nothing to plant or keep
         if path and str(path) not in SENSITIVE_HOST_PATHS:
             yield Hit(
                 f"hostPath volume {as_dict(volume).get('name')!r} mounts {path}",
                 f"{pod.path}.volumes[{i}].hostPath",
             )
+
+
+TIMEZONE_HOST_PATHS = ("/etc/localtime", "/etc/timezone", "/usr/share/zoneinfo")
+
+
+def _timezone_read_only(pod: PodView, volume: str, path: str) -> bool:
+    """A hostPath of the node's time zone files that every container mounts read-only."""
+    if not any(path.rstrip("/") == p or path.startswith(p + "/") for p in TIMEZONE_HOST_PATHS):
+        return False
+    mounts = [m for c in pod.containers for m in c.mounts if m.get("name") == volume]
+    return bool(mounts) and all(m.get("readOnly") is True for m in mounts)
 
 
 @rule(
