@@ -333,7 +333,9 @@ MORE: dict[str, tuple[list[Builder], list[Builder]]] = {
                 replace_args("--model-id", "Qwen/Qwen3-8B"),
             ),
             # an accelerator's name in a label does not give the container one: only a resource does
-            edit(no_gpu, set_path("pod", "nodeSelector", {"node.kubernetes.io/instance-type": "trn1.32xlarge"})),
+            edit(
+                no_gpu, set_path("pod", "nodeSelector", {"node.kubernetes.io/instance-type": "trn1.32xlarge"})
+            ),
         ],
         [
             edit(no_gpu, args8b("--device", "cpu")),
