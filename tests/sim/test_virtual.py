@@ -131,3 +131,24 @@ def test_replay_is_deterministic() -> None:
     a.pop("simulation_wall_s"), a.pop("simulation_cpu_s")
     b.pop("simulation_wall_s"), b.pop("simulation_cpu_s")
     assert a == b
+
+
+def test_a_budget_used_up_at_a_request_boundary_still_admits_the_queue_next_step() -> None:
+    """8 × 1,024-token prompts, 2,048-token budget, closed loop: the budget ends exactly at a request
+    boundary, and the next (decode) steps must admit the waiting prompts, not fast-forward past them."""
+    config = SimConfig(
+        "m", max_model_len=4096, max_num_seqs=256, max_num_batched_tokens=2048, kv_blocks=4096, prefix_caching=False
+    )
+    timer = LinearStepTimer(overhead_ms=10.0, per_seq_ms=0.0, per_context_token_ms=0.0, per_prefill_token_ms=0.1)
+    trace = [TraceRequest(0.0, 1024, 128) for _ in range(8)]
+    fast = replay(config, timer, trace, concurrency=8)
+    slow = replay(config, timer, trace, concurrency=8, fast_forward=False)
+    every_prompt_started = max(r.first_token_s or 0.0 for r in fast.requests)
+    first_answer_done = min(r.finish_s or 0.0 for r in fast.requests)
+    assert every_prompt_started < first_answer_done
+    a, b = fast.summary(), slow.summary()
+    assert a["steps"] == b["steps"]
+    assert a["duration_s"] == pytest.approx(b["duration_s"], rel=1e-9)
+    assert a["ttft_ms"]["p99"] == pytest.approx(b["ttft_ms"]["p99"], rel=1e-9)
+    # 4 prefill steps of 2,048 tokens (≈ 0.2 s each, decodes riding along), then 128 decode steps of 10 ms
+    assert a["duration_s"] < 1.1 + 128 * 0.0105

@@ -169,7 +169,14 @@ class ContinuousBatchScheduler:
         pool = self.pool
         bs = pool.block_size
         waiting = self.waiting
-        while waiting and budget > 0 and len(self.running) < self.limits.max_num_seqs:
+        # Blocked means only a finish (or abort) can let the head of the queue in: the running
+        # batch is full or the pool refused it. A token budget used up exactly at a request
+        # boundary is not blocking: the next step has a fresh budget for the waiting requests.
+        blocked = False
+        while waiting and budget > 0:
+            if len(self.running) >= self.limits.max_num_seqs:
+                blocked = True
+                break
             req = waiting[0]
             hits: list[int] = []
             if pool.prefix_caching and req.block_hashes:
@@ -178,6 +185,7 @@ class ContinuousBatchScheduler:
             computed = len(hits) * bs
             n = min(req.num_tokens - computed, budget)
             if not pool.admit(req.holding, hits, computed + n):
+                blocked = True
                 break
             if pool.prefix_caching and req.block_hashes:
                 pool.record_lookup(min(len(req.block_hashes), (req.num_tokens - 1) // bs), len(hits))
@@ -191,7 +199,7 @@ class ContinuousBatchScheduler:
             self.running.append(req)
             items.append((req, n))
             budget -= n
-        self._admission_blocked = bool(waiting)
+        self._admission_blocked = blocked
 
     def _preempt(self, req: SimRequest) -> None:
         self.pool.release(req.holding)
