@@ -8,6 +8,7 @@ and requests arrive exactly at their trace times, as in virtual time.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import heapq
 import itertools
 
@@ -24,7 +25,9 @@ from kubellm.sim.virtual import replay
 CONFIG = SimConfig(
     "m", max_model_len=2048, max_num_seqs=16, max_num_batched_tokens=512, kv_blocks=160, prefix_caching=False
 )
-TIMER = LinearStepTimer(overhead_ms=4.0, per_seq_ms=0.3, per_context_token_ms=0.0004, per_prefill_token_ms=0.03)
+TIMER = LinearStepTimer(
+    overhead_ms=4.0, per_seq_ms=0.3, per_context_token_ms=0.0004, per_prefill_token_ms=0.03
+)
 
 
 class EventClock:
@@ -54,12 +57,12 @@ class EventClock:
             future.set_result(None)
 
 
-def run_live(trace: list[TraceRequest]) -> tuple[list[SimRequest], int]:
+def run_live(config: SimConfig, trace: list[TraceRequest]) -> tuple[list[SimRequest], int]:
     """Submit each trace request at its arrival time to a live engine; return the requests and steps."""
 
     async def main() -> tuple[list[SimRequest], int]:
         clock = EventClock()
-        engine = RealTimeEngine(SimCore(CONFIG, TIMER), clock=clock, sleep=clock.sleep)
+        engine = RealTimeEngine(SimCore(config, TIMER), clock=clock, sleep=clock.sleep)
         engine.start()
         requests: list[SimRequest] = []
 
@@ -81,11 +84,15 @@ def run_live(trace: list[TraceRequest]) -> tuple[list[SimRequest], int]:
     return asyncio.run(main())
 
 
-@pytest.mark.parametrize("fast_forward", [False, True])
-def test_live_and_virtual_agree_step_for_step(fast_forward: bool) -> None:
+@pytest.mark.parametrize(
+    ("fast_forward", "overhead_s", "jitter"),
+    [(False, 0.0, 0.0), (True, 0.0, 0.0), (True, 0.02, 0.0), (True, 0.02, 0.5)],
+)
+def test_live_and_virtual_agree_step_for_step(fast_forward: bool, overhead_s: float, jitter: float) -> None:
+    config = dataclasses.replace(CONFIG, request_overhead_s=overhead_s, request_overhead_jitter=jitter)
     trace = poisson_trace(30, 4, 300, 60, seed=11, length_spread=0.9)
-    virtual = replay(CONFIG, TIMER, trace, fast_forward=fast_forward)
-    live, live_steps = run_live(trace)
+    virtual = replay(config, TIMER, trace, fast_forward=fast_forward)
+    live, live_steps = run_live(config, trace)
     assert live_steps == virtual.steps
     assert len(live) == len(virtual.requests) == len(trace)
     for mine, theirs in zip(live, sorted(virtual.requests, key=lambda r: r.arrival_s), strict=True):
@@ -94,3 +101,4 @@ def test_live_and_virtual_agree_step_for_step(fast_forward: bool) -> None:
         assert mine.first_token_s == pytest.approx(theirs.first_token_s, abs=1e-9)
         assert mine.finish_s == pytest.approx(theirs.finish_s, abs=1e-9)
         assert mine.num_preemptions == theirs.num_preemptions
+        assert mine.first_token_s - mine.arrival_s > overhead_s * (1 - jitter)

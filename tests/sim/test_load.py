@@ -39,9 +39,15 @@ async def _run(url: str, concurrency: int, metrics_url: str) -> tuple[list[float
     scrapes: list[str] = []
 
     async def scrape() -> None:
+        # requests spend the API server's share (the calibrated request overhead) before the scheduler
+        # counts them, and a busy host sends 64 slowly: poll until the batch shows, for up to 3 s
         async with httpx.AsyncClient() as http:
-            await asyncio.sleep(0.2)
-            scrapes.append((await http.get(metrics_url)).text)
+            for _ in range(60):
+                await asyncio.sleep(0.05)
+                text = (await http.get(metrics_url)).text
+                if _gauge(text, "vllm:num_requests_running") > 0:
+                    break
+            scrapes.append(text)
 
     results = await asyncio.gather(*(_stream_gaps(client) for _ in range(concurrency)), scrape())
     await client.close()

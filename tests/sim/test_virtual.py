@@ -137,9 +137,16 @@ def test_a_budget_used_up_at_a_request_boundary_still_admits_the_queue_next_step
     """8 × 1,024-token prompts, 2,048-token budget, closed loop: the budget ends exactly at a request
     boundary, and the next (decode) steps must admit the waiting prompts, not fast-forward past them."""
     config = SimConfig(
-        "m", max_model_len=4096, max_num_seqs=256, max_num_batched_tokens=2048, kv_blocks=4096, prefix_caching=False
+        "m",
+        max_model_len=4096,
+        max_num_seqs=256,
+        max_num_batched_tokens=2048,
+        kv_blocks=4096,
+        prefix_caching=False,
     )
-    timer = LinearStepTimer(overhead_ms=10.0, per_seq_ms=0.0, per_context_token_ms=0.0, per_prefill_token_ms=0.1)
+    timer = LinearStepTimer(
+        overhead_ms=10.0, per_seq_ms=0.0, per_context_token_ms=0.0, per_prefill_token_ms=0.1
+    )
     trace = [TraceRequest(0.0, 1024, 128) for _ in range(8)]
     fast = replay(config, timer, trace, concurrency=8)
     slow = replay(config, timer, trace, concurrency=8, fast_forward=False)

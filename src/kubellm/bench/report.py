@@ -69,8 +69,18 @@ def knee_summary(results: BenchResults) -> str:
     if knee.knee_load is None:
         return f"no knee: {knee.reason}"
     unit = "concurrency" if knee.mode == "concurrency" else "rate (req/s)"
+    knees = ""
+    if results.metadata.config.slo:
+        slo = ", ".join(t.label for t in results.metadata.config.slo)
+        slo_knee = f"{unit} {knee.slo_max_load:g}" if knee.slo_max_load is not None else "none"
+        throughput_knee = (
+            f"{unit} {knee.saturation_load:g}" if knee.saturation_load is not None else "not reached"
+        )
+        knees = f"SLO knee ({slo}): {slo_knee}; throughput knee: {throughput_knee}. "
+    replicas = results.metadata.config.replicas
+    per = f" (measured over {replicas} replicas: loads are totals)" if replicas > 1 else ""
     return (
-        f"knee at {unit} {knee.knee_load:g}: recommended max concurrency per replica "
+        f"{knees}knee at {unit} {knee.knee_load:g}{per}: recommended max concurrency "
         f"{knee.recommended_max_concurrency}, autoscaling target {knee.autoscaling_target:g} in flight "
         f"({knee.reason})"
     )

@@ -14,7 +14,8 @@ from kubellm.cli.bench_results import config_from_file, read_results, run_bench,
 from kubellm.errors import UsageError
 
 if TYPE_CHECKING:
-    from kubellm.spec.bench import SloTarget
+    from kubellm.spec import LLMService
+    from kubellm.spec.bench import BenchResults, SloTarget
 
 BENCH_HELP = """Load-test an OpenAI-compatible server and find each replica's knee.
 
@@ -33,6 +34,8 @@ Examples:
 
   kubellm bench http://llm.svc:8000 -m llama -c 64,128 --render-job --pods 4 --image ghcr.io/org/kubellm:0.1.0
 
+  kubellm bench http://localhost:8000 -m llama -c 1,8,32 --against service.yaml   # predicted vs measured
+
   kubellm bench merge pod-0.json pod-1.json --out merged/
 """
 
@@ -45,11 +48,16 @@ Example:
 
 TUNE_HELP = """Write a benchmark's knee into a spec: serving.target_concurrency and scaling.target.
 
-The spec is rewritten in place unless --output is given ('-' prints it). Comments are not kept.
+The knee is judged against the spec's serving.slo: the SLO knee (highest load meeting it) and the
+throughput knee; the lower one, per replica (loads measured through a gateway are divided by the
+replicas behind it), is what the spec gets. Without -o the tuned spec is printed; --in-place
+rewrites SPEC, keeping its comments and order. One measured level is no curve: tune refuses it.
 
-Example:
+Examples:
 
-  kubellm tune service.yaml --from results/results.json
+  kubellm tune service.yaml --from results/results.json -o tuned.yaml
+
+  kubellm tune service.yaml --from results/results.json --in-place
 """
 
 _SLO_ITEM = re.compile(r"^(ttft|tpot|itl|e2e)(?:_(mean|p50|p90|p95|p99))?=([0-9.]+)\s*(ms|s)?$")
@@ -178,10 +186,27 @@ def bench_run(
     api_key_secret: str | None = typer.Option(
         None, "--api-key-secret", help="--render-job: Secret with key 'api-key'."
     ),
+    against: Path | None = typer.Option(
+        None,
+        "--against",
+        help="An LLMService spec: put its plan's and simulator's predictions beside each level "
+        "(and judge levels against its serving.slo unless --slo is given).",
+    ),
+    replicas: int = typer.Option(
+        1, "--replicas", min=1, help="Engine replicas behind the URL (a gateway): loads are totals."
+    ),
 ) -> None:
     from pydantic import ValidationError
 
     from kubellm.spec.bench import BenchConfig
+
+    spec = _against_spec(against)
+    if spec is not None and not slo:
+        from kubellm.sizing.slo import slo_targets
+
+        slo_text = ",".join(f"{t.metric}_{t.stat}={t.limit_ms:g}ms" for t in slo_targets(spec.serving.slo))
+    else:
+        slo_text = slo or ""
 
     if config_file is not None:
         config = config_from_file(config_file)
@@ -212,7 +237,7 @@ def bench_run(
                 warmup_s=warmup,
                 ramp_up_s=ramp_up,
                 timeout_s=timeout,
-                slo=parse_slo(slo),
+                slo=parse_slo(slo_text),
                 input_tokens=input_tokens,
                 output_tokens=output_tokens,
                 length_dist=length_dist,
@@ -225,6 +250,7 @@ def bench_run(
                 verify_tls=not insecure,
                 seed=seed,
                 prompts=prompts,
+                replicas=replicas,
             )
         except ValidationError as exc:
             err = exc.errors()[0]
@@ -248,7 +274,22 @@ def bench_run(
         )
         typer.echo(yaml.safe_dump_all(objects, sort_keys=False), nl=False)
         return
-    run_bench(config, out, as_json)
+    annotate = None
+    if spec is not None and against is not None:
+        from kubellm.sizing.compare import compare
+
+        def annotate(results: BenchResults, spec: LLMService = spec, name: str = str(against)) -> None:
+            results.against = compare(results, spec, name)
+
+    run_bench(config, out, as_json, annotate)
+
+
+def _against_spec(path: Path | None) -> LLMService | None:
+    if path is None:
+        return None
+    from kubellm.spec import load_spec
+
+    return load_spec(path)
 
 
 def bench_merge(
@@ -274,27 +315,44 @@ def bench_merge(
 def tune(
     spec_path: Path = typer.Argument(..., help="LLMService spec file."),
     results_path: Path = typer.Option(..., "--from", help="results.json of kubellm bench (or bench merge)."),
-    output: str | None = typer.Option(None, "--output", "-o", help="Write here instead ('-' = stdout)."),
+    output: str | None = typer.Option(
+        None, "--output", "-o", help="Write the tuned spec here ('-' = stdout)."
+    ),
+    in_place: bool = typer.Option(False, "--in-place", help="Rewrite SPEC itself (comments and order kept)."),
+    replicas: int | None = typer.Option(
+        None, "--replicas", min=1, help="Replicas the bench measured through (default: what the results say)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the changes as JSON."),
 ) -> None:
     from kubellm.bench.tune import tune_spec
-    from kubellm.spec import dump_spec, load_spec
+    from kubellm.spec import load_spec
+    from kubellm.spec.yaml_edit import edit_yaml
 
+    if output is not None and in_place:
+        raise UsageError("--output and --in-place exclude each other", "give one of them")
     spec = load_spec(spec_path)
-    tuned, changes = tune_spec(spec, read_results(results_path))
-    text = dump_spec(tuned)
-    target = output or str(spec_path)
-    if target == "-":
+    tuning = tune_spec(spec, read_results(results_path), replicas)
+    text = edit_yaml(spec_path.read_text(encoding="utf-8"), tuning.edits, str(spec_path))
+    target = str(spec_path) if in_place else output
+    to_stdout = target in (None, "-")
+    if to_stdout:
         typer.echo(text, nl=False)
     else:
-        Path(target).write_text(text, encoding="utf-8")
+        Path(str(target)).write_text(text, encoding="utf-8")
     if as_json:
-        typer.echo(json.dumps({"written": target, "changes": changes}, indent=2), err=target == "-")
-    else:
-        for line in changes:
-            typer.echo(line, err=target == "-")
-        if target != "-":
-            typer.echo(f"wrote {target}")
+        typer.echo(
+            json.dumps({"written": None if to_stdout else target, "changes": tuning.changes}, indent=2),
+            err=to_stdout,
+        )
+        return
+    for line in tuning.changes:
+        typer.echo(line, err=to_stdout)
+    if target is None:
+        typer.echo(
+            f"nothing written: -o FILE writes the tuned spec, --in-place rewrites {spec_path}", err=True
+        )
+    elif not to_stdout:
+        typer.echo(f"wrote {target}")
 
 
 def register(app: typer.Typer) -> None:

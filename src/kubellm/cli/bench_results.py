@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +114,8 @@ def show_results(results: BenchResults, written: list[Path]) -> None:
             table.add_row(*row)
         console.print(table)
     console.print(knee_summary(results))
+    if results.against is not None:
+        show_against(console, results)
     if results.stop_reason:
         console.print(f"stopped: {results.stop_reason}")
     console.print(f"tokens: {results.metadata.token_source_note}", highlight=False)
@@ -126,7 +129,13 @@ def _exit_code(results: BenchResults) -> int:
     return 1 if any(p.requests == 0 and p.error_count for p in results.points) else 0
 
 
-def run_bench(config: BenchConfig, out: Path | None, as_json: bool) -> None:
+def run_bench(
+    config: BenchConfig,
+    out: Path | None,
+    as_json: bool,
+    annotate: Callable[[BenchResults], None] | None = None,
+) -> None:
+    """Run, then ``annotate`` the results (e.g. predictions beside them), write, show, set the exit code."""
     from kubellm.bench.report import write_outputs
     from kubellm.bench.runner import BenchRun
     from kubellm.bench.workload import Tokenizer, build_workload
@@ -151,6 +160,8 @@ def run_bench(config: BenchConfig, out: Path | None, as_json: bool) -> None:
         run.finish()
         run.results.aborted = run.results.aborted or "interrupted (Ctrl-C)"
         results = run.results
+    if annotate is not None and results.points:
+        annotate(results)
     written = write_outputs(results, out) if out else []
     if as_json:
         typer.echo(results.model_dump_json(indent=2))
@@ -194,3 +205,49 @@ def read_results(path: Path) -> BenchResults:
             f"{path}: not JSON ({exc})", "give a results.json written by kubellm bench"
         ) from None
     return validate_as(BenchResults, data, str(path))
+
+
+def show_against(console: Any, results: BenchResults) -> None:
+    """Measured beside the plan's and the simulator's predictions, with the error of each."""
+    from rich.table import Table
+
+    from kubellm.sizing.compare import error_pct
+
+    report = results.against
+    assert report is not None
+    title = (
+        f"measured vs predicted on {report.replicas} × {report.gpus_per_replica} × {report.gpu}, {report.engine} "
+        f"(calibration: {report.calibration}; spec {report.spec})"
+    )
+    table = Table(title=title)
+    for header in ("load", "figure", "measured", "plan", "error", "sim", "error"):
+        table.add_column(header, justify="left" if header in ("load", "figure") else "right")
+    figures = (
+        ("TTFT p50 ms", "ttft_p50_ms"),
+        ("TTFT p95 ms", "ttft_p95_ms"),
+        ("TPOT p50 ms", "tpot_p50_ms"),
+        ("ITL p95 ms", "itl_p95_ms"),
+        ("out tok/s", "output_tokens_per_s"),
+    )
+
+    def cell(value: float | None) -> str:
+        return "–" if value is None else f"{value:,.1f}"
+
+    def err(value: float | None) -> str:
+        return "–" if value is None else f"{value:+.0f} %"
+
+    for level in report.levels:
+        for i, (label, key) in enumerate(figures):
+            measured = getattr(level.measured, key)
+            planned = getattr(level.plan, key)
+            simulated = getattr(level.sim, key)
+            table.add_row(
+                level.load if i == 0 else "",
+                label,
+                cell(measured),
+                cell(planned),
+                err(error_pct(planned, measured)),
+                cell(simulated),
+                err(error_pct(simulated, measured)),
+            )
+    console.print(table)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,17 @@ vllm/vllm-openai image in the spec, else the release kubellm renders (the plan n
 
 Exit status: 0 when the plan fits, 3 when it does not fit (the plan then names the change that does
 and carries no engine arguments and no price), 2 for unusable input.
+
+Sizing for an SLO (--slo and --traffic): search GPU types, GPUs per replica (TP, MIG slices), fp8
+weights and KV cache, engine limits and replicas; simulate each promising configuration with the
+traffic behind the gateway's routing policy; rank those that meet the SLO by cost; write the best as
+a complete spec with -o. Traffic: rate=R or concurrency=N, prompt=L[±S], output=L[±S], or trace=FILE.
+
+  kubellm plan --model llama-3.1-8b --slo ttft_p95_ms=1000,itl_p95_ms=50 \
+      --traffic rate=20,prompt=2048,output=300 --gpus l4,l40s,h100 -o best.yaml
+
+  kubellm plan service.yaml --slo itl_p95_ms=40 --traffic concurrency=64,prompt=1024±256,output=256 \
+      --budget-usd-hour 30 --price h200=3.7 --json
 """
 EXIT_DOES_NOT_FIT = 3
 
@@ -207,6 +219,13 @@ def register(app: typer.Typer) -> None:
         vllm_version: str | None = typer.Option(None, "--vllm-version", help="vLLM release whose memory accounting to follow, e.g. 0.14.1 (default: the spec's pinned image, else the release kubellm renders)."),
         vllm_generation: str = typer.Option("v1", "--vllm-generation", help="v0 follows the V0 engine (vLLM ≤ 0.7) for old logs; v1 (default) follows --vllm-version."),
         as_json: bool = typer.Option(False, "--json", help="Print only the plan as JSON on stdout."),
+        slo: str | None = typer.Option(None, "--slo", help="Size for an SLO: ttft_p95_ms=N,itl_p95_ms=N (needs --traffic)."),
+        traffic: str | None = typer.Option(None, "--traffic", help="Sizing traffic: rate=R|concurrency=N,prompt=L[±S],output=L[±S] or trace=FILE."),
+        gpus: str | None = typer.Option(None, "--gpus", help="Sizing: GPU types to consider, e.g. l4,l40s,h100 (default: 8 common ones)."),
+        budget_usd_hour: float | None = typer.Option(None, "--budget-usd-hour", help="Sizing: the most the whole service may cost per hour."),
+        price: str | None = typer.Option(None, "--price", help="Sizing: your prices per GPU-hour, e.g. h200=3.7,b200=6."),
+        quantizations: str = typer.Option("none,fp8", "--quantizations", help="Sizing: weight quantizations to try (none, fp8, awq, …)."),
+        output: Path | None = typer.Option(None, "--output", "-o", help="Sizing: write the best configuration as a spec ('-' = stdout)."),
     ) -> None:  # fmt: skip
         from kubellm.plan.access import model_access_error
 
@@ -241,6 +260,16 @@ def register(app: typer.Typer) -> None:
             from kubellm.plan.vllm_versions import parse_version
 
             parse_version(vllm_version)  # UsageError with the fix for a malformed version
+        if slo or traffic or gpus or budget_usd_hour is not None or output is not None:
+            from kubellm.cli.sizing import run_sizing
+
+            if access is not None:
+                typer.echo(f"warning: {access.what} — before rendering: {access.fix}", err=True)
+
+            run_sizing(service, slo_text=slo, traffic_text=traffic, gpus_text=gpus, budget=budget_usd_hour,
+                       prices_text=price, quantizations_text=quantizations, output=output, as_json=as_json,
+                       command="kubellm plan " + " ".join(sys.argv[2:]))  # fmt: skip
+            return
         result = run_plan(service, gpu_memory_gib, generation=vllm_generation, vllm_version=vllm_version)
         if access is not None:
             typer.echo(f"warning: {access.what} — before rendering: {access.fix}", err=True)

@@ -65,6 +65,7 @@ def bench_command(info: StackInfo, out_dir: Path, level_s: float = DEFAULT_LEVEL
         "--model", info.served_name,
         *SWEEP_ARGS,
         "--duration", f"{level_s:g}",
+        "--replicas", str(max(1, len(info.replicas))),  # the knee is a total: tune divides by this
         "--out", str(out_dir),
     ]  # fmt: skip
 

@@ -385,6 +385,7 @@ class _Planner:
                 f"({concurrency} requests of {per_request} tokens): add replicas or GPUs"
             )
         itl, tokens_per_s = perf.steady_state(concurrency)
+        self._check_slo(perf, concurrency, itl, mnbt)
         return Performance(
             decode_ms_per_step=by_batch[1],
             decode_ms_by_batch=by_batch,
@@ -392,8 +393,24 @@ class _Planner:
             concurrency=concurrency,
             itl_ms=round(itl, 3),
             output_tokens_per_s=round(tokens_per_s, 1),
-            ttft_ms=round(perf.prefill_ms(PERF_CONTEXT) + perf.decode_step_ms(1, PERF_CONTEXT), 2),
+            ttft_ms=round(perf.ttft_ms(PERF_CONTEXT, mnbt), 2),
         )
+
+    def _check_slo(self, perf: PerformanceModel, concurrency: int, itl_ms: float, mnbt: int) -> None:
+        """Warn when the predicted latency at the target concurrency already breaks serving.slo."""
+        slo = self.spec.serving.slo
+        ttft = perf.ttft_ms(PERF_CONTEXT, mnbt, concurrency - 1, PERF_CONTEXT + 128)
+        fix = "lower serving.target_concurrency, add GPUs, or size with `kubellm plan --slo … --traffic …`"
+        if itl_ms > slo.itl_p95_ms:
+            self.warnings.append(
+                f"serving.slo.itl_p95_ms {slo.itl_p95_ms:g} is broken: the predicted ITL at the target concurrency "
+                f"{concurrency} is {itl_ms:.1f} ms (mean; the p95 is higher) — {fix}"
+            )
+        if ttft > slo.ttft_p95_ms:
+            self.warnings.append(
+                f"serving.slo.ttft_p95_ms {slo.ttft_p95_ms:g} is broken: the predicted TTFT of a {PERF_CONTEXT:,}-token "
+                f"prompt at the target concurrency {concurrency} is {ttft:,.0f} ms — {fix}"
+            )
 
     def _instance(self, resources: PodResources, nodes: int) -> InstancePlan | None:
         chosen, decision, warning = plan_instance(self.spec, self.physical_gpu.name, resources, nodes)

@@ -27,6 +27,8 @@ class SimConfig:
     seed: int = 0
     model_root: str = ""  # the checkpoint id /v1/models reports as 'root'
     stop_mean_tokens: float | None = None  # None: every request generates max_tokens
+    request_overhead_s: float = 0.0  # API server + tokenizer time before a request reaches the scheduler
+    request_overhead_jitter: float = 0.0  # … drawn uniformly within ± this fraction of it (seeded)
 
     def __post_init__(self) -> None:
         if self.kv_blocks * self.block_size < self.max_model_len:
@@ -37,6 +39,10 @@ class SimConfig:
             )
         if self.max_num_batched_tokens < 1 or self.max_num_seqs < 1:
             raise UsageError("max_num_seqs and max_num_batched_tokens must be at least 1", "raise them")
+        if self.request_overhead_s < 0:
+            raise UsageError("request_overhead_s must not be negative", "give 0 or more seconds")
+        if not 0 <= self.request_overhead_jitter < 1:
+            raise UsageError("request_overhead_jitter must be in [0, 1)", "give a fraction such as 0.5")
 
     @property
     def kv_tokens(self) -> int:
@@ -51,7 +57,9 @@ def config_from_plan(
     seed: int = 0,
     stop_mean_tokens: float | None = None,
 ) -> SimConfig:
-    """The engine a plan describes: its KV blocks, batching limits and context length."""
+    """The engine a plan describes: its KV blocks, batching limits, context length and the fixed time a
+    request spends before the scheduler sees it (from the plan's performance model)."""
+
     if not plan.fits:
         fix = f"{plan.suggestion.what} ({plan.suggestion.why})" if plan.suggestion else "pick a larger GPU"
         raise UsageError(
@@ -70,6 +78,7 @@ def config_from_plan(
         seed=seed,
         model_root=spec.model.source_id,
         stop_mean_tokens=stop_mean_tokens,
+        request_overhead_s=plan.performance_model.request_overhead_ms / 1e3,
     )
 
 

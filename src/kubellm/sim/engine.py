@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from kubellm.sim.core import SimCore
 from kubellm.sim.metrics import EngineMetrics
-from kubellm.sim.scheduler import SimRequest
+from kubellm.sim.scheduler import ABORTED, SimRequest
 
 
 @dataclass(eq=False, slots=True)
@@ -28,6 +28,7 @@ class StreamHandle:
     taken: int = 0
     done: bool = False
     waiter: asyncio.Future[None] | None = field(default=None)
+    entering: asyncio.Task[None] | None = field(default=None)  # until the scheduler has it
 
     def _wake(self) -> None:
         waiter = self.waiter
@@ -94,9 +95,22 @@ class RealTimeEngine:
         )
         handle = StreamHandle(req)
         self._handles[req.request_id] = handle
-        core.scheduler.add(req)
-        self._wake.set()
+        delay = core.entry_delay_s() * self.time_scale
+        if delay > 0:
+            handle.entering = asyncio.get_running_loop().create_task(self._enter_after(handle, delay))
+        else:
+            self._enter(handle)
         return handle
+
+    def _enter(self, handle: StreamHandle) -> None:
+        handle.entering = None
+        self.core.scheduler.add(handle.request)
+        self._wake.set()
+
+    async def _enter_after(self, handle: StreamHandle, delay_s: float) -> None:
+        """The API server's share of a request (tokenizing, validating) before the scheduler sees it."""
+        await self.sleep(delay_s)
+        self._enter(handle)
 
     async def next_tokens(self, handle: StreamHandle) -> int:
         """Wait for new tokens; returns how many (0 once the request is over)."""
@@ -113,7 +127,14 @@ class RealTimeEngine:
         """The client went away: free the request's place and blocks."""
         if not handle.done:
             handle.done = True
-            self.core.scheduler.abort(handle.request, self.clock())
+            if handle.entering is not None:  # never reached the scheduler
+                handle.entering.cancel()
+                handle.entering = None
+                handle.request.status = ABORTED
+                handle.request.finish_reason = "abort"
+                handle.request.finish_s = self.clock()
+            else:
+                self.core.scheduler.abort(handle.request, self.clock())
             self.metrics.observe_finished(handle.request)
         self._handles.pop(handle.request.request_id, None)
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubellm.sim.arrivals import Arrivals
 from kubellm.sim.config import SimConfig
 from kubellm.sim.core import SimCore
 from kubellm.sim.scheduler import SimRequest, StepResult
@@ -109,36 +109,29 @@ def replay(
 
     Open loop (default): requests arrive at their ``arrival_s``. Closed loop (``concurrency`` = c):
     arrival times are ignored; the first c requests start at once and each one that finishes is
-    replaced at that moment by the next, as a benchmark at fixed concurrency does.
+    replaced at that moment by the next, as a benchmark at fixed concurrency does. A request reaches
+    the scheduler ``config.request_overhead_s`` after it arrives (API server, tokenizer), as in the
+    live engine; its latencies count from its arrival.
     """
     wall0, cpu0 = time.perf_counter(), time.process_time()
     core = SimCore(config, timer)
     sched = core.scheduler
-    templates = sorted(trace, key=lambda r: r.arrival_s)
-    if concurrency is not None:
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
-        pending = deque((0.0, tr) for tr in templates[:concurrency])
-        backlog = deque(templates[concurrency:])
-    else:
-        pending = deque((tr.arrival_s, tr) for tr in templates)
-        backlog = deque()
+    pending = Arrivals(config, trace, concurrency)
     requests: list[SimRequest] = []
     itl_v: list[float] = []
     itl_w: list[float] = []
     samples: list[Sample] = []
     next_sample = 0.0
-    now = pending[0][0] if pending else 0.0
+    now = pending.next_s if pending else 0.0
     steps = ff_steps = 0
 
     def finished(done: list[SimRequest]) -> None:
         for req in done:
-            if backlog:
-                pending.append((req.finish_s or now, backlog.popleft()))
+            pending.replace(req.finish_s or now)
 
     while (pending or sched.has_work) and now < max_sim_s:
-        while pending and pending[0][0] <= now:
-            arrival, tr = pending.popleft()
+        while pending and pending.next_s <= now:
+            arrival, tr = pending.pop()
             index = len(requests)
             hashes = core.synthetic_block_hashes(tr.prompt_tokens, tr.prefix, tr.prefix_tokens, index)
             max_tokens = min(tr.output_tokens, config.max_model_len - tr.prompt_tokens)
@@ -155,19 +148,19 @@ def replay(
                 sched.add(req)
         if not sched.has_work:
             if pending:
-                now = pending[0][0]
+                now = pending.next_s
             continue
         if now >= next_sample:
             samples.append(Sample(now, len(sched.running), len(sched.waiting), core.pool.usage))
             next_sample = now + sample_every_s
-        horizon = pending[0][0] - now if pending else math.inf
+        horizon = pending.next_s - now if pending else math.inf
         if fast_forward:
             batch = sched.decode_batch()
             if batch is not None:
                 seqs, context = batch
                 a = timer.step_ms(0, seqs, context) / 1e3
                 b = timer.step_ms(0, seqs, context + seqs) / 1e3 - a
-                k = _steps_starting_before(horizon, a, b, sched.fast_forward_limit(1 << 30))
+                k = steps_starting_before(horizon, a, b, sched.fast_forward_limit(1 << 30))
                 if k >= 2:
                     total = k * a + b * k * (k - 1) / 2
                     now += total
@@ -182,7 +175,7 @@ def replay(
             raise RuntimeError("the scheduler found nothing to run although requests wait")
         duration = core.step_s(step)
         result = sched.complete(step, now, now + duration)
-        _record_gaps(result, itl_v, itl_w)
+        record_gaps(result, itl_v, itl_w)
         now += duration
         steps += 1
         finished(result.finished)
@@ -199,7 +192,7 @@ def replay(
     )
 
 
-def _record_gaps(result: StepResult, values: list[float], weights: list[float]) -> None:
+def record_gaps(result: StepResult, values: list[float], weights: list[float]) -> None:
     if result.common_gap_count:
         values.append(result.common_gap_s)
         weights.append(result.common_gap_count)
@@ -208,7 +201,7 @@ def _record_gaps(result: StepResult, values: list[float], weights: list[float]) 
         weights.append(1)
 
 
-def _steps_starting_before(horizon_s: float, a: float, b: float, limit: int) -> int:
+def steps_starting_before(horizon_s: float, a: float, b: float, limit: int) -> int:
     """Largest k ≤ limit whose k-th step starts before ``horizon_s`` (steps last a, a+b, a+2b, …)."""
     if limit <= 0 or a <= 0:
         return 0

@@ -34,6 +34,7 @@ from kubellm.spec.metrics import (
 __all__ = [
     "HISTOGRAM_GROWTH",
     "RESULTS_SCHEMA_VERSION",
+    "AgainstReport",
     "BenchConfig",
     "BenchMetadata",
     "BenchPoint",
@@ -42,6 +43,8 @@ __all__ = [
     "Knee",
     "LatencyMetric",
     "LatencyStats",
+    "LevelFigures",
+    "PredictedLevel",
     "SloTarget",
     "StatName",
     "TokenSource",
@@ -237,6 +240,12 @@ class BenchConfig(StrictModel):
     verify_tls: bool = Field(default=True, description="Verify the server's TLS certificate.")
     seed: int = Field(default=0, description="Seed of every random choice (lengths, prompts, arrivals).")
     prompts: int = Field(default=512, ge=1, description="Distinct request bodies built before the run.")
+    replicas: int = Field(
+        default=1,
+        ge=1,
+        description="Engine replicas behind the URL (a gateway over several): loads are totals, and "
+        "`kubellm tune` divides the knee by this to get the per-replica figure.",
+    )
 
 
 class BenchMetadata(StrictModel):
@@ -253,6 +262,37 @@ class BenchMetadata(StrictModel):
     )
 
 
+class LevelFigures(StrictModel):
+    """The figures a load level is compared on (ms; tokens/s), measured or predicted."""
+
+    ttft_p50_ms: float | None = Field(default=None, description="Median time to first token, ms.")
+    ttft_p95_ms: float | None = Field(default=None, description="95th percentile time to first token, ms.")
+    tpot_p50_ms: float | None = Field(default=None, description="Median time per output token, ms.")
+    itl_p95_ms: float | None = Field(default=None, description="95th percentile inter-token gap, ms.")
+    output_tokens_per_s: float | None = Field(default=None, description="Output tokens per second.")
+
+
+class PredictedLevel(StrictModel):
+    """One load level: what was measured, what the planner and the simulator predicted for it."""
+
+    load: str = Field(description="The level, e.g. 'c=32' or 'r=5/s'.")
+    measured: LevelFigures = Field(description="What the benchmark measured.")
+    plan: LevelFigures = Field(description="The planner's roofline at this load (steady state, no queueing).")
+    sim: LevelFigures = Field(description="The simulator replaying this load in virtual time.")
+
+
+class AgainstReport(StrictModel):
+    """Predicted vs measured (`kubellm bench --against SPEC`): how far to trust sizing on this hardware."""
+
+    spec: str = Field(description="The spec the predictions were made for.")
+    gpu: str = Field(description="GPU type of the spec (with the MIG profile when sliced).")
+    gpus_per_replica: int = Field(description="GPUs per replica (tensor parallel).")
+    replicas: int = Field(description="Replicas the load was spread over.")
+    engine: str = Field(description="Engine and the version its image pins ('unpinned' when none is).")
+    calibration: str = Field(description="The GPU class whose calibration the predictions used.")
+    levels: list[PredictedLevel] = Field(default_factory=list, description="One entry per measured level.")
+
+
 class BenchResults(StrictModel):
     """The ``results.json`` of ``kubellm bench`` (documented in docs/bench.md)."""
 
@@ -267,6 +307,9 @@ class BenchResults(StrictModel):
         description="Why the run stopped early (unreachable server, auth, all requests failing…).",
     )
     stop_reason: str = Field(default="", description="Why the sweep or the level list ended.")
+    against: AgainstReport | None = Field(
+        default=None, description="Predictions beside the measurements (`--against SPEC`)."
+    )
 
 
 def point_meets_slo(point: BenchPoint, slo: Sequence[SloTarget], max_error_fraction: float = 0.01) -> bool:

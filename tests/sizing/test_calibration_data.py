@@ -1,0 +1,75 @@
+"""The published rows and the calibration are data with rules: the split is the recorded hash rule, every
+row names a GPU and model the catalog knows, and the fitted model still matches the H200 measurements."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kubellm.catalog import default_catalog
+from kubellm.plan import PerformanceModel
+from kubellm.plan.calibration import default_calibration
+
+DATA = Path(__file__).parents[2] / "benchmarks" / "data" / "published_serving.yaml"
+# One H200, Llama-3.1-8B bf16, CUDA-graph decode step at context 1,024 (the project's measurements of
+# 2026-11-28, also in benchmarks/sizing_calibrate.py): batch → ms
+H200_DECODE_MS = {1: 6.68, 8: 7.48, 32: 8.59, 128: 13.41, 256: 18.67}
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, object]:
+    loaded = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_every_source_sits_in_the_part_its_url_hashes_to(doc: dict[str, list[dict[str, str]]]) -> None:
+    for source in doc["sources"]:
+        digest = int(hashlib.sha256(("kubellm-sizing-19|" + source["url"]).encode()).hexdigest(), 16)
+        assert source["part"] == ("fit" if digest % 2 == 0 else "holdout"), source["id"]
+        assert source["verbatim"].strip() and source["url"].startswith("https://")
+
+
+def test_rows_cover_enough_gpus_and_name_what_the_catalog_knows(
+    doc: dict[str, list[dict[str, object]]],
+) -> None:
+    catalog = default_catalog()
+    sources = {s["id"]: s for s in doc["sources"]}
+    rows = doc["rows"]
+    assert len(rows) >= 30
+    assert len({r["gpu"] for r in rows}) >= 6
+    assert {sources[str(r["source"])]["part"] for r in rows} == {"fit", "holdout"}
+    for row in rows:
+        catalog.gpu(str(row["gpu"]))
+        catalog.model(str(row["model"]))
+        assert any(row.get(metric) is not None for metric in ("decode_ms", "ttft_ms", "throughput")), row[
+            "id"
+        ]
+
+
+def test_every_gpu_of_the_catalog_has_a_class() -> None:
+    calibration = default_calibration()
+    for gpu in default_catalog().gpus:
+        assert calibration.for_gpu(gpu).name in calibration.classes
+
+
+@pytest.mark.parametrize(("batch", "measured_ms"), sorted(H200_DECODE_MS.items()))
+def test_the_h200_decode_step_stays_within_20_percent_of_the_measurements(
+    batch: int, measured_ms: float
+) -> None:
+    catalog = default_catalog()
+    llama = catalog.model("Llama-3.1-8B")
+    perf = PerformanceModel(
+        llama, catalog.gpu("H200-141GB"), 1, float(llama.weights_bytes_for("bfloat16", None)), 131072.0
+    )
+    assert perf.decode_step_ms(batch, 1024) == pytest.approx(measured_ms, rel=0.20)
+
+
+def test_tensor_parallel_all_reduce_grows_with_the_tp_size() -> None:
+    link = default_calibration().nvlink
+    small = 32 * 1024
+    assert link.cost_ms(1, small, 900) == 0
+    assert link.cost_ms(2, small, 900) < link.cost_ms(4, small, 900) < link.cost_ms(8, small, 900)
