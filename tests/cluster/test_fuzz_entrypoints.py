@@ -31,7 +31,15 @@ from kubellm.plan import plan
 from kubellm.spec import LLMService
 
 DATA = Path(__file__).parent / "data"
-DUMPS = ("dump-real-placement", "dump-real-scheduler", "dump-a100-crashloop", "dump-l4-yaml", "dump-partial")
+DUMPS = (
+    "dump-real-placement",
+    "dump-real-scope",
+    "dump-real-wait",
+    "dump-real-scheduler",
+    "dump-a100-crashloop",
+    "dump-l4-yaml",
+    "dump-partial",
+)
 DUMP_FILES = sorted(p for d in DUMPS for p in (DATA / d).rglob("*") if p.is_file() and p.suffix != ".md")
 
 

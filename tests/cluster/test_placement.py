@@ -55,8 +55,10 @@ def test_filters_in_the_schedulers_order_with_the_reason_for_each_node() -> None
     cordoned["spec"]["unschedulable"] = True
     assert [n["metadata"]["name"] for n in eligible_nodes(p, [l4, h100, a100, cordoned])] == ["l4"]
     assert (
-        exclusion(p, h100) == "untolerated taint {dedicated: training}"
-    )  # taints are filtered before affinity
+        exclusion(p, h100)  # every failing filter: tolerating the taint alone would not let the pod on
+        == "untolerated taint {dedicated: training} and does not match the pod's nvidia.com/gpu.product=NVIDIA-L4 "
+        "(nodes have: NVIDIA-H100-80GB-HBM3)"
+    )
     assert exclusion(p, a100) == (
         "does not match the pod's nvidia.com/gpu.product=NVIDIA-L4 (nodes have: NVIDIA-A100-SXM4-80GB)"
     )

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kubellm.cluster.blockers import rollout_findings
 from kubellm.cluster.doctor import diagnose
 from kubellm.cluster.findings import Finding
 from kubellm.cluster.hints import DoctorHints
 from kubellm.cluster.snapshot import load_dump
+from kubellm.cluster.status import rollout_progress
 
-DUMP = Path(__file__).parent / "data" / "dump-real-placement"
+DATA = Path(__file__).parent / "data"
+DUMP = DATA / "dump-real-placement"
 
 
 def findings_for(hints: DoctorHints | None = None) -> dict[str, list[Finding]]:
@@ -82,3 +85,28 @@ def test_device_plugin_down_is_reported_as_such_not_as_a_wrong_gpu_type() -> Non
 def test_a_full_node_of_the_right_type_is_all_gpus_allocated() -> None:
     (finding,) = findings_for()["Pod/doctor2-sched/two-on-full-l4"]
     assert finding.id == "DOC001" and "(2 needed, node sizes: 4)" in finding.cause
+
+
+def test_two_services_with_one_name_prefix_never_report_each_other() -> None:
+    """Recorded: `llama` and `llama-big` applied by kubellm; only llama-big's StatefulSet is rejected."""
+    snap = load_dump(DATA / "dump-real-scope")
+    llama = diagnose(snap, DoctorHints(namespace="doctor2-llm", service="llama"))
+    big = diagnose(snap, DoctorHints(namespace="doctor2-llm", service="llama-big"))
+    assert [(f.id, f.object) for f in llama if f.severity == "error"] == [
+        ("DOC006", "Pod/doctor2-llm/llama-0")
+    ]
+    assert "FailedScheduling ×19" in llama[0].evidence  # series.count 18 plus a single event
+    assert [(f.id, f.object) for f in big if f.severity == "error"] == [
+        ("DOC108", "StatefulSet/doctor2-llm/llama-big")
+    ]
+
+
+def test_apply_wait_reads_the_recorded_rollout_as_blocked() -> None:
+    snap = load_dump(DATA / "dump-real-wait")
+    hints = DoctorHints(namespace="doctor2-wait", service="wait-big")
+    findings = rollout_findings(snap, hints, diagnose(snap, hints))
+    (doc002,) = [f for f in findings if f.id == "DOC002"]
+    assert doc002.evidence.startswith("FailedScheduling ×100: 0/5 nodes are available: 1 Insufficient")
+    progress = rollout_progress(snap, findings)
+    assert progress.blocked_by == f"DOC002 {doc002.object}" and not progress.done
+    assert "gpu-h100-1 has 8 but is ruled out" in (progress.blocked or "")

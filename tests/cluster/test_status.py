@@ -296,3 +296,15 @@ def test_live_doctor_lists_the_gpu_stack_in_every_namespace(api: FakeApiServer, 
     assert [p["metadata"]["name"] for p in snap.pods] == ["nvidia-device-plugin-daemonset-x7k2p"]
     assert "DOC105" in {f.id for f in diagnose(snap, HINTS)}
     assert any(r.path == "/api/v1/pods" for r in api.calls("GET"))
+
+
+def test_wait_does_not_fail_on_the_gpu_stack_of_a_node_the_service_does_not_use(
+    api: FakeApiServer, client: KubeClient
+) -> None:
+    crashing = system_pod("nvidia-device-plugin-daemonset-x7k2p", namespace="gpu-operator", node_name="gpu-9")
+    crashing["status"]["containerStatuses"] = [status_crashloop("nvidia-device-plugin-ctr")]
+    api.put(crashing)
+    api.put(deployment(ready=1))
+    api.put(engine_pod(True))
+    assert "DOC105" in {f.id for f in diagnose(gather(client, HINTS), HINTS)}  # the doctor still reports it
+    assert wait_for_rollout(client, HINTS, timeout_s=60, sleep=lambda s: None).done

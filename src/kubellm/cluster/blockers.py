@@ -7,6 +7,7 @@ from typing import Any
 
 from kubellm.cluster.events import pod_events
 from kubellm.cluster.findings import Finding
+from kubellm.cluster.hints import DoctorHints
 from kubellm.cluster.objects import (
     as_list,
     container_statuses,
@@ -59,6 +60,14 @@ def blocking_finding(snap: ClusterSnapshot, findings: list[Finding]) -> Finding 
             continue
         return finding
     return None
+
+
+def rollout_findings(snap: ClusterSnapshot, hints: DoctorHints, findings: list[Finding]) -> list[Finding]:
+    """The findings a rollout of this service can fail on: those about its own pods and workloads, its events and
+    its logs. A crashing device plugin on some other node, or a NotReady node, is the doctor's to report; it does
+    not stop `apply --wait` (a pod that needs that node shows up as unschedulable)."""
+    others = {ref(p) for p in snap.pods if not hints.in_scope(p)}
+    return [f for f in findings if f.object not in others and not f.object.startswith("Node/")]
 
 
 def job_pods(snap: ClusterSnapshot, job: dict[str, Any]) -> list[dict[str, Any]]:

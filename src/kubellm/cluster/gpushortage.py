@@ -43,14 +43,25 @@ def _named(excluded: list[tuple[dict[str, Any], int, str]]) -> str:
     return text + (f" (+{len(excluded) - _MAX_NAMED} more)" if len(excluded) > _MAX_NAMED else "")
 
 
+def _steps(why: str) -> list[tuple[str, str]]:
+    """The spec changes that let the pod onto one node, from why it is ruled out."""
+    steps: list[tuple[str, str]] = []
+    if any(key in why for key in ("gpu.product", "accelerator", "instance-type", "instance-gpu-name")):
+        steps.append(("choose its GPU type (gpu.type)", "gpu.type"))
+    elif "does not match" in why:
+        steps.append(("change placement.node_selector to match it", "placement.node_selector"))
+    if "taint" in why:
+        steps.append(("tolerate its taint (placement.tolerations)", "placement.tolerations"))
+    if "cordoned" in why:
+        steps.append(("uncordon it (kubectl uncordon)", steps[0][1] if steps else "placement.node_selector"))
+    return steps
+
+
 def _placement_fix(excluded: list[tuple[dict[str, Any], int, str]]) -> tuple[str, str]:
-    """How to let the pod onto the bigger nodes, and the spec field for it."""
-    reasons = " ".join(why for _, _, why in excluded)
-    if "taint" in reasons:
-        return "tolerate their taint (placement.tolerations)", "placement.tolerations"
-    if "gpu.product" in reasons or "accelerator" in reasons:
-        return "choose their GPU type (gpu.type)", "gpu.type"
-    return "change placement.node_selector to match them", "placement.node_selector"
+    """How to let the pod onto the bigger node that needs the fewest changes, and the spec field of the first."""
+    node, _, why = min(excluded, key=lambda item: len(_steps(item[2])))
+    steps = _steps(why) or [("change its placement", "placement.node_selector")]
+    return f"{' and '.join(text for text, _ in steps)} to run on {name_of(node)}", steps[0][1]
 
 
 def gpu_shortage(
@@ -92,7 +103,7 @@ def gpu_shortage(
                     evidence,
                     f"None of the nodes this pod may use has {resource}; the nodes that have it are ruled out by the "
                     f"pod's placement: {_named(excluded)}.",
-                    f"To run on them, {how}.",
+                    f"{how[0].upper()}{how[1:]}.",
                     field,
                 )
             )

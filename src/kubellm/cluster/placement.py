@@ -131,25 +131,29 @@ def unmet_requirements(pod: dict[str, Any], nodes: list[dict[str, Any]]) -> list
 
 
 def exclusion(pod: dict[str, Any], node: dict[str, Any]) -> str | None:
-    """Why the scheduler's filters rule the node out for this pod (the first filter it fails), or None."""
+    """Why the scheduler's filters rule the node out for this pod, or None. Every failing filter is named (the
+    scheduler reports only the first): tolerating a taint does not help on a node whose GPU type the pod's
+    affinity excludes."""
+    reasons = []
     taints = untolerated_taints(pod, node)
+    if any(t.get("key") == UNSCHEDULABLE_TAINT for t in taints):
+        reasons.append("cordoned (spec.unschedulable)")
+        taints = [t for t in taints if t.get("key") != UNSCHEDULABLE_TAINT]
     if taints:
-        if any(t.get("key") == UNSCHEDULABLE_TAINT for t in taints):
-            return "cordoned (spec.unschedulable)"
-        return "untolerated taint " + ", ".join(taint_text(t) for t in taints)
+        reasons.append("untolerated taint " + ", ".join(taint_text(t) for t in taints))
     if not matches_affinity(pod, node):
         labels = labels_of(node)
         unmet = [e for e in selector_requirements(pod) if not expression_matches(labels, e)]
-        if not unmet and required_terms(pod):
-            unmet = [
-                e
-                for e in as_list(required_terms(pod)[0].get("matchExpressions"))
-                if not expression_matches(labels, e)
+        terms = required_terms(pod)
+        if terms and not any(_term_matches(node, t) for t in terms):
+            unmet += [
+                e for e in as_list(terms[0].get("matchExpressions")) if not expression_matches(labels, e)
             ]
-        return "does not match the pod's " + (
-            "; ".join(describe_requirement(e, [node]) for e in unmet) or "node affinity"
+        reasons.append(
+            "does not match the pod's "
+            + ("; ".join(describe_requirement(e, [node]) for e in unmet) or "node affinity")
         )
-    return None
+    return " and ".join(reasons) or None
 
 
 def eligible_nodes(pod: dict[str, Any], nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kubellm.cluster.apply import selector
+from kubellm.cluster.blockers import rollout_findings
 from kubellm.cluster.client import KubeClient
 from kubellm.cluster.doctor import diagnose
 from kubellm.cluster.hints import DoctorHints
@@ -53,7 +54,7 @@ def wait_for_rollout(
     doctor_hint = f"kubellm doctor --namespace {hints.namespace} --service {hints.service}"
     while True:
         snap = service_snapshot(client, hints)
-        progress = rollout_progress(snap, diagnose(snap, hints))
+        progress = rollout_progress(snap, rollout_findings(snap, hints, diagnose(snap, hints)))
         if progress.line != last_line and on_progress:
             on_progress(progress)
         last_line = progress.line
