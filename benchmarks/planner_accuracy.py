@@ -25,9 +25,9 @@ from planner_log_points import EXPLAINED, Outcome, load_points, predict
 
 from kubellm.catalog import default_catalog
 from kubellm.cli.plan import custom_gpu
-from kubellm.plan import plan
-from kubellm.plan.kv_layout import BLOCK_SIZE
-from kubellm.plan.memory import GIB
+from kubellm.planning import plan
+from kubellm.planning.kv_layout import BLOCK_SIZE
+from kubellm.planning.memory import GIB
 from kubellm.spec import LLMService
 
 

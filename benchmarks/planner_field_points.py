@@ -18,12 +18,12 @@ from planner_log_points import Outcome
 from kubellm.catalog import Catalog, GpuSpec, default_catalog
 from kubellm.cli.plan import custom_gpu
 from kubellm.errors import KubellmError
-from kubellm.plan import plan
-from kubellm.plan.kv_layout import kv_blocks, kv_layout, reported_tokens
-from kubellm.plan.layout import kv_dtype_bytes
-from kubellm.plan.memory import GIB
-from kubellm.plan.result import Plan
-from kubellm.plan.vllm_versions import accounting_for
+from kubellm.planning import plan
+from kubellm.planning.kv_layout import kv_blocks, kv_layout, reported_tokens
+from kubellm.planning.layout import kv_dtype_bytes
+from kubellm.planning.memory import GIB
+from kubellm.planning.result import Plan
+from kubellm.planning.vllm_versions import accounting_for
 from kubellm.spec import LLMService
 
 DATA = Path(__file__).parent / "data" / "vllm_field_logs.yaml"

@@ -17,10 +17,10 @@ import yaml
 
 from kubellm.catalog import default_catalog
 from kubellm.errors import KubellmError
-from kubellm.plan import plan
-from kubellm.plan.kv_layout import kv_blocks, reported_tokens
-from kubellm.plan.memory import GIB
-from kubellm.plan.vllm_versions import accounting_for
+from kubellm.planning import plan
+from kubellm.planning.kv_layout import kv_blocks, reported_tokens
+from kubellm.planning.memory import GIB
+from kubellm.planning.vllm_versions import accounting_for
 from kubellm.spec import LLMService
 
 DATA = Path(__file__).parent / "data" / "vllm_startup_logs.yaml"
@@ -104,8 +104,8 @@ def predict(p: dict[str, Any]) -> Outcome | str:
     if logged.get("kv_tokens"):
         target = int(logged["kv_tokens"])
     else:  # only the memory is logged: count the tokens that memory holds, the same way vLLM would
-        from kubellm.plan.kv_layout import kv_layout
-        from kubellm.plan.layout import kv_dtype_bytes
+        from kubellm.planning.kv_layout import kv_layout
+        from kubellm.planning.layout import kv_dtype_bytes
 
         acct = accounting_for(p["vllm_version"])
         dtype = model.dtype if p.get("dtype") in (None, "auto") else p["dtype"]

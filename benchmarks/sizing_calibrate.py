@@ -1,7 +1,7 @@
 """Refit the performance model's per-GPU-class calibration on the FIT part of the published rows.
 
     python benchmarks/sizing_calibrate.py            # print the fitted values and the fit errors
-    python benchmarks/sizing_calibrate.py --write    # also write src/kubellm/plan/data/calibration.yaml
+    python benchmarks/sizing_calibrate.py --write    # also write src/kubellm/planning/data/calibration.yaml
 
 Only rows whose source hashes into the "fit" part are used (see the split rule in
 benchmarks/data/published_serving.yaml), plus the H200 decode measurements of 2026-11-28 (shared
@@ -26,8 +26,8 @@ import yaml
 from sizing_rows import METRICS, Row, calibrated, load_rows, predict_row, row_plan
 
 from kubellm.catalog import default_catalog
-from kubellm.plan import PerformanceModel, Plan
-from kubellm.plan.calibration import calibration_from_data, calibration_yaml
+from kubellm.planning import PerformanceModel, Plan
+from kubellm.planning.calibration import calibration_from_data, calibration_yaml
 
 CALIBRATION_FILE = Path(__file__).parents[1] / "src" / "kubellm" / "plan" / "data" / "calibration.yaml"
 # H200, Llama-3.1-8B bf16, context 1,024: CUDA-graph decode step (ms) by batch (shared measurements)

@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from kubellm.catalog import default_catalog
-from kubellm.plan import PerformanceModel, Plan, plan
-from kubellm.plan.calibration import Calibration
+from kubellm.planning import PerformanceModel, Plan, plan
+from kubellm.planning.calibration import Calibration
 from kubellm.sizing import Traffic, simulate
 from kubellm.spec import LLMService
 

@@ -21,11 +21,11 @@ RELEASE_IMAGE = f"{IMAGE_REPOSITORY}:{__version__}"
 __all__ = ["IMAGE_REPOSITORY", "RELEASE_IMAGE", "KubellmError", "__version__", "load_spec", "plan"]
 
 if TYPE_CHECKING:
-    from kubellm.plan import plan
+    from kubellm.planning import plan
     from kubellm.spec import load_spec
 
 
-_LAZY = {"load_spec": "kubellm.spec", "plan": "kubellm.plan"}
+_LAZY = {"load_spec": "kubellm.spec", "plan": "kubellm.planning"}
 
 
 def __getattr__(name: str) -> Any:

@@ -11,8 +11,8 @@ import pytest
 from kubellm.catalog import default_catalog
 from kubellm.catalog.hf_config import arch_from_config
 from kubellm.catalog.model import ModelArch
-from kubellm.plan.kv_layout import kv_blocks, kv_layout, reported_tokens
-from kubellm.plan.vllm_versions import accounting_for
+from kubellm.planning.kv_layout import kv_blocks, kv_layout, reported_tokens
+from kubellm.planning.vllm_versions import accounting_for
 
 CONFIGS = Path(__file__).parent / "configs"
 GIB = 2**30

@@ -1,4 +1,4 @@
-"""kubellm.plan.recommend: which catalog models fit a GPU, planned with the real planner.
+"""kubellm.planning.recommend: which catalog models fit a GPU, planned with the real planner.
 
 (It lives with the catalog tests because it answers a catalog question: what of the catalog fits here.)
 """
@@ -9,8 +9,8 @@ import pytest
 
 from kubellm.catalog import Catalog, GpuSpec, ModelArch, default_catalog
 from kubellm.errors import PlanError
-from kubellm.plan import Plan, plan
-from kubellm.plan.recommend import assess, recommend
+from kubellm.planning import Plan, plan
+from kubellm.planning.recommend import assess, recommend
 from kubellm.spec import LLMService
 
 

@@ -27,7 +27,7 @@ from kubellm.cluster.logdiagnosis import match_log
 from kubellm.cluster.planfix import kv_cache_fix
 from kubellm.cluster.snapshot import ClusterSnapshot, load_dump, parse_metrics
 from kubellm.cluster.status import rollout_progress, service_status
-from kubellm.plan import plan
+from kubellm.planning import plan
 from kubellm.spec import LLMService
 
 DATA = Path(__file__).parent / "data"

@@ -1,4 +1,4 @@
-"""KV-cache fixes: the engine's figure, and with the spec the planner's (kubellm.plan, never re-derived here)."""
+"""KV-cache fixes: the engine's figure, and with the spec the planner's (kubellm.planning, never re-derived here)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from kubellm.cli.app import app
 from kubellm.cluster.doctor import diagnose_text
 from kubellm.cluster.planfix import context_that_fits, kv_cache_fix
-from kubellm.plan import plan
-from kubellm.plan.layout import AUTO_CONTEXTS
+from kubellm.planning import plan
+from kubellm.planning.layout import AUTO_CONTEXTS
 from kubellm.spec import LLMService
 
 V1_LOG = (

@@ -15,7 +15,7 @@ import pytest
 from kubellm.engines import KUBELLM, RENDERED, EngineTable, Flag, parse_flags, read_settings, table_for
 from kubellm.errors import UsageError
 from kubellm.lint.engines import detect
-from kubellm.plan import Plan, plan
+from kubellm.planning import Plan, plan
 from kubellm.render import render, render_context
 
 from .specs import engine_spec

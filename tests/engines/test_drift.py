@@ -14,7 +14,7 @@ from kubellm.lint.loader import parse_text
 from kubellm.lint.runner import lint_loaded
 from kubellm.local import commands
 from kubellm.local.engines import LocalEngine
-from kubellm.plan import plan, planner
+from kubellm.planning import plan, planner
 from kubellm.render import render, render_context
 from kubellm.render.gateway import gateway_config
 from kubellm.sim.config import config_from_plan
@@ -85,7 +85,7 @@ def _gpu007(objects: list[dict[str, Any]]) -> list[str]:
 
 
 def test_lint_expects_the_planners_startup_budget() -> None:
-    from kubellm.plan.resources import startup_budget_s
+    from kubellm.planning.resources import startup_budget_s
 
     spec = LLMService.model_validate(
         {"metadata": {"name": "t"}, "model": {"source": "hf://meta-llama/Llama-3.3-70B-Instruct"},
@@ -128,7 +128,7 @@ def test_the_plan_carries_its_performance_model_with_fp8_compute_across_pickling
 
 
 def test_the_shared_gpu_limit_is_one_rule_in_plan_render_and_lint() -> None:
-    from kubellm.plan.resources import shared_gpu_max_utilization
+    from kubellm.planning.resources import shared_gpu_max_utilization
 
     limit = shared_gpu_max_utilization()
     for util, problem in ((limit, False), (round(limit + 0.05, 2), True)):

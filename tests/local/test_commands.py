@@ -6,7 +6,7 @@ from pathlib import Path
 
 from kubellm.local import commands
 from kubellm.local.engines import LocalEngine
-from kubellm.plan import plan
+from kubellm.planning import plan
 from kubellm.spec import LLMService
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kubellm.local.engines import LocalEngine, choose_engine
 from kubellm.local.environment import Environment
-from kubellm.plan import plan
+from kubellm.planning import plan
 from kubellm.spec import load_spec
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "quickstart.yaml"

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kubellm.catalog.providers import Instance, provider
-from kubellm.plan import plan
-from kubellm.plan.instance import (
+from kubellm.planning import plan
+from kubellm.planning.instance import (
     DAEMONSET_CPU_MILLICORES,
     DAEMONSET_MEMORY_MIB,
     allocatable,

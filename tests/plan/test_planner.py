@@ -8,7 +8,7 @@ import pytest
 
 from kubellm.catalog import default_catalog
 from kubellm.errors import CatalogError, PlanError
-from kubellm.plan import plan, valid_tps
+from kubellm.planning import plan, valid_tps
 from kubellm.spec import LLMService
 
 

@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubellm.catalog import default_catalog
-from kubellm.plan import memory as mem
-from kubellm.plan import plan
-from kubellm.plan.kv_layout import BLOCK_SIZE, kv_layout
-from kubellm.plan.layout import Layout, memory_fit
-from kubellm.plan.vllm_versions import accounting_for
+from kubellm.planning import memory as mem
+from kubellm.planning import plan
+from kubellm.planning.kv_layout import BLOCK_SIZE, kv_layout
+from kubellm.planning.layout import Layout, memory_fit
+from kubellm.planning.vllm_versions import accounting_for
 from kubellm.spec import LLMService
 
 CATALOG = default_catalog()

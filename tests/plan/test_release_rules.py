@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from kubellm.catalog import default_catalog
-from kubellm.plan import memory as mem
-from kubellm.plan import plan
-from kubellm.plan.vllm_versions import accounting_for
+from kubellm.planning import memory as mem
+from kubellm.planning import plan
+from kubellm.planning.vllm_versions import accounting_for
 from kubellm.spec import LLMService
 
 

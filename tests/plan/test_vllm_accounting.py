@@ -10,10 +10,15 @@ from hypothesis import strategies as st
 
 from kubellm.catalog import default_catalog
 from kubellm.errors import UsageError
-from kubellm.plan import plan
-from kubellm.plan.kv_layout import blocks_per_request, kv_layout, max_concurrency, reported_tokens
-from kubellm.plan.memory import engine_defaults
-from kubellm.plan.vllm_versions import PINNED_VLLM_VERSION, accounting_for, parse_version, version_from_image
+from kubellm.planning import plan
+from kubellm.planning.kv_layout import blocks_per_request, kv_layout, max_concurrency, reported_tokens
+from kubellm.planning.memory import engine_defaults
+from kubellm.planning.vllm_versions import (
+    PINNED_VLLM_VERSION,
+    accounting_for,
+    parse_version,
+    version_from_image,
+)
 from kubellm.spec import LLMService
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kubellm.catalog import default_catalog, resolve_model
-from kubellm.plan.result import Plan
+from kubellm.planning.result import Plan
 from kubellm.render import RenderOptions, plan_service, render
 from kubellm.spec import LLMService, load_spec
 

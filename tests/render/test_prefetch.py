@@ -147,7 +147,7 @@ def test_gpt_oss_20b_fetches_a_third_of_the_repository(monkeypatch: pytest.Monke
     total = sum(listing.values()) / 2**30
     fetched = sum(listing[f] for f in select_files(files, (), _weight_map(files))) / 2**30
     assert total > 38 and fetched < 13.5  # 38.5 GiB in the repository; the rendered cache is 30 GiB
-    from kubellm.plan import plan
+    from kubellm.planning import plan
     from kubellm.spec import LLMService
 
     spec = LLMService.model_validate({"metadata": {"name": "g"}, "model": {"source": "hf://openai/gpt-oss-20b"},

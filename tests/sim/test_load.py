@@ -11,7 +11,7 @@ from collections.abc import Callable
 import httpx
 import openai
 
-from kubellm.plan import PerformanceModel
+from kubellm.planning import PerformanceModel
 from kubellm.sim.config import planned_engine, service_from_flags
 
 from .conftest import RunningSim

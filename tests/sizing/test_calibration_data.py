@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from kubellm.catalog import default_catalog
-from kubellm.plan import PerformanceModel
-from kubellm.plan.calibration import default_calibration
+from kubellm.planning import PerformanceModel
+from kubellm.planning.calibration import default_calibration
 
 DATA = Path(__file__).parents[2] / "benchmarks" / "data" / "published_serving.yaml"
 # One H200, Llama-3.1-8B bf16, CUDA-graph decode step at context 1,024 (the project's measurements of

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from kubellm.cli.app import app
 from kubellm.errors import UsageError
-from kubellm.plan import plan
+from kubellm.planning import plan
 from kubellm.spec import load_spec
 
 runner = CliRunner()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubellm.plan import plan
+from kubellm.planning import plan
 from kubellm.spec import LLMService
 
 

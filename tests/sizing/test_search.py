@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from kubellm.catalog import Catalog, GpuSpec, default_catalog
-from kubellm.plan import plan
-from kubellm.plan.calibration import default_calibration
+from kubellm.planning import plan
+from kubellm.planning.calibration import default_calibration
 from kubellm.sizing.candidate import MEETS, OVER_BUDGET
 from kubellm.sizing.search import SizingSearch
 from kubellm.sizing.slo import parse_slo

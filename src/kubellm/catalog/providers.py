@@ -1,7 +1,7 @@
 """Managed-Kubernetes providers as data: GPU node labels and taints, storage classes, identities, instance shapes.
 
 Loaded once from ``data/providers.yaml`` (every fact there carries its source). Plain frozen dataclasses,
-no arithmetic: the planner computes allocatable resources and picks instances (``kubellm.plan.instance``),
+no arithmetic: the planner computes allocatable resources and picks instances (``kubellm.planning.instance``),
 render turns labels, taints and classes into objects.
 """
 

@@ -1,7 +1,7 @@
 """`kubellm models` and `kubellm gpus`: list the catalog, and recommend models that fit a GPU.
 
 Only this layer prints. The rows are plain dicts (:func:`model_row`, :func:`gpu_row`) so that the
-table and ``--json`` show the same facts; the fit check lives in :mod:`kubellm.plan.recommend`.
+table and ``--json`` show the same facts; the fit check lives in :mod:`kubellm.planning.recommend`.
 """
 
 from __future__ import annotations
@@ -277,7 +277,7 @@ def models_command(
         else:
             _print_models(chosen)
         return
-    from kubellm.plan.recommend import recommend
+    from kubellm.planning.recommend import recommend
 
     gpu = catalog.gpu(fits)
     mig = mig or mig_profile_in(fits)

@@ -13,7 +13,7 @@ from kubellm.errors import UsageError
 
 if TYPE_CHECKING:
     from kubellm.catalog import GpuSpec
-    from kubellm.plan import Plan
+    from kubellm.planning import Plan
     from kubellm.spec import LLMService
 
 PLAN_HELP = """Plan one replica: memory per GPU, KV capacity, parallelism, engine arguments, speed and cost.
@@ -129,7 +129,7 @@ def run_plan(
     spec: LLMService, gpu_memory_gib: float | None, *, generation: str = "v1", vllm_version: str | None = None
 ) -> Plan:
     from kubellm.catalog import default_catalog
-    from kubellm.plan import plan
+    from kubellm.planning import plan
 
     catalog = default_catalog()
     gpu = None
@@ -227,7 +227,7 @@ def register(app: typer.Typer) -> None:
         quantizations: str = typer.Option("none,fp8", "--quantizations", help="Sizing: weight quantizations to try (none, fp8, awq, …)."),
         output: Path | None = typer.Option(None, "--output", "-o", help="Sizing: write the best configuration as a spec ('-' = stdout)."),
     ) -> None:  # fmt: skip
-        from kubellm.plan.access import model_access_error
+        from kubellm.planning.access import model_access_error
 
         if model and model_config:
             raise UsageError("--model and --model-config both given", "give one of them")
@@ -257,7 +257,7 @@ def register(app: typer.Typer) -> None:
         if access is not None and spec is not None:
             raise access
         if vllm_version is not None:
-            from kubellm.plan.vllm_versions import parse_version
+            from kubellm.planning.vllm_versions import parse_version
 
             parse_version(vllm_version)  # UsageError with the fix for a malformed version
         if slo or traffic or gpus or budget_usd_hour is not None or output is not None:

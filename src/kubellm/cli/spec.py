@@ -14,7 +14,7 @@ from kubellm.errors import UsageError
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from kubellm.plan import Plan
+    from kubellm.planning import Plan
     from kubellm.spec import LLMService
 
 INIT_HELP = """Write a complete, commented LLMService spec that `kubellm plan` and `kubellm render` accept.
@@ -70,7 +70,7 @@ def _slug(text: str) -> str:
 
 def choose_layout(service: LLMService) -> tuple[LLMService, Plan, list[str]]:
     """Plan with the GPU count left open; fall back to fp8 when no tensor-parallel size fits."""
-    from kubellm.plan import plan
+    from kubellm.planning import plan
 
     notes: list[str] = []
     result = plan(service)
@@ -147,7 +147,7 @@ def init_command(
     output: Path | None = typer.Option(None, "-o", "--output", help="Write the spec here instead of stdout."),
 ) -> None:
     from kubellm.catalog import default_catalog
-    from kubellm.plan.access import model_access_error
+    from kubellm.planning.access import model_access_error
     from kubellm.spec import LLMService, validate_as
 
     catalog = default_catalog()
@@ -179,7 +179,7 @@ def init_command(
     if gpus is None:
         service, result, notes = choose_layout(service)
     else:
-        from kubellm.plan import plan
+        from kubellm.planning import plan
 
         result, notes = plan(service), []
     for note in notes:

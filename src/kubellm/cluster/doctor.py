@@ -23,7 +23,7 @@ from kubellm.cluster.scope import workload_pods
 from kubellm.cluster.snapshot import ClusterSnapshot
 
 if TYPE_CHECKING:
-    from kubellm.plan import Plan
+    from kubellm.planning import Plan
 
 
 def _max_num_seqs(pods: list[dict[str, Any]]) -> int | None:

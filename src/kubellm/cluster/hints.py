@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from kubellm.cluster.objects import labels_of, name_of, namespace_of
 
 if TYPE_CHECKING:
-    from kubellm.plan import Plan
+    from kubellm.planning import Plan
 
 SERVICE_LABEL = "kubellm.dev/service"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"

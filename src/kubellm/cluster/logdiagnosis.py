@@ -20,7 +20,7 @@ from kubellm.cluster.signatures import Signature, load_signatures
 from kubellm.cluster.stats import stats_findings
 
 if TYPE_CHECKING:
-    from kubellm.plan import Plan
+    from kubellm.planning import Plan
 
 _MAX_EVIDENCE = 300
 _EXCEPTION = re.compile(r"^(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Failure)\b(?::|\s*$)")

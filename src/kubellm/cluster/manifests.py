@@ -15,7 +15,7 @@ import yaml
 from kubellm.cluster.hints import DoctorHints
 from kubellm.cluster.objects import as_list, pod_spec
 from kubellm.cluster.snapshot import ENGINE_WORKLOAD_KINDS
-from kubellm.plan.result import Plan
+from kubellm.planning.result import Plan
 from kubellm.spec import LLMService, load_spec
 
 

@@ -3,7 +3,7 @@
 The engine says how many tokens fit ("estimated maximum model length is 74800", V0's "maximum number of tokens
 that can be stored in KV cache (74800)"). The context to set is the longest on the planner's context ladder
 (``AUTO_CONTEXTS``) that fits. With the spec, each change that keeps the configured length (fp8 KV cache, the
-next tensor-parallel size, a higher memory utilization) is planned with ``kubellm.plan``; the planner's KV
+next tensor-parallel size, a higher memory utilization) is planned with ``kubellm.planning``; the planner's KV
 capacity for it, scaled by what the engine measured against what the planner expected for the spec as it is,
 says whether the configured length then fits. No memory arithmetic is repeated here.
 """
@@ -16,14 +16,14 @@ from kubellm.errors import KubellmError
 from kubellm.spec.service import GpuSharing
 
 if TYPE_CHECKING:
-    from kubellm.plan import Plan
+    from kubellm.planning import Plan
 
 KEEP_LENGTH_UTILIZATION = 0.95  # the highest gpu.memory_utilization the planner's suggestions use
 
 
 def context_that_fits(tokens: int) -> int:
     """The longest context on the planner's ladder (powers of two from 2K) that fits; below 2K the figure itself."""
-    from kubellm.plan.layout import AUTO_CONTEXTS
+    from kubellm.planning.layout import AUTO_CONTEXTS
 
     fitting = [c for c in AUTO_CONTEXTS if c <= tokens]
     return fitting[-1] if fitting else tokens
@@ -33,7 +33,7 @@ def _variant_tokens(plan: Plan, changes: dict[str, dict[str, Any]]) -> int | Non
     """KV tokens the planner gives the spec with these changes (None when it cannot plan them)."""
     from pydantic import ValidationError
 
-    from kubellm.plan import plan as make_plan
+    from kubellm.planning import plan as make_plan
     from kubellm.spec import LLMService
 
     data = plan.spec.model_dump(mode="python")
@@ -48,7 +48,7 @@ def _variant_tokens(plan: Plan, changes: dict[str, dict[str, Any]]) -> int | Non
 def _keep_length_changes(plan: Plan) -> list[tuple[str, dict[str, dict[str, Any]]]]:
     """Spec changes that add KV-cache room without shortening the context, cheapest first."""
     from kubellm.catalog import resolve_model
-    from kubellm.plan import valid_tps
+    from kubellm.planning import valid_tps
 
     spec = plan.spec
     changes: list[tuple[str, dict[str, dict[str, Any]]]] = []

@@ -2,7 +2,7 @@
 
 A foundation package beside ``catalog`` (it imports only ``kubellm.spec``). Readers:
 
-- ``kubellm.plan.engine_args`` writes the planned flags by the names found here;
+- ``kubellm.planning.engine_args`` writes the planned flags by the names found here;
 - ``kubellm.render.engines`` takes ports, probe paths and metric names from here, and
   :func:`check_extra_args` refuses an ``engine.extra_args`` entry that sets an owned flag;
 - ``kubellm.lint.engines`` parses argv and environment with :func:`read_settings`;

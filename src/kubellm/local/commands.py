@@ -16,7 +16,7 @@ from kubellm.engines import served_name as served_name
 from kubellm.local.engines import LocalEngine
 from kubellm.local.ports import LOOPBACK
 from kubellm.local.processes import ProcessSpec
-from kubellm.plan.result import Plan
+from kubellm.planning.result import Plan
 from kubellm.render.gateway_config import engine_pool
 from kubellm.render.gateway_config import gateway_config as build_gateway_config
 from kubellm.spec import LLMService

@@ -23,7 +23,7 @@ from kubellm.local.environment import Environment, probe_environment
 from kubellm.local.health import StartError, wait_until_healthy
 from kubellm.local.ports import LOOPBACK, ensure_port_free, free_ports
 from kubellm.local.processes import Child, ProcessSpec, Supervisor, command_line, describe_exit
-from kubellm.plan.result import Plan
+from kubellm.planning.result import Plan
 from kubellm.spec import LLMService, dump_spec
 
 # Longest wait for one engine when the plan gives no startup budget (vLLM without a plan never starts).
@@ -70,7 +70,7 @@ class StackInfo:
 
 def make_plan(spec: LLMService) -> Plan:
     """The planner's answer for ``spec`` (imported here: planning loads the catalog)."""
-    from kubellm.plan import plan
+    from kubellm.planning import plan
 
     result: Plan = plan(spec)
     return result

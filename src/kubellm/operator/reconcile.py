@@ -21,7 +21,7 @@ from kubellm.errors import KubellmError
 from kubellm.operator import conditions as cond
 from kubellm.operator.resource import generation_of, name_of, owned, service_of
 from kubellm.operator.status import CONDITION_TYPES, Condition, Download, LLMServiceStatus, PlanSummary
-from kubellm.plan.result import Plan
+from kubellm.planning.result import Plan
 from kubellm.spec import LLMService
 
 

@@ -7,9 +7,9 @@ cannot serve the model; these are the checks that need rendering knowledge.
 from __future__ import annotations
 
 from kubellm.errors import UsageError
-from kubellm.plan.access import check_model_access
-from kubellm.plan.resources import shared_gpu_max_utilization, shared_gpu_problem
-from kubellm.plan.result import Plan
+from kubellm.planning.access import check_model_access
+from kubellm.planning.resources import shared_gpu_max_utilization, shared_gpu_problem
+from kubellm.planning.result import Plan
 from kubellm.render.binding import check_cache_binds
 from kubellm.render.engines import ADAPTERS, EngineAdapter
 from kubellm.render.storage import cache_mode

@@ -11,7 +11,7 @@ from typing import Any
 
 from kubellm.catalog import GpuSpec, ModelArch
 from kubellm.engines import served_name
-from kubellm.plan.result import Plan
+from kubellm.planning.result import Plan
 from kubellm.render.engines import EngineAdapter, EngineContext, adapter_for
 from kubellm.spec import LLMService
 

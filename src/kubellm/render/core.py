@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubellm.catalog import Catalog
-from kubellm.plan.result import Plan
+from kubellm.planning.result import Plan
 from kubellm.render.autoscaling import autoscaling_objects, pod_disruption_budgets
 from kubellm.render.checks import check
 from kubellm.render.context import RenderContext, RenderOptions, build_context

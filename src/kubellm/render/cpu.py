@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from kubellm.catalog import Catalog, ModelArch
-from kubellm.plan import plan as make_plan
-from kubellm.plan.cpu import CPU_DEVICE, CPU_TYPE, is_cpu
-from kubellm.plan.result import Plan
+from kubellm.planning import plan as make_plan
+from kubellm.planning.cpu import CPU_DEVICE, CPU_TYPE, is_cpu
+from kubellm.planning.result import Plan
 from kubellm.spec import LLMService
 
 __all__ = ["CPU_DEVICE", "CPU_TYPE", "is_cpu", "plan_service"]

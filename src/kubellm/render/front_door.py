@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from kubellm.errors import UsageError
-from kubellm.plan.result import Plan
+from kubellm.planning.result import Plan
 from kubellm.render.autoscaling import pod_disruption_budgets
 from kubellm.render.context import GATEWAY_KEYS_DIR, GATEWAY_PORT, RenderContext, RenderOptions
 from kubellm.render.core import render as render_one

@@ -8,7 +8,7 @@ What differs between the two is passed in: where the gateway listens, how it fin
 from __future__ import annotations
 
 from kubellm.engines import served_name
-from kubellm.plan.result import Plan
+from kubellm.planning.result import Plan
 from kubellm.spec import LLMService
 from kubellm.spec.gateway import (
     AdmissionConfig,

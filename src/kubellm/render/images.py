@@ -7,10 +7,10 @@ every image a rendered service uses, so scanners (Trivy, Grype) can run over the
 from __future__ import annotations
 
 from kubellm import RELEASE_IMAGE
-from kubellm.plan.vllm_versions import PINNED_VLLM_VERSION
+from kubellm.planning.vllm_versions import PINNED_VLLM_VERSION
 
 # Engine images. The argument spellings of each adapter follow the documentation of these tags.
-# The planner's default memory accounting follows the same release (kubellm.plan.vllm_versions).
+# The planner's default memory accounting follows the same release (kubellm.planning.vllm_versions).
 VLLM_IMAGE = f"vllm/vllm-openai:v{PINNED_VLLM_VERSION}"
 SGLANG_IMAGE = "lmsysorg/sglang:v0.5.3-cu126"
 TGI_IMAGE = "ghcr.io/huggingface/text-generation-inference:3.3.7"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from kubellm.errors import UsageError
 
 if TYPE_CHECKING:
-    from kubellm.plan.result import Plan
+    from kubellm.planning.result import Plan
     from kubellm.sim.timing import StepTimer
     from kubellm.spec import LLMService
 
@@ -134,7 +134,7 @@ def planned_engine(
     stop_mean_tokens: float | None = None,
 ) -> tuple[Plan, SimConfig, StepTimer]:
     """Plan ``spec`` and return the plan, the engine it describes and its step-time model."""
-    from kubellm.plan import plan
+    from kubellm.planning import plan
 
     the_plan = plan(spec)
     config = config_from_plan(

@@ -1,6 +1,6 @@
 """Step time: how long one engine step takes, from the planner's performance model or a formula.
 
-The scheduler only needs :class:`StepTimer`; ``kubellm.plan.performance.PerformanceModel`` satisfies
+The scheduler only needs :class:`StepTimer`; ``kubellm.planning.performance.PerformanceModel`` satisfies
 it, and :class:`LinearStepTimer` is a transparent formula for tests and what-if studies.
 """
 

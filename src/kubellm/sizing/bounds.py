@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from kubellm.plan import PerformanceModel, Plan
+from kubellm.planning import PerformanceModel, Plan
 from kubellm.sizing.traffic import Traffic
 from kubellm.spec.service import Slo
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubellm.plan import Plan
+from kubellm.planning import Plan
 from kubellm.sizing.predict import Prediction
 from kubellm.sizing.slo import Judgement, ms
 from kubellm.sizing.space import Shape

@@ -8,7 +8,7 @@ behind the spec's routing policy — so a team sees how far to trust the sizing 
 
 from __future__ import annotations
 
-from kubellm.plan import Plan, plan
+from kubellm.planning import Plan, plan
 from kubellm.sizing.predict import simulate
 from kubellm.sizing.traffic import Traffic
 from kubellm.spec import LLMService

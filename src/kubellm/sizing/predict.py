@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubellm.gateway.routing import BackendStats, RouteRequest, make_router
-from kubellm.plan import PerformanceModel, Plan
+from kubellm.planning import PerformanceModel, Plan
 from kubellm.sim.cluster import ReplicaLoad, Route, replay_cluster
 from kubellm.sim.config import config_from_plan
 from kubellm.sizing.traffic import Traffic, build_trace

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 
 from kubellm.catalog import Catalog, GpuSpec, ModelArch
 from kubellm.errors import KubellmError
-from kubellm.plan import Plan, plan
-from kubellm.plan.suggest import UNKNOWN_USD_PER_GIB_HOUR
+from kubellm.planning import Plan, plan
+from kubellm.planning.suggest import UNKNOWN_USD_PER_GIB_HOUR
 from kubellm.sizing.bounds import Bounds, bounds
 from kubellm.sizing.candidate import Candidate, SizingResult
 from kubellm.sizing.predict import DEFAULT_POLICY, Prediction, simulate

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from kubellm.catalog import GpuSpec, ModelArch
-from kubellm.plan.layout import valid_tps
+from kubellm.planning.layout import valid_tps
 from kubellm.spec import LLMService
 
 TP_SIZES = (1, 2, 4, 8)

@@ -1,7 +1,7 @@
 """FIT rules: does the model named in the arguments fit the GPU the pod lands on, as configured?
 
 The GPU comes from MIG resource names, GPU feature-discovery / cloud accelerator node labels, a KubeAI
-resource profile, or `--gpu`. The planner (`kubellm.plan.plan`) is asked with an LLMService built from
+resource profile, or `--gpu`. The planner (`kubellm.planning.plan`) is asked with an LLMService built from
 what the manifest says: model, GPU, TP × PP, max-model-len, quantization and memory utilisation.
 """
 
@@ -21,7 +21,7 @@ from kubellm.lint.registry import rule
 from kubellm.lint.workload import ContainerView, PodView
 
 if TYPE_CHECKING:  # the planner (and pydantic) load only when a FIT rule has a model and a GPU to check
-    from kubellm.plan import Plan
+    from kubellm.planning import Plan
 
 
 def _spec_values(section: str, field: str) -> frozenset[str]:
@@ -129,7 +129,7 @@ def planned(
         return None
     from pydantic import ValidationError
 
-    from kubellm.plan import Plan, plan
+    from kubellm.planning import Plan, plan
     from kubellm.spec import LLMService
 
     spec_data = _spec(engine, arch, choice, max_model_len)
@@ -240,7 +240,7 @@ def tp_not_dividing_heads(pod: PodView, ctx: LintContext) -> Iterator[Hit]:
         arch = find_model(ctx.catalog, engine.model)
         if arch is None:
             continue
-        from kubellm.plan import valid_tps
+        from kubellm.planning import valid_tps
 
         valid = valid_tps(arch, max(engine.tensor_parallel, 64))
         if engine.tensor_parallel not in valid:

@@ -135,7 +135,12 @@ def startup_needed_s(
     10-minute floor for a model of unknown size; the expected start itself: download when the engine
     fetches its weights + load + engine init, None for a model of unknown size). A multi-node group
     loads its share per pod."""
-    from kubellm.plan.resources import STARTUP_FLOOR_S, STARTUP_MARGIN, download_s, load_s  # the planner's
+    from kubellm.planning.resources import (  # the planner's
+        STARTUP_FLOOR_S,
+        STARTUP_MARGIN,
+        download_s,
+        load_s,
+    )
 
     engine = c.engine
     size = weights_gib(ctx.catalog, engine.model if engine else None, engine.quantization if engine else None)

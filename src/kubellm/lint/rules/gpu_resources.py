@@ -291,7 +291,7 @@ def _planner_limit(pods: int | None = None) -> float:
     """The planner's memory-utilisation bound for a GPU shared by `pods` processes. Imported only when a
     shared GPU is seen: the planner package costs a tenth of a second to import, more than linting a
     thousand ordinary Deployments."""
-    from kubellm.plan.resources import shared_gpu_max_utilization
+    from kubellm.planning.resources import shared_gpu_max_utilization
 
     return shared_gpu_max_utilization() if pods is None else shared_gpu_max_utilization(pods)
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from kubellm.catalog import GpuSpec, ModelArch
 from kubellm.engines import EngineTable, MetricNames, check_extra_args, check_extra_env
-from kubellm.plan.result import Plan
+from kubellm.planning.result import Plan
 
 Env = list[dict[str, Any]]
 EngineMetrics = MetricNames  # the engine table's metric names, as the renderer reads them

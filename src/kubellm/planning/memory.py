@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kubellm.catalog import GpuSpec, ModelArch
-from kubellm.plan.vllm_versions import VllmAccounting
+from kubellm.planning.vllm_versions import VllmAccounting
 
 GIB = 2**30
 # Live intermediates of the forward pass per token, as a multiple of the largest layer's tensors.

@@ -11,7 +11,7 @@ import math
 
 from kubellm.catalog import GpuSpec
 from kubellm.errors import PlanError
-from kubellm.plan.result import Plan
+from kubellm.planning.result import Plan
 from kubellm.spec import LLMService
 
 CPU_TYPE = "cpu"

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from kubellm.catalog import GpuSpec, ModelArch
 from kubellm.errors import PlanError
-from kubellm.plan import memory as mem
-from kubellm.plan.kv_layout import KvLayout, kv_blocks, kv_layout, max_concurrency
-from kubellm.plan.vllm_versions import VllmAccounting
+from kubellm.planning import memory as mem
+from kubellm.planning.kv_layout import KvLayout, kv_blocks, kv_layout, max_concurrency
+from kubellm.planning.vllm_versions import VllmAccounting
 from kubellm.spec import LLMService
 from kubellm.spec.service import GpuSharing
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kubellm.engines import LLAMACPP, SGLANG, TGI, TRTLLM, VLLM, EngineTable
-from kubellm.plan.result import EngineSettings, Parallelism
+from kubellm.planning.result import EngineSettings, Parallelism
 
 ArgsBuilder = Callable[[EngineSettings, Parallelism, bool], list[str]]
 LLAMACPP_MAX_SLOTS = 8

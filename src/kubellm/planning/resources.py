@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from kubellm.engines import table_for
-from kubellm.plan.result import PodResources, Probes
+from kubellm.planning.result import PodResources, Probes
 
 # Conservative throughput assumptions (documented in docs/planner.md):
 DOWNLOAD_BYTES_PER_S = 150e6  # a hub download inside a cluster, sustained

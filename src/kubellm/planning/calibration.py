@@ -128,7 +128,9 @@ def calibration_from_data(data: dict[str, Any]) -> Calibration:
 
 def calibration_yaml() -> str:
     """The text of the shipped calibration file."""
-    return resources.files("kubellm.plan").joinpath("data", "calibration.yaml").read_text(encoding="utf-8")
+    return (
+        resources.files("kubellm.planning").joinpath("data", "calibration.yaml").read_text(encoding="utf-8")
+    )
 
 
 @cache

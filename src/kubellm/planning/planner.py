@@ -5,13 +5,13 @@ from __future__ import annotations
 from kubellm.catalog import Catalog, GpuSpec, ModelArch, default_catalog, resolve_model
 from kubellm.catalog.model import QUANT_BYTES
 from kubellm.errors import PlanError
-from kubellm.plan import memory as mem
-from kubellm.plan.cpu import CPU_DEVICE, check_cpu_engine, is_cpu, on_cpu_node
-from kubellm.plan.engine_args import engine_args
-from kubellm.plan.explain import kv_heads_text, layout_text
-from kubellm.plan.instance import mig_resource, plan_instance
-from kubellm.plan.kv_layout import max_concurrency, reported_tokens
-from kubellm.plan.layout import (
+from kubellm.planning import memory as mem
+from kubellm.planning.cpu import CPU_DEVICE, check_cpu_engine, is_cpu, on_cpu_node
+from kubellm.planning.engine_args import engine_args
+from kubellm.planning.explain import kv_heads_text, layout_text
+from kubellm.planning.instance import mig_resource, plan_instance
+from kubellm.planning.kv_layout import max_concurrency, reported_tokens
+from kubellm.planning.layout import (
     MIN_AUTO_CONTEXT,
     ROUTINE_CONCURRENCY,
     Layout,
@@ -24,9 +24,9 @@ from kubellm.plan.layout import (
     valid_tps,
     weights_total,
 )
-from kubellm.plan.performance import PerformanceModel
-from kubellm.plan.resources import pod_resources, probes, shared_gpu_problem
-from kubellm.plan.result import (
+from kubellm.planning.performance import PerformanceModel
+from kubellm.planning.resources import pod_resources, probes, shared_gpu_problem
+from kubellm.planning.result import (
     Cost,
     Decision,
     EngineSettings,
@@ -38,8 +38,8 @@ from kubellm.plan.result import (
     Plan,
     PodResources,
 )
-from kubellm.plan.suggest import suggest
-from kubellm.plan.vllm_versions import VllmAccounting, accounting_for, version_from_image
+from kubellm.planning.suggest import suggest
+from kubellm.planning.vllm_versions import VllmAccounting, accounting_for, version_from_image
 from kubellm.spec import LLMService
 from kubellm.spec.service import GpuSharing
 

@@ -14,14 +14,14 @@ from typing import Any
 
 from kubellm.catalog import GpuSpec, ModelArch
 from kubellm.errors import PlanError, UsageError
-from kubellm.plan.planner import plan
-from kubellm.plan.result import Plan
+from kubellm.planning.planner import plan
+from kubellm.planning.result import Plan
 from kubellm.spec import LLMService
 
 DEFAULT_CONTEXT = 8192
 GIB = 2**30
 
-# (spec, model, gpu) -> Plan; the default is kubellm.plan.plan with the catalog objects passed through.
+# (spec, model, gpu) -> Plan; the default is kubellm.planning.plan with the catalog objects passed through.
 Planner = Callable[[LLMService, ModelArch, GpuSpec], Plan]
 
 

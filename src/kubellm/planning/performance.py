@@ -7,7 +7,7 @@ and computes 2 FLOPs per active parameter per token plus attention. It lasts
     + max(bytes / (η_bw × bandwidth), FLOPs / (η_c × peak)) + 2 × layers × all-reduce(TP, interconnect)
 
 where η_bw, η_c and the step overhead belong to the GPU's class
-(:mod:`kubellm.plan.calibration`, fitted on published serving measurements and the H200 anchor
+(:mod:`kubellm.planning.calibration`, fitted on published serving measurements and the H200 anchor
 measurements). A request also pays a fixed cost before its first token (API server, tokenizer,
 scheduling), growing with the GPUs that must agree on a step.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kubellm.catalog import GpuSpec, ModelArch
-from kubellm.plan.calibration import Calibration, GpuClassCalibration, default_calibration
+from kubellm.planning.calibration import Calibration, GpuClassCalibration, default_calibration
 
 ACTIVATION_BYTES = 2  # bf16 activations cross the all-reduce
 

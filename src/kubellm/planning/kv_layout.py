@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from kubellm.catalog import ModelArch
-from kubellm.plan.vllm_versions import VllmAccounting
+from kubellm.planning.vllm_versions import VllmAccounting
 
 BLOCK_SIZE = 16
 _KV_KINDS = ("full", "sliding", "chunked", "mamba")

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf
 
 from kubellm.catalog import GpuSpec, ModelArch
-from kubellm.plan.performance import PerformanceModel
+from kubellm.planning.performance import PerformanceModel
 from kubellm.spec import LLMService
 
 

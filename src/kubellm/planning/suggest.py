@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 from kubellm.catalog import Catalog, GpuSpec, ModelArch
 from kubellm.errors import PlanError
-from kubellm.plan import memory as mem
-from kubellm.plan.layout import AUTO_CONTEXTS, valid_tps
-from kubellm.plan.result import Decision
+from kubellm.planning import memory as mem
+from kubellm.planning.layout import AUTO_CONTEXTS, valid_tps
+from kubellm.planning.result import Decision
 from kubellm.spec import LLMService
 from kubellm.spec.service import GpuSharing
 

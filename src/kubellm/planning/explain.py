@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kubellm.catalog import ModelArch
-from kubellm.plan.kv_layout import KvLayout
+from kubellm.planning.kv_layout import KvLayout
 
 
 def layout_text(lay: KvLayout) -> str:

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from kubellm.catalog.providers import Instance, Provider, Reservation, provider
-from kubellm.plan.result import Decision, InstancePlan, PodResources
+from kubellm.planning.result import Decision, InstancePlan, PodResources
 from kubellm.spec import LLMService
 
 # kubellm's assumption, not a provider fact: what the provider's own DaemonSets (logging agent, metadata
