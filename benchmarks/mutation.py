@@ -87,6 +87,7 @@ TARGETS = [
         Target(f"plan/{module}.py", f"src/kubellm/plan/{module}.py", PLAN_TESTS)
         for module in (
             "access",
+            "calibration",
             "cpu",
             "engine_args",
             "explain",
