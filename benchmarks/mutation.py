@@ -9,7 +9,7 @@ worker at a time, with hypothesis seeded so two runs give the same figures.
     pip install -e '.[dev,mutation]'
     python benchmarks/mutation.py                          # every target (~1 h on 2 busy cores)
     python benchmarks/mutation.py --only knee,sse,admission  # some of them
-    python benchmarks/mutation.py --only plan/memory.py --json
+    python benchmarks/mutation.py --only planning/memory.py --json
 
 Columns: mutants generated; killed (a test failed or timed out); survived, and of those how many the
 list calls equivalent (no test can tell: equivalent code or code no input reaches), accepted (a detail
@@ -44,7 +44,7 @@ SCRATCH = ROOT / "build" / "mutation"
 BENCH_KNEE_TESTS = ("tests/bench/test_knee*.py",)
 SSE_TESTS = ("tests/bench/test_sse*.py",)
 ADMISSION_TESTS = ("tests/gateway/test_admission*.py",)
-UPSTREAM_TESTS = ("tests/gateway/test_upstream.py",)
+UPSTREAM_TESTS = ("tests/gateway/test_upstream*.py",)
 PLAN_TESTS = ("tests/plan", "tests/catalog", "tests/engines", "tests/cli/test_plan_cli.py")
 
 
@@ -84,7 +84,7 @@ TARGETS = [
     Target("gateway/upstream_httptools.py", "src/kubellm/gateway/upstream_httptools.py", UPSTREAM_TESTS),
     Target("gateway/upstream_aiohttp.py", "src/kubellm/gateway/upstream_aiohttp.py", UPSTREAM_TESTS),
     *(
-        Target(f"plan/{module}.py", f"src/kubellm/plan/{module}.py", PLAN_TESTS)
+        Target(f"planning/{module}.py", f"src/kubellm/planning/{module}.py", PLAN_TESTS)
         for module in (
             "access",
             "calibration",
@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", help="comma-separated parts of target names, e.g. knee,plan/memory.py")
+    parser.add_argument("--only", help="comma-separated parts of target names, e.g. knee,planning/memory.py")
     parser.add_argument("--timeout-min", type=float, default=30.0, help="time box per target (minutes)")
     parser.add_argument("--json", action="store_true", help="print the rows and survivors as JSON")
     args = parser.parse_args(argv)

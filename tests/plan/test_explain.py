@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 
 from kubellm.catalog import default_catalog
-from kubellm.plan.explain import kv_heads_text, layout_text
-from kubellm.plan.kv_layout import KvLayout
+from kubellm.planning.explain import kv_heads_text, layout_text
+from kubellm.planning.kv_layout import KvLayout
 
 CATALOG = default_catalog()
 LLAMA_8B = CATALOG.model("llama-3.1-8b")  # 8 KV heads of 128

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from kubellm.catalog import default_catalog
 from kubellm.catalog.model import ModelArch
-from kubellm.plan.kv_layout import (
+from kubellm.planning.kv_layout import (
     KvLayout,
     blocks_per_request,
     kv_blocks,
@@ -20,7 +20,7 @@ from kubellm.plan.kv_layout import (
     max_concurrency,
     reported_tokens,
 )
-from kubellm.plan.vllm_versions import accounting_for
+from kubellm.planning.vllm_versions import accounting_for
 
 CATALOG = default_catalog()
 LLAMA_8B = CATALOG.model("llama-3.1-8b")  # 32 layers, 8 KV heads of 128

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kubellm.engines import table_for
-from kubellm.plan.resources import (
+from kubellm.planning.resources import (
     download_s,
     load_s,
     pod_resources,
@@ -20,7 +20,7 @@ from kubellm.plan.resources import (
     shared_gpu_problem,
     startup_budget_s,
 )
-from kubellm.plan.result import PodResources
+from kubellm.planning.result import PodResources
 
 GIB = 2**30
 
