@@ -1,5 +1,5 @@
 """The upstream client suite's edges, over both clients alike: response headers and statuses as the relay
-reads them, the request as the engine receives it, and what each kind of failure is called."""
+reads them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from gateway.raw_upstream import Answer, RawUpstream
-from kubellm.gateway.upstream import UpstreamClient, UpstreamError, read_all
+from kubellm.gateway.upstream import UpstreamClient, read_all
 from kubellm.gateway.upstream_aiohttp import AiohttpUpstreamClient
 from kubellm.gateway.upstream_httptools import HttptoolsUpstreamClient
 from kubellm.spec.gateway import TimeoutConfig
