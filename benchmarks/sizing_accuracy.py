@@ -11,6 +11,9 @@
 3. Published (model, GPU, load, latency) points: the sizing search, restricted to the published GPU type and
    numerics, given the published load and the published latencies (+30 %) as the SLO — is the winner's
    throughput within ±30 % of the published one, and does it choose the published GPUs per replica?
+
+The FRESH part is a second batch of sources gathered after the holdout had been read; its first
+report (before any change made after gathering it) is the untouched one.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sizing_rows import METRICS, Row, load_rows, part_of, predict_row, row_spec, row_traffic
+from sizing_rows import METRICS, PARTS, Row, load_rows, part_of, predict_row, row_spec, row_traffic
 
 from kubellm.catalog import default_catalog
 from kubellm.sizing.search import SizingSearch
@@ -58,7 +61,7 @@ def predict_all(rows: Iterable[Row]) -> list[Result]:
 
 def accuracy_table(results: list[Result]) -> list[str]:
     lines = ["| part | metric | rows | within ±30 % | share | median |error| |", "|---|---|---|---|---|---|"]
-    for part in ("fit", "holdout"):
+    for part in PARTS:
         for metric in METRICS:
             ratios = [r.ratio(metric) for r in results if r.row.part == part]
             ratios = [x for x in ratios if x is not None]
@@ -91,9 +94,17 @@ def rows_table(results: list[Result]) -> list[str]:
 
 
 def _condition(row: Row) -> tuple[object, ...]:
+    """Rows with equal conditions differ only in the GPU: same series (publisher and method), model, lengths,
+    load and numerics; a source without a series pairs only within itself."""
     d = row.data
-    return (d["source"].split("-h")[0].split("-b")[0], d["model"], d["prompt"], d["output"], d.get("concurrency"),
-            d.get("rate"), d.get("requests"), d.get("quantization"))  # fmt: skip
+    lengths = None if d.get("dataset") == "sharegpt" else (d["prompt"], d.get("max_output", d["output"]))
+    return (row.series or d["source"], d["model"], d.get("dataset"), d.get("concurrency"), d.get("rate"),
+            d.get("requests"), d.get("quantization"), lengths)  # fmt: skip
+
+
+def _pair_part(a: Row, b: Row) -> str:
+    parts = {a.part, b.part}
+    return "fresh" if "fresh" in parts else "holdout" if "holdout" in parts else "fit"
 
 
 def order_table(results: list[Result]) -> tuple[list[str], dict[str, tuple[int, int]]]:
@@ -106,7 +117,7 @@ def order_table(results: list[Result]) -> tuple[list[str], dict[str, tuple[int, 
     for a, b in itertools.combinations(results, 2):
         if a.row.gpu == b.row.gpu or _condition(a.row) != _condition(b.row):
             continue
-        part = "holdout" if "holdout" in (a.row.part, b.row.part) else "fit"
+        part = _pair_part(a.row, b.row)
         for metric in METRICS:
             ma, mb = a.row.measured(metric), b.row.measured(metric)
             pa, pb = a.predicted.get(metric), b.predicted.get(metric)
@@ -176,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     rows = load_rows()
     for row in rows:
-        if part_of(row.url) != row.part:
+        if row.part not in PARTS or (row.part != "fresh" and part_of(row.url) != row.part):
             print(f"error: {row.id}: recorded part {row.part} is not the split rule's", file=sys.stderr)
             return 1
     results = predict_all(rows)

@@ -28,8 +28,12 @@ METRICS = ("decode_ms", "ttft_ms", "throughput")
 TimerHook = Callable[[PerformanceModel], PerformanceModel]
 
 
+PARTS = ("fit", "holdout", "fresh")
+
+
 def part_of(url: str) -> str:
-    """The split rule recorded in the data file: a seeded hash of the source URL."""
+    """The split rule of the first batch recorded in the data file: a seeded hash of the source URL.
+    (Sources of the second batch say ``part: fresh`` and are not hashed.)"""
     return "fit" if int(hashlib.sha256((SALT + url).encode()).hexdigest(), 16) % 2 == 0 else "holdout"
 
 
@@ -38,6 +42,7 @@ class Row:
     data: dict[str, Any]
     part: str
     url: str
+    series: str = ""
 
     @property
     def id(self) -> str:
@@ -58,7 +63,7 @@ def load_rows(path: Path = DATA) -> list[Row]:
     rows = []
     for data in doc["rows"]:
         source = sources[data["source"]]
-        rows.append(Row(data, source["part"], source["url"]))
+        rows.append(Row(data, source["part"], source["url"], str(source.get("series", ""))))
     return rows
 
 

@@ -27,9 +27,17 @@ def doc() -> dict[str, object]:
 
 
 def test_every_source_sits_in_the_part_its_url_hashes_to(doc: dict[str, list[dict[str, str]]]) -> None:
-    for source in doc["sources"]:
+    """The first batch is split by the hash; the second batch is all 'fresh' and comes after it in the file,
+    so no source can be moved from a hashed part into the fresh one without the test noticing."""
+    parts = [source["part"] for source in doc["sources"]]
+    first_fresh = parts.index("fresh")
+    assert set(parts[first_fresh:]) == {"fresh"} and "fresh" not in parts[:first_fresh]
+    urls = [source["url"] for source in doc["sources"]]
+    assert len(set(urls)) == len(urls)
+    for source in doc["sources"][:first_fresh]:
         digest = int(hashlib.sha256(("kubellm-sizing-19|" + source["url"]).encode()).hexdigest(), 16)
         assert source["part"] == ("fit" if digest % 2 == 0 else "holdout"), source["id"]
+    for source in doc["sources"]:
         assert source["verbatim"].strip() and source["url"].startswith("https://")
 
 
@@ -41,7 +49,8 @@ def test_rows_cover_enough_gpus_and_name_what_the_catalog_knows(
     rows = doc["rows"]
     assert len(rows) >= 30
     assert len({r["gpu"] for r in rows}) >= 6
-    assert {sources[str(r["source"])]["part"] for r in rows} == {"fit", "holdout"}
+    assert {sources[str(r["source"])]["part"] for r in rows} == {"fit", "holdout", "fresh"}
+    assert sum(sources[str(r["source"])]["part"] == "fresh" for r in rows) >= 15
     for row in rows:
         catalog.gpu(str(row["gpu"]))
         catalog.model(str(row["model"]))
