@@ -52,6 +52,19 @@ def _try_list(
         return []
 
 
+def _try_cluster_list(
+    client: KubeClient, snap: ClusterSnapshot, api_version: str, kind: str
+) -> list[dict[str, Any]] | None:
+    """A cluster-scoped list, or None when it cannot be read (unknown, unlike an empty list: none exist)."""
+    try:
+        return client.list(api_version, kind)
+    except MissingApiError:
+        return None
+    except ApiError as exc:
+        snap.warnings.append(f"could not list {kind} cluster-wide: {exc.what}")
+        return None
+
+
 def _api_versions(client: KubeClient) -> set[str]:
     versions = {"v1"}
     groups = client.request("GET", "/apis")
@@ -69,7 +82,8 @@ def engine_port(pod: dict[str, Any]) -> int | None:
 
 
 def gather(client: KubeClient, hints: DoctorHints, logs: bool = True) -> ClusterSnapshot:
-    """Nodes, GPU-stack pods, the namespace's pods, events and workloads, RuntimeClasses, APIs, and logs."""
+    """Nodes, GPU-stack pods, the namespace's pods, events, workloads and claims, RuntimeClasses, StorageClasses,
+    APIs, and logs."""
     ns = hints.namespace
     snap = ClusterSnapshot(cluster_wide=True)
     snap.nodes = _try_list(client, snap, "v1", "Node", None)
@@ -81,13 +95,9 @@ def gather(client: KubeClient, hints: DoctorHints, logs: bool = True) -> Cluster
     snap.events = _try_list(client, snap, "v1", "Event", ns)
     for api_version, kind in SERVICE_WORKLOADS:
         snap.workloads += [w for w in _try_list(client, snap, api_version, kind, ns) if hints.in_scope(w)]
-    try:
-        snap.runtime_classes = client.list("node.k8s.io/v1", "RuntimeClass")
-    except MissingApiError:
-        snap.runtime_classes = None
-    except ApiError as exc:
-        snap.runtime_classes = None
-        snap.warnings.append(f"could not list RuntimeClass cluster-wide: {exc.what}")
+    snap.claims = _try_list(client, snap, "v1", "PersistentVolumeClaim", ns)
+    snap.runtime_classes = _try_cluster_list(client, snap, "node.k8s.io/v1", "RuntimeClass")
+    snap.storage_classes = _try_cluster_list(client, snap, "storage.k8s.io/v1", "StorageClass")
     try:
         snap.api_versions = _api_versions(client)
     except ApiError as exc:

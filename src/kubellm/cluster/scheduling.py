@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kubellm.cluster.claims import unbound_claims_finding
 from kubellm.cluster.events import EventView, pod_events
 from kubellm.cluster.findings import Finding
 from kubellm.cluster.gpushortage import gpu_shortage
@@ -124,20 +125,7 @@ def diagnose_pending(snap: ClusterSnapshot, pod: dict[str, Any]) -> list[Finding
     if selector_finding is not None:
         findings.append(selector_finding)
     if _PVC.search(reasons):
-        findings.append(
-            Finding(
-                "DOC006",
-                "disk",
-                "error",
-                obj,
-                evidence,
-                "The model-cache PersistentVolumeClaim is not bound: no StorageClass provisions its size and access "
-                "mode (ReadWriteMany needs a file storage class such as NFS, Filestore or EFS).",
-                "kubectl describe pvc -n <ns>; set storage.storage_class to a class that supports the access mode, or "
-                "storage.access_mode: ReadWriteOnce.",
-                "storage.storage_class",
-            )
-        )
+        findings.append(unbound_claims_finding(snap, pod, obj, evidence))
     return findings
 
 

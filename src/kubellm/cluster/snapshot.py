@@ -30,6 +30,8 @@ _KIND_BY_FILE = {
     "statefulsets": "StatefulSet",
     "jobs": "Job",
     "runtimeclasses": "RuntimeClass",
+    "persistentvolumeclaims": "PersistentVolumeClaim",
+    "storageclasses": "StorageClass",
 }
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -53,6 +55,8 @@ class ClusterSnapshot:
     events: list[dict[str, Any]] = field(default_factory=list)
     workloads: list[dict[str, Any]] = field(default_factory=list)
     runtime_classes: list[dict[str, Any]] | None = None
+    claims: list[dict[str, Any]] = field(default_factory=list)
+    storage_classes: list[dict[str, Any]] | None = None  # None: not read (unknown), [] : the cluster has none
     api_versions: set[str] | None = None
     logs: dict[str, str] = field(default_factory=dict)
     metrics: list[MetricSample] = field(default_factory=list)
@@ -84,6 +88,10 @@ class ClusterSnapshot:
             self.workloads.append(obj)
         elif kind == "RuntimeClass":
             self.runtime_classes = [*(self.runtime_classes or []), obj]
+        elif kind == "PersistentVolumeClaim":
+            self.claims.append(obj)
+        elif kind == "StorageClass":
+            self.storage_classes = [*(self.storage_classes or []), obj]
 
     @property
     def all_namespaces(self) -> bool:
@@ -187,6 +195,8 @@ def _load_objects(snap: ClusterSnapshot, rel: Path, text: str, suffix: str) -> N
     default_kind = _KIND_BY_FILE.get(rel.stem.lower())
     if default_kind == "RuntimeClass" and snap.runtime_classes is None:
         snap.runtime_classes = []  # the file is there: an empty list means "none in the cluster"
+    if default_kind == "StorageClass" and snap.storage_classes is None:
+        snap.storage_classes = []
     try:
         if suffix == ".json":
             docs: list[Any] = [json.loads(text)] if text.strip() else []
