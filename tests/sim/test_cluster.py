@@ -26,12 +26,17 @@ def _timeline(report: object) -> list[tuple[float, float | None, float | None, i
     return [(r.arrival_s, r.first_token_s, r.finish_s, r.num_output) for r in reqs]
 
 
-@pytest.mark.parametrize(("concurrency", "overhead_s"), [(None, 0.0), (None, 0.015), (6, 0.0), (6, 0.01)])
-def test_one_replica_is_the_single_engine_replay(concurrency: int | None, overhead_s: float) -> None:
-    config = dataclasses.replace(CONFIG, request_overhead_s=overhead_s)
+@pytest.mark.parametrize(
+    ("concurrency", "overhead_s", "phase_s"),
+    [(None, 0.0, 0.0), (None, 0.015, 0.0), (6, 0.0, 0.0), (6, 0.01, 0.0), (6, 0.01, 3.0)],
+)
+def test_one_replica_is_the_single_engine_replay(
+    concurrency: int | None, overhead_s: float, phase_s: float
+) -> None:
+    config = dataclasses.replace(CONFIG, request_overhead_s=overhead_s, frontend_serial_s=overhead_s / 2)
     trace = poisson_trace(30, 4, 300, 60, seed=11, length_spread=0.9)
-    single = replay(config, TIMER, trace, concurrency=concurrency)
-    cluster = replay_cluster(config, TIMER, trace, 1, concurrency=concurrency)
+    single = replay(config, TIMER, trace, concurrency=concurrency, phase_s=phase_s)
+    cluster = replay_cluster(config, TIMER, trace, 1, concurrency=concurrency, phase_s=phase_s)
     assert cluster.steps == single.steps and cluster.preemptions == single.preemptions
     for mine, theirs in zip(_timeline(cluster), _timeline(single), strict=True):
         assert mine == pytest.approx(theirs, abs=1e-9)

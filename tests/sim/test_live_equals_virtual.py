@@ -85,11 +85,21 @@ def run_live(config: SimConfig, trace: list[TraceRequest]) -> tuple[list[SimRequ
 
 
 @pytest.mark.parametrize(
-    ("fast_forward", "overhead_s", "jitter"),
-    [(False, 0.0, 0.0), (True, 0.0, 0.0), (True, 0.02, 0.0), (True, 0.02, 0.5)],
+    ("fast_forward", "overhead_s", "jitter", "serial_s"),
+    [
+        (False, 0.0, 0.0, 0.0),
+        (True, 0.0, 0.0, 0.0),
+        (True, 0.02, 0.0, 0.0),
+        (True, 0.02, 0.5, 0.0),
+        (True, 0.05, 0.0, 0.04),
+    ],
 )
-def test_live_and_virtual_agree_step_for_step(fast_forward: bool, overhead_s: float, jitter: float) -> None:
-    config = dataclasses.replace(CONFIG, request_overhead_s=overhead_s, request_overhead_jitter=jitter)
+def test_live_and_virtual_agree_step_for_step(
+    fast_forward: bool, overhead_s: float, jitter: float, serial_s: float
+) -> None:
+    config = dataclasses.replace(
+        CONFIG, request_overhead_s=overhead_s, request_overhead_jitter=jitter, frontend_serial_s=serial_s
+    )
     trace = poisson_trace(30, 4, 300, 60, seed=11, length_spread=0.9)
     virtual = replay(config, TIMER, trace, fast_forward=fast_forward)
     live, live_steps = run_live(config, trace)

@@ -68,6 +68,9 @@ class Calibration:
     per_sequence_us: float  # per running sequence and step (sampling, bookkeeping)
     request_overhead_ms: float  # before a request's first token: API server, tokenizer, scheduling (CPU-side)
     request_overhead_ms_per_extra_gpu: float  # … growing with the GPUs of a replica that must agree on a step
+    # … of which this much is done by the one API-server process, a request at a time (parse, tokenize):
+    # requests sent together reach the scheduler this far apart
+    frontend_serial_ms: float = 0.0
 
     def for_gpu(self, gpu: GpuSpec) -> GpuClassCalibration:
         """The class of ``gpu``: by name (a MIG slice as its whole GPU), else by compute capability."""
@@ -123,6 +126,7 @@ def calibration_from_data(data: dict[str, Any]) -> Calibration:
         per_sequence_us=float(data["step"]["per_sequence_us"]),
         request_overhead_ms=float(data["request_overhead_ms"]),
         request_overhead_ms_per_extra_gpu=float(data["request_overhead_ms_per_extra_gpu"]),
+        frontend_serial_ms=float(data.get("frontend_serial_ms", 0.0)),
     )
 
 

@@ -121,6 +121,11 @@ class PerformanceModel:
         c = self.calibrated
         return c.request_overhead_ms + c.request_overhead_ms_per_extra_gpu * (gpus - 1)
 
+    @property
+    def frontend_serial_ms(self) -> float:
+        """The part of :attr:`request_overhead_ms` the API server does one request at a time."""
+        return min(self.calibrated.frontend_serial_ms, self.request_overhead_ms)
+
     def step_ms(self, prefill_tokens: int, decode_seqs: int, decode_context_tokens: int) -> float:
         """One engine step: ``prefill_tokens`` of chunked prefill plus one token for each of
         ``decode_seqs`` sequences whose contexts add up to ``decode_context_tokens``."""

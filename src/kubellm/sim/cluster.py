@@ -72,6 +72,7 @@ def replay_cluster(
     route: Route = least_outstanding,
     *,
     concurrency: int | None = None,
+    phase_s: float = 0.0,
     fast_forward: bool = True,
     sample_every_s: float = 1.0,
     max_sim_s: float = math.inf,
@@ -79,13 +80,14 @@ def replay_cluster(
     """Run ``trace`` through ``replicas`` fresh engines behind ``route``, in virtual time.
 
     Load semantics are :func:`kubellm.sim.virtual.replay`'s: open loop by arrival times, or closed loop
-    with ``concurrency`` requests in flight across the whole cluster.
+    with ``concurrency`` requests in flight across the whole cluster, its clients started out of phase
+    within ``phase_s`` (:func:`kubellm.sim.arrivals.closed_loop_offsets`; 0: all at once).
     """
     if replicas < 1:
         raise ValueError("replicas must be at least 1")
     wall0, cpu0 = time.perf_counter(), time.process_time()
     nodes = [_Replica(SimCore(config, timer)) for _ in range(replicas)]
-    pending = Arrivals(config, trace, concurrency)
+    pending = Arrivals(config, trace, concurrency, phase_s=phase_s)
     requests: list[SimRequest] = []
     samples: list[Sample] = []
     run = _Run()

@@ -29,6 +29,7 @@ class SimConfig:
     stop_mean_tokens: float | None = None  # None: every request generates max_tokens
     request_overhead_s: float = 0.0  # API server + tokenizer time before a request reaches the scheduler
     request_overhead_jitter: float = 0.0  # … drawn uniformly within ± this fraction of it (seeded)
+    frontend_serial_s: float = 0.0  # … of which the API server process does this much a request at a time
 
     def __post_init__(self) -> None:
         if self.kv_blocks * self.block_size < self.max_model_len:
@@ -43,6 +44,11 @@ class SimConfig:
             raise UsageError("request_overhead_s must not be negative", "give 0 or more seconds")
         if not 0 <= self.request_overhead_jitter < 1:
             raise UsageError("request_overhead_jitter must be in [0, 1)", "give a fraction such as 0.5")
+        if not 0 <= self.frontend_serial_s <= self.request_overhead_s:
+            raise UsageError(
+                "frontend_serial_s must be between 0 and request_overhead_s (it is a part of it)",
+                "give 0 or a share of the request overhead",
+            )
 
     @property
     def kv_tokens(self) -> int:
@@ -79,6 +85,7 @@ def config_from_plan(
         model_root=spec.model.source_id,
         stop_mean_tokens=stop_mean_tokens,
         request_overhead_s=plan.performance_model.request_overhead_ms / 1e3,
+        frontend_serial_s=plan.performance_model.frontend_serial_ms / 1e3,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from kubellm.sim.arrivals import draw_overhead_s, overhead_rng
+from kubellm.sim.arrivals import FrontEnd
 from kubellm.sim.blocks import KvBlockPool
 from kubellm.sim.config import SimConfig
 from kubellm.sim.scheduler import ContinuousBatchScheduler, SchedulerLimits, SimRequest, Step
@@ -30,7 +30,7 @@ class SimCore:
             self.pool,
         )
         self._rng = random.Random(config.seed)
-        self._overhead_rng = overhead_rng(config)
+        self._front = FrontEnd(config)
 
     def new_request(
         self,
@@ -65,10 +65,10 @@ class SimCore:
             block_hashes=block_hashes or [],
         )
 
-    def entry_delay_s(self) -> float:
-        """How long the next request spends in the API server before the scheduler sees it (seeded;
-        the same sequence virtual time draws, in the order requests are sent)."""
-        return draw_overhead_s(self.config, self._overhead_rng)
+    def entry_delay_s(self, now_s: float) -> float:
+        """How long the request sent at ``now_s`` spends in the API server before the scheduler sees it
+        (seeded; the same sequence virtual time draws, in the order requests are sent)."""
+        return self._front.enters_s(now_s) - now_s
 
     def step_s(self, step: Step) -> float:
         """Duration of a scheduled step in (simulated) seconds."""

@@ -95,7 +95,7 @@ class RealTimeEngine:
         )
         handle = StreamHandle(req)
         self._handles[req.request_id] = handle
-        delay = core.entry_delay_s() * self.time_scale
+        delay = core.entry_delay_s(req.arrival_s / self.time_scale) * self.time_scale
         if delay > 0:
             handle.entering = asyncio.get_running_loop().create_task(self._enter_after(handle, delay))
         else:

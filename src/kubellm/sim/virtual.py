@@ -101,6 +101,7 @@ def replay(
     trace: Sequence[TraceRequest],
     *,
     concurrency: int | None = None,
+    phase_s: float = 0.0,
     fast_forward: bool = True,
     sample_every_s: float = 1.0,
     max_sim_s: float = math.inf,
@@ -108,7 +109,8 @@ def replay(
     """Run ``trace`` through a fresh engine in virtual time and report what clients would see.
 
     Open loop (default): requests arrive at their ``arrival_s``. Closed loop (``concurrency`` = c):
-    arrival times are ignored; the first c requests start at once and each one that finishes is
+    arrival times are ignored; the first c requests start at once (or out of phase within ``phase_s``:
+    :func:`kubellm.sim.arrivals.closed_loop_offsets`) and each one that finishes is
     replaced at that moment by the next, as a benchmark at fixed concurrency does. A request reaches
     the scheduler ``config.request_overhead_s`` after it arrives (API server, tokenizer), as in the
     live engine; its latencies count from its arrival.
@@ -116,7 +118,7 @@ def replay(
     wall0, cpu0 = time.perf_counter(), time.process_time()
     core = SimCore(config, timer)
     sched = core.scheduler
-    pending = Arrivals(config, trace, concurrency)
+    pending = Arrivals(config, trace, concurrency, phase_s=phase_s)
     requests: list[SimRequest] = []
     itl_v: list[float] = []
     itl_w: list[float] = []

@@ -64,6 +64,15 @@ def gateway_route(policy: str = DEFAULT_POLICY, seed: int = 0) -> Route:
     return route
 
 
+def round_s(perf: PerformanceModel, traffic: Traffic, replicas: int = 1) -> float:
+    """Roughly how long one request of a closed loop takes: its prefill, then its answer at the decode
+    speed of a batch of the clients one replica serves (the window clients start within)."""
+    batch = max(1, -(-(traffic.concurrency or 1) // replicas))
+    prompt, output = traffic.prompt_tokens, traffic.output_tokens
+    decode_ms = perf.decode_step_ms(batch, prompt + output // 2)
+    return (perf.request_overhead_ms + perf.prefill_ms(prompt) + output * decode_ms) / 1e3
+
+
 def simulate(
     plan: Plan,
     traffic: Traffic,
@@ -81,11 +90,18 @@ def simulate(
     config = dataclasses.replace(
         config,
         request_overhead_s=perf.request_overhead_ms / 1e3,
+        frontend_serial_s=perf.frontend_serial_ms / 1e3,
         max_model_len=max(config.max_model_len, min(traffic.longest_request, config.kv_tokens)),
     )
     trace, concurrency = build_trace(traffic, seed)
     report = replay_cluster(
-        config, perf, trace, replicas, gateway_route(policy, seed), concurrency=concurrency
+        config,
+        perf,
+        trace,
+        replicas,
+        gateway_route(policy, seed),
+        concurrency=concurrency,
+        phase_s=round_s(perf, traffic, replicas) if concurrency is not None else 0.0,
     )
     summary = report.summary()
     if not summary.get("completed"):
