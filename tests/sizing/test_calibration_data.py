@@ -12,6 +12,8 @@ import yaml
 from kubellm.catalog import default_catalog
 from kubellm.planning import PerformanceModel
 from kubellm.planning.calibration import default_calibration
+from kubellm.sizing.predict import round_s
+from kubellm.sizing.traffic import Traffic
 
 DATA = Path(__file__).parents[2] / "benchmarks" / "data" / "published_serving.yaml"
 # One H200, Llama-3.1-8B bf16, CUDA-graph decode step at context 1,024 (the project's measurements of
@@ -82,3 +84,20 @@ def test_tensor_parallel_all_reduce_grows_with_the_tp_size() -> None:
     small = 32 * 1024
     assert link.cost_ms(1, small, 900) == 0
     assert link.cost_ms(2, small, 900) < link.cost_ms(4, small, 900) < link.cost_ms(8, small, 900)
+
+
+def test_a_closed_loop_round_is_one_request_at_the_loads_decode_speed() -> None:
+    """Closed-loop clients start within one round (sizing.predict.round_s): overhead, prefill, then the
+    answer at the decode step of the batch one replica serves."""
+    catalog = default_catalog()
+    llama = catalog.model("Llama-3.1-8B")
+    perf = PerformanceModel(
+        llama, catalog.gpu("H200-141GB"), 1, float(llama.weights_bytes_for("bfloat16", None)), 131072.0
+    )
+    traffic = Traffic(concurrency=32, prompt_tokens=1000, output_tokens=400)
+    expected_ms = perf.request_overhead_ms + perf.prefill_ms(1000) + 400 * perf.decode_step_ms(32, 1200)
+    assert round_s(perf, traffic) == pytest.approx(expected_ms / 1e3)
+    # two replicas share the clients: each decodes a batch of 16, a shorter round
+    assert round_s(perf, traffic, replicas=2) < round_s(perf, traffic)
+    longer = Traffic(concurrency=32, prompt_tokens=1000, output_tokens=800)
+    assert round_s(perf, longer) > round_s(perf, traffic)
