@@ -63,6 +63,23 @@ def test_two_services_in_one_namespace_share_one_gateway_with_a_pool_each() -> N
     assert len(_kinds(objects, "Namespace")) == 1
 
 
+def test_one_gateway_fronts_engines_with_different_health_paths() -> None:
+    """Triton beside vLLM: each pool is probed on its own engine's route and keeps its upstream name."""
+    triton = {"metadata": {"name": "llama-8b-trt"}, "model": {"source": "hf://meta-llama/Llama-3.1-8B-Instruct",
+              "served_name": "llama-trt"}, "engine": {"name": "trtllm"}, "gpu": {"type": "L40S", "count": 1},
+              "serving": {"max_model_len": 8192}, "scaling": {"min_replicas": 1, "max_replicas": 2},
+              "storage": {"model_cache": "pvc", "access_mode": "ReadWriteMany", "storage_class": "shared-rwx"}}  # fmt: skip
+    objects = _render(_spec(SMALL), _spec(triton))
+    gateway_maps = [o for o in _kinds(objects, "ConfigMap") if o["metadata"]["name"] == "llm-gateway"]
+    assert len(gateway_maps) == 1
+    config = yaml.safe_load(gateway_maps[0]["data"]["gateway.yaml"])
+    pools = {p["name"]: (p["health_path"], p.get("upstream_model")) for p in config["pools"]}
+    assert pools == {
+        "meta-llama/Llama-3.1-8B-Instruct": ("/health", None),
+        "llama-trt": ("/health/ready", "ensemble"),
+    }
+
+
 def test_the_namespace_quota_admits_every_service_at_full_scale() -> None:
     small, large = _spec(SMALL), _spec(LARGE)
     (quota,) = _kinds(_render(small, large), "ResourceQuota")

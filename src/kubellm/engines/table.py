@@ -118,6 +118,13 @@ class Readiness:
     live_path: str
     listens_before_loaded: bool
     ready_paths: tuple[str, ...] = ()  # every path a manifest may probe that answers only once loaded
+    # the route on the serving (OpenAI) port a gateway in front probes; unset: live_path, on that port
+    serving_path: str | None = None
+
+    @property
+    def gateway_path(self) -> str:
+        """What a gateway in front of the engine probes (200 = it takes requests)."""
+        return self.serving_path or self.live_path
 
 
 @dataclass(frozen=True, slots=True)

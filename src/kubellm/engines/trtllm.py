@@ -70,6 +70,7 @@ TRTLLM = EngineTable(
         live_path="/v2/health/live",
         listens_before_loaded=True,
         ready_paths=("/health", "/v1/models", "/v2/health/ready", "/health/ready"),
+        serving_path="/health/ready",  # the OpenAI frontend's own readiness route (live/ready: KServe port)
     ),
     metrics=MetricNames(
         queue="nv_inference_pending_request_count",
@@ -79,7 +80,6 @@ TRTLLM = EngineTable(
     served_name_flag=None,
     upstream_model=TRITON_MODEL_NAME,
     switches=("--enable-kserve-frontends",),
-    notes="The OpenAI frontend's own readiness route is /health/ready (the gateway's health check).",
 )
 
 # Triton Inference Server without the OpenAI frontend (`tritonserver --model-repository=…`): lint only.

@@ -27,6 +27,7 @@ class PoolKeeper:
         self.discovery = discovery
         self.health = health
         self.session = session
+        self.health_path = pool.config.health_path or health.path
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -90,7 +91,7 @@ class PoolKeeper:
     async def _probe(self, url: str) -> None:
         timeout = aiohttp.ClientTimeout(total=self.health.timeout_s)
         try:
-            async with self.session.get(url + self.health.path, timeout=timeout) as resp:
+            async with self.session.get(url + self.health_path, timeout=timeout) as resp:
                 await resp.read()
                 ok = resp.status == 200
         except (aiohttp.ClientError, TimeoutError, OSError):

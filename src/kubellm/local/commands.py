@@ -28,11 +28,9 @@ LOCAL_TABLES: dict[LocalEngine, EngineTable] = {
     LocalEngine.SIM: VLLM,
     LocalEngine.LLAMACPP: LLAMACPP_PYTHON,
 }
-# The path each engine answers 200 on once its model is loaded.
+# The path each engine answers 200 on once its model is loaded (llama-cpp-python: /v1/models, no /health).
 HEALTH_PATHS: dict[LocalEngine, str] = {
-    LocalEngine.VLLM: VLLM.readiness.live_path,
-    LocalEngine.SIM: VLLM.readiness.live_path,
-    LocalEngine.LLAMACPP: LLAMACPP_PYTHON.readiness.ready_path,  # llama-cpp-python has no /health route
+    engine: table.readiness.gateway_path for engine, table in LOCAL_TABLES.items()
 }
 
 # On Ctrl-C the gateway lets in-flight requests finish this long (below the supervisor's grace period).
@@ -134,7 +132,7 @@ def gateway_config(
     plan: Plan | None = None,
 ) -> GatewayConfig:
     """The gateway in front of the local replicas: the cluster's builder, with loopback and static URLs."""
-    pool = engine_pool(spec, plan, StaticBackends(urls=backend_urls))
+    pool = engine_pool(spec, plan, StaticBackends(urls=backend_urls), LOCAL_TABLES[engine])
     return build_gateway_config(
         spec,
         [pool],

@@ -4,8 +4,9 @@ Services that share a namespace get one gateway (``<namespace>-gateway``) with o
 model, so a single OpenAI endpoint serves them all, and one GPU ResourceQuota (``<namespace>-gpus``)
 that is the sum of what each may use at full scale — never one service's quota blocking another's pods.
 The gateway's settings (host, TLS, keys, limits, replicas) must agree across the services it fronts;
-routing and the cold-start hold stay per pool. The gateway config comes from the one builder
-(``kubellm.render.gateway_config``) that single services and ``kubellm up`` use.
+routing, the cold-start hold and the health path (each engine's own) stay per pool. The gateway
+config comes from the one builder (``kubellm.render.gateway_config``) that single services and
+``kubellm up`` use.
 """
 
 from __future__ import annotations
@@ -55,12 +56,6 @@ def _agree(ctxs: list[RenderContext], namespace: str) -> None:
                     "and one gateway serves them both",
                     f"give both the same {path}, or deploy them to different namespaces",
                 )
-        if ctx.adapter.gateway_health_path != first.adapter.gateway_health_path:
-            raise UsageError(
-                f"engine.name: {first.name} ({first.adapter.name}) and {ctx.name} ({ctx.adapter.name}) are probed on "
-                f"different health paths, and the shared gateway of namespace {namespace} probes one",
-                "deploy them to different namespaces, or set gateway.enabled: false on one of them",
-            )
     names = [c.served_name for c in ctxs]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
@@ -73,7 +68,7 @@ def _agree(ctxs: list[RenderContext], namespace: str) -> None:
 
 def _pool(ctx: RenderContext) -> PoolConfig:
     backends = DnsBackends(name=ctx.engine_dns, port=ctx.adapter.port)
-    return engine_pool(ctx.spec, ctx.plan, backends, upstream_model=ctx.adapter.table.upstream_model)
+    return engine_pool(ctx.spec, ctx.plan, backends, ctx.adapter.table)
 
 
 def _front(lead: RenderContext) -> RenderContext:

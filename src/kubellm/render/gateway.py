@@ -34,7 +34,7 @@ def gateway_config(ctx: RenderContext) -> GatewayConfig:
         ctx.spec,
         ctx.plan,
         DnsBackends(name=ctx.engine_dns, port=ctx.adapter.port),
-        upstream_model=ctx.adapter.table.upstream_model,
+        ctx.adapter.table,
     )
     return build_gateway_config(
         ctx.spec,

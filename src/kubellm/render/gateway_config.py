@@ -2,12 +2,14 @@
 in ``kubellm up`` (local) alike, so routing, limits, keys and the per-backend cap cannot drift apart.
 
 What differs between the two is passed in: where the gateway listens, how it finds the engines
-(DNS of the headless Service, or the local replicas' URLs), the engines' health path and drain time.
+(DNS of the headless Service, or the local replicas' URLs), and the drain time. Each pool carries the
+health path and model name of the engine behind it (from its engine table), so one gateway can front
+different engines (Triton beside vLLM).
 """
 
 from __future__ import annotations
 
-from kubellm.engines import served_name
+from kubellm.engines import EngineTable, served_name
 from kubellm.planning.result import Plan
 from kubellm.spec import LLMService
 from kubellm.spec.gateway import (
@@ -20,16 +22,16 @@ from kubellm.spec.gateway import (
 )
 
 
-def engine_pool(
-    spec: LLMService, plan: Plan | None, backends: Backends, upstream_model: str | None = None
-) -> PoolConfig:
+def engine_pool(spec: LLMService, plan: Plan | None, backends: Backends, engine: EngineTable) -> PoolConfig:
     """The pool of one service's engines: its served name, routing, and a per-backend cap of the planned
-    ``max_num_seqs`` (beyond it a replica only queues). ``upstream_model``: the name the engines expect
-    when it is not the served name (Triton's ensemble)."""
+    ``max_num_seqs`` (beyond it a replica only queues). From ``engine``, the table of the program the
+    backends run: the name they expect when it is not the served name (Triton's ensemble) and the path
+    the gateway probes (vLLM's /health, Triton's /health/ready)."""
     g = spec.gateway
     return PoolConfig(
         name=served_name(spec),
-        upstream_model=upstream_model,
+        upstream_model=engine.upstream_model,
+        health_path=engine.readiness.gateway_path,
         backends=backends,
         routing=g.routing,
         max_outstanding_per_backend=plan.settings.max_num_seqs if plan is not None else None,

@@ -191,6 +191,13 @@ class PoolConfig(StrictModel):
     cold_start_timeout_s: float | None = Field(
         default=None, gt=0, description="Override of the gateway-wide cold_start_timeout_s for this pool."
     )
+    health_path: str | None = Field(
+        default=None,
+        pattern=r"^/",
+        description="Path the active health checks probe on this pool's backends (200 = healthy), for "
+        "engines whose route differs (Triton's /health/ready beside vLLM's /health); unset = "
+        "health_checks.path.",
+    )
     scale_from_zero: bool | None = Field(
         default=None,
         description="Hold requests (up to cold_start_timeout_s) while no backend is available, because "
@@ -355,7 +362,10 @@ class HealthCheckConfig(StrictModel):
     """Active health checks of each backend."""
 
     enabled: bool = Field(default=True, description="Probe backends periodically.")
-    path: str = Field(default="/health", description="Path probed on each backend (200 = healthy).")
+    path: str = Field(
+        default="/health",
+        description="Path probed on each backend (200 = healthy); a pool's health_path overrides it.",
+    )
     interval_s: float = Field(default=5.0, gt=0, description="Seconds between probes.")
     timeout_s: float = Field(default=2.0, gt=0, description="Probe timeout.")
     unhealthy_after: int = Field(

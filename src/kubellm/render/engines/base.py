@@ -150,7 +150,7 @@ class AdapterDefaults:
 
     @property
     def gateway_health_path(self) -> str:
-        return self.liveness_path
+        return self.table.readiness.gateway_path
 
     def with_extra_args(self, ctx: EngineContext, planned: list[str]) -> list[str]:
         """Planned arguments followed by the spec's extra_args, after the guard: an extra arg (or engine.env

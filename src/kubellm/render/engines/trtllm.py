@@ -40,10 +40,6 @@ class TritonTrtllmAdapter(AdapterDefaults):
     def probe_port(self) -> str:
         return "kserve-http"  # the KServe frontend's /v2/health/ready
 
-    @property
-    def gateway_health_path(self) -> str:
-        return "/health/ready"  # the OpenAI frontend's readiness route
-
     def image(self, ctx: EngineContext) -> str:
         return pick_image(ctx, TRITON_TRTLLM_IMAGE)
 
