@@ -6,6 +6,7 @@ Tests drive them from the main thread with real clients (the openai SDK, urllib)
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
@@ -83,3 +84,18 @@ def stack(loop_thread: LoopThread) -> Iterator[Stack]:
     s = Stack(loop_thread)
     yield s
     s.close()
+
+
+@pytest.fixture
+def records() -> Iterator[list[logging.LogRecord]]:
+    """The gateway's log records (its logger, at INFO) while the test runs."""
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = seen.append  # type: ignore[method-assign]
+    logger = logging.getLogger("kubellm.gateway")
+    logger.addHandler(handler)
+    old = logger.level
+    logger.setLevel(logging.INFO)
+    yield seen
+    logger.removeHandler(handler)
+    logger.setLevel(old)

@@ -9,7 +9,6 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,20 +36,6 @@ def closed_within(sock: socket.socket, seconds: float) -> tuple[bool, bytes]:
     except ConnectionResetError:
         pass
     return True, got
-
-
-@pytest.fixture
-def records() -> Iterator[list[logging.LogRecord]]:
-    seen: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = seen.append  # type: ignore[method-assign]
-    logger = logging.getLogger("kubellm.gateway")
-    logger.addHandler(handler)
-    old = logger.level
-    logger.setLevel(logging.INFO)
-    yield seen
-    logger.removeHandler(handler)
-    logger.setLevel(old)
 
 
 def test_slow_loris_connections_are_closed_after_header_timeout_s(stack: Stack) -> None:

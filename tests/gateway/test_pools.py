@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from kubellm.gateway.pools import Pool
 from kubellm.gateway.routing import RouteRequest
@@ -34,7 +35,7 @@ def test_membership_changes_keep_existing_state() -> None:
     assert pool.available == ["http://a:1", "http://c:1"] and pool.stats["http://a:1"].outstanding == 3
 
 
-def test_ejection_after_consecutive_failures_and_expiry() -> None:
+def test_ejection_after_consecutive_failures_and_expiry(records: list[logging.LogRecord]) -> None:
     clock = FakeClock()
     pool = make_pool(clock)
     pool.set_backends(["http://a:1", "http://b:1"])
@@ -45,6 +46,9 @@ def test_ejection_after_consecutive_failures_and_expiry() -> None:
     pool.record_failure("http://a:1")
     assert pool.available == ["http://b:1"]
     assert {pool.pick(RouteRequest()) for _ in range(4)} == {"http://b:1"}
+    ejected = [r for r in records if r.getMessage() == "backend ejected"]
+    assert len(ejected) == 1 and ejected[0].levelno == logging.WARNING
+    assert (ejected[0].pool, ejected[0].backend, ejected[0].ejected_s) == ("m", "http://a:1", 5)  # type: ignore[attr-defined]
     clock.now += 5
     assert {pool.pick(RouteRequest()) for _ in range(4)} == {"http://a:1", "http://b:1"}
 

@@ -12,6 +12,7 @@ import pytest
 from gateway.clients import MSG, client, get, post
 from gateway.conftest import Stack
 from gateway.fake_engine import FakeEngine, static_pool
+from gateway.raw_upstream import Answer, RawUpstream
 
 
 def test_dead_backend_is_retried_on_another(stack: Stack) -> None:
@@ -150,6 +151,29 @@ def test_active_health_checks_take_a_backend_out_and_back(stack: Stack) -> None:
     assert a.requests == 2
 
 
+def test_each_pool_is_probed_on_its_own_health_path(stack: Stack) -> None:
+    """One gateway in front of engines whose health routes differ (Triton's /health/ready beside
+    vLLM's /health): a pool's health_path replaces health_checks.path for its backends only."""
+    own_path, default_path = stack.engine(), stack.engine()
+    own_path.healthy = default_path.healthy = False  # their /health answers 503; /v1/models answers 200
+    gw = stack.gateway(
+        {
+            "pools": [
+                static_pool("own", [own_path.url], health_path="/v1/models"),
+                static_pool("default", [default_path.url]),
+            ],
+            "health_checks": {"interval_s": 0.05, "unhealthy_after": 1, "healthy_after": 1},
+        }
+    )
+    time.sleep(0.3)
+    body = {"messages": MSG, "max_tokens": 1}
+    assert post(gw, "/v1/chat/completions", json.dumps({"model": "own", **body}).encode())[0] == 200
+    status, _, answer = post(gw, "/v1/chat/completions", json.dumps({"model": "default", **body}).encode())
+    assert status == 503 and json.loads(answer)["error"]["code"] == "unavailable"
+    assert default_path.requests == 0
+    assert own_path.requests == 1
+
+
 def test_failing_backend_is_ejected_passively(stack: Stack) -> None:
     bad, good = stack.engine(), stack.engine()
     bad.fail_status = 502
@@ -203,3 +227,35 @@ def test_requests_cut_at_the_drain_deadline_end_cleanly_and_are_logged_as_such(s
     assert json.loads(plain_raw)["error"]["code"] == "gateway_shutdown"
     lines = [json.loads(line) for line in audit.getvalue().splitlines()]
     assert sorted(line["error"] for line in lines) == ["drain_deadline", "drain_deadline"]
+
+
+def test_a_stream_that_stalls_after_its_first_event_is_cut_at_between_chunks_s(stack: Stack) -> None:
+    """Silence after the first SSE event is bounded by between_chunks_s (0.3 s), not first_byte_s (20 s):
+    the client gets the first event, then an error event and [DONE], quickly."""
+    event = b'data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
+    raw = RawUpstream(
+        answer=Answer(
+            body=event * 3, framing="chunked", content_type="text/event-stream", splits=[len(event)],
+            stall_after=len(event),
+        )
+    )  # fmt: skip
+    stack.loop.run(raw.start())
+    try:
+        gw = stack.gateway(
+            {
+                "pools": [static_pool("tiny", [raw.url])],
+                "health_checks": {"enabled": False},
+                "timeouts": {"first_byte_s": 20, "between_chunks_s": 0.3},
+            }
+        )
+        started = time.monotonic()
+        body = json.dumps({"model": "tiny", "messages": MSG, "stream": True}).encode()
+        status, _, data = post(gw, "/v1/chat/completions", body)
+        elapsed = time.monotonic() - started
+    finally:
+        stack.loop.run(raw.stop())
+    assert status == 200 and elapsed < 5
+    events = [line for line in data.split(b"\n\n") if line]
+    assert events[0] == event.rstrip(b"\n")
+    assert json.loads(events[1].removeprefix(b"data: "))["error"]["code"] == "upstream_error"
+    assert events[-1] == b"data: [DONE]"

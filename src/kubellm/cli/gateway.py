@@ -53,6 +53,9 @@ def gateway(
     tls_key: str | None = typer.Option(None, "--tls-key", help="PEM private key for --tls-cert."),
     log_level: str | None = typer.Option(None, "--log-level", help="debug | info | warning | error."),
     no_audit: bool = typer.Option(False, "--no-audit", help="Do not write the per-request audit lines."),
+    upstream_client: str | None = typer.Option(
+        None, "--upstream-client", help="httptools (fast, default) | aiohttp (the reference client)."
+    ),
     print_config: bool = typer.Option(
         False, "--print-config", help="Print the effective config as YAML and exit."
     ),
@@ -105,6 +108,10 @@ def gateway(
         cfg.log_level = log_level  # type: ignore[assignment]
     if no_audit:
         cfg.audit_log = False
+    if upstream_client is not None:
+        if upstream_client not in ("httptools", "aiohttp"):
+            raise UsageError(f"unknown --upstream-client {upstream_client!r}", "use httptools or aiohttp")
+        cfg.upstream_client = upstream_client  # type: ignore[assignment]
     if print_config:
         import yaml
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 
 from kubellm.gateway.routing import BackendStats, Router, RouteRequest, make_router
 from kubellm.spec.gateway import PoolConfig, RetryConfig
+
+log = logging.getLogger("kubellm.gateway")
 
 
 class Backend:
@@ -143,7 +146,12 @@ class Pool:
         if backend.ejections and now - backend.ejected_until > retries.max_eject_s:
             backend.ejections = 0  # quiet for long enough: start again from eject_s
         backend.ejections += 1
-        backend.ejected_until = now + min(retries.eject_s * backend.ejections, retries.max_eject_s)
+        ejected_s = min(retries.eject_s * backend.ejections, retries.max_eject_s)
+        backend.ejected_until = now + ejected_s
+        log.warning(
+            "backend ejected",
+            extra={"pool": self.name, "backend": url, "ejected_s": ejected_s, "ejections": backend.ejections},
+        )
         self.refresh()
 
     def _may_eject(self, url: str, now: float) -> bool:
