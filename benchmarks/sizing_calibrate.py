@@ -29,7 +29,7 @@ from kubellm.catalog import default_catalog
 from kubellm.planning import PerformanceModel, Plan
 from kubellm.planning.calibration import calibration_from_data, calibration_yaml
 
-CALIBRATION_FILE = Path(__file__).parents[1] / "src" / "kubellm" / "plan" / "data" / "calibration.yaml"
+CALIBRATION_FILE = Path(__file__).parents[1] / "src" / "kubellm" / "planning" / "data" / "calibration.yaml"
 # H200, Llama-3.1-8B bf16, context 1,024: CUDA-graph decode step (ms) by batch (shared measurements)
 H200_DECODE_MS = {1: 6.68, 8: 7.48, 32: 8.59, 128: 13.41, 256: 18.67}
 ANCHOR_TOLERANCE = 0.20

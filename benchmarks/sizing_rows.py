@@ -105,8 +105,10 @@ def row_spec(row: Row) -> LLMService:
 
 
 def row_traffic(row: Row) -> Traffic:
+    """The row's load; ShareGPT rows keep their mean lengths with ShareGPT's spread around them."""
     d = row.data
     prompt, output = int(d["prompt"]), int(d["output"])
+    shape = "sharegpt" if d.get("dataset") == "sharegpt" else "uniform"
     if d.get("concurrency") is not None:
         requests = d.get("requests") or max(40, 20 * int(d["concurrency"]))
         return Traffic(
@@ -114,12 +116,19 @@ def row_traffic(row: Row) -> Traffic:
             prompt_tokens=prompt,
             output_tokens=output,
             requests=int(requests),
+            length_shape=shape,
         )
     if d.get("rate") is not None:
         return Traffic(
-            rate=float(d["rate"]), prompt_tokens=prompt, output_tokens=output, requests=int(d["requests"])
+            rate=float(d["rate"]),
+            prompt_tokens=prompt,
+            output_tokens=output,
+            requests=int(d["requests"]),
+            length_shape=shape,
         )
-    return Traffic(prompt_tokens=prompt, output_tokens=output, requests=int(d["requests"]))
+    return Traffic(
+        prompt_tokens=prompt, output_tokens=output, requests=int(d["requests"]), length_shape=shape
+    )
 
 
 def row_plan(row: Row) -> Plan:

@@ -43,6 +43,19 @@ def test_every_source_sits_in_the_part_its_url_hashes_to(doc: dict[str, list[dic
         assert source["verbatim"].strip() and source["url"].startswith("https://")
 
 
+def test_rows_measured_on_sharegpt_say_so(doc: dict[str, list[dict[str, object]]]) -> None:
+    """ShareGPT rows are replayed with ShareGPT's spread: a row named for ShareGPT, and every row of a source
+    measured on ShareGPT alone, carries dataset: sharegpt."""
+    sources = {str(s["id"]): s for s in doc["sources"]}
+    marked = [row for row in doc["rows"] if row.get("dataset") == "sharegpt"]
+    assert len(marked) >= 13
+    for row in doc["rows"]:
+        source = sources[str(row["source"])]
+        text = (str(source["what"]) + str(source["verbatim"])).lower()
+        if "sharegpt" in str(row["id"]) or ("sharegpt" in text and "random" not in text):
+            assert row.get("dataset") == "sharegpt", row["id"]
+
+
 def test_rows_cover_enough_gpus_and_name_what_the_catalog_knows(
     doc: dict[str, list[dict[str, object]]],
 ) -> None:

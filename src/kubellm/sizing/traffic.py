@@ -1,8 +1,10 @@
 """Traffic to size for: a rate or a concurrency, prompt and answer lengths, or a recorded trace.
 
 ``--traffic rate=20,prompt=2048±512,output=300`` (also ``concurrency=N``, ``+-`` for ``±``,
-``requests=N``, ``trace=FILE``). A length ``L±S`` is drawn uniformly from [L−S, L+S], seeded. A trace
-file is the simulator's trace format (``kubellm.sim.trace``), e.g. one exported from a bench run.
+``requests=N``, ``lengths=sharegpt``, ``trace=FILE``). A length ``L±S`` is drawn uniformly from
+[L−S, L+S], seeded; ``lengths=sharegpt`` draws them with ShareGPT's long-tailed spread at the means
+``prompt`` and ``output`` (``kubellm.sizing.lengths``). A trace file is the simulator's trace format
+(``kubellm.sim.trace``), e.g. one exported from a bench run.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from kubellm.errors import UsageError
 from kubellm.sim.trace import TraceRequest, load_trace
+from kubellm.sizing.lengths import sharegpt_lengths, sharegpt_longest
 
 MIN_REQUESTS = 400  # enough that a TTFT p95 rests on 20 requests above it (ITL: on thousands of gaps)
 MIN_DURATION_S = 30.0  # open loop: at least half a minute of arrivals
@@ -21,7 +24,8 @@ CLOSED_LOOP_ROUNDS = 10  # closed loop: each slot serves this many requests
 MAX_REQUESTS = 1500
 
 _LENGTH = re.compile(r"^(\d+)(?:\s*(?:±|\+-|\+/-)\s*(\d+))?$")
-_KEYS = ("rate", "concurrency", "prompt", "output", "requests", "trace")
+_KEYS = ("rate", "concurrency", "prompt", "output", "requests", "lengths", "trace")
+LENGTH_SHAPES = ("uniform", "sharegpt")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,7 @@ class Traffic:
     output_spread: int = 0
     requests: int | None = None
     trace_path: str | None = None
+    length_shape: str = "uniform"  # or "sharegpt": ShareGPT's spread at the mean lengths (spreads unused)
 
     @property
     def label(self) -> str:
@@ -44,6 +49,8 @@ class Traffic:
         load = f"rate {self.rate:g}/s" if self.rate is not None else f"concurrency {self.concurrency}"
         if self.rate is None and self.concurrency is None:
             load = f"{self.requests} requests at once"
+        if self.length_shape == "sharegpt":
+            return f"{load}, ShareGPT lengths, mean prompt {self.prompt_tokens}, mean output {self.output_tokens}"
         spread_in = f"±{self.prompt_spread}" if self.prompt_spread else ""
         spread_out = f"±{self.output_spread}" if self.output_spread else ""
         return f"{load}, prompt {self.prompt_tokens}{spread_in}, output {self.output_tokens}{spread_out}"
@@ -51,6 +58,8 @@ class Traffic:
     @property
     def longest_request(self) -> int:
         """Prompt plus answer of the longest request the traffic can hold (for max_model_len)."""
+        if self.length_shape == "sharegpt":
+            return sharegpt_longest(self.prompt_tokens, self.output_tokens)
         return self.prompt_tokens + self.prompt_spread + self.output_tokens + self.output_spread
 
 
@@ -65,7 +74,8 @@ def parse_traffic(text: str) -> Traffic:
         if not sep or key not in _KEYS:
             raise UsageError(
                 f"--traffic: cannot read {item!r}",
-                "write KEY=VALUE items: rate=R or concurrency=N, prompt=L[±S], output=L[±S], requests=N, trace=FILE",
+                "write KEY=VALUE items: rate=R or concurrency=N, prompt=L[±S], output=L[±S], requests=N, "
+                "lengths=sharegpt, trace=FILE",
             )
         values[key] = value.strip()
     if "trace" in values:
@@ -79,6 +89,11 @@ def parse_traffic(text: str) -> Traffic:
         raise UsageError(
             "--traffic needs rate=R or concurrency=N (one of them)", "e.g. rate=20,prompt=2048,output=300"
         )
+    shape = values.get("lengths", "uniform").lower()
+    if shape not in LENGTH_SHAPES:
+        raise UsageError(
+            f"--traffic lengths={shape!r} is not a length shape", "write lengths=sharegpt (or leave it out)"
+        )
     prompt, prompt_spread = _length(values.get("prompt", "1024"), "prompt")
     output, output_spread = _length(values.get("output", "256"), "output")
     return Traffic(
@@ -91,6 +106,7 @@ def parse_traffic(text: str) -> Traffic:
         output_tokens=output,
         output_spread=output_spread,
         requests=int(_positive(values["requests"], "requests", int)) if "requests" in values else None,
+        length_shape=shape,
     )
 
 
@@ -125,18 +141,29 @@ def build_trace(traffic: Traffic, seed: int = 0) -> tuple[list[TraceRequest], in
         count = traffic.requests or min(
             MAX_REQUESTS, max(MIN_REQUESTS, CLOSED_LOOP_ROUNDS * traffic.concurrency)
         )
-        return [TraceRequest(0.0, *_lengths(traffic, rng)) for _ in range(count)], traffic.concurrency
+        lengths = _all_lengths(traffic, count, rng, seed)
+        return [TraceRequest(0.0, *pair) for pair in lengths], traffic.concurrency
     if traffic.rate is None:  # a burst: every request at once
-        return [
-            TraceRequest(0.0, *_lengths(traffic, rng)) for _ in range(traffic.requests or MIN_REQUESTS)
-        ], None
+        lengths = _all_lengths(traffic, traffic.requests or MIN_REQUESTS, rng, seed)
+        return [TraceRequest(0.0, *pair) for pair in lengths], None
     count = traffic.requests or min(MAX_REQUESTS, max(MIN_REQUESTS, round(traffic.rate * MIN_DURATION_S)))
+    shaped = (
+        sharegpt_lengths(count, traffic.prompt_tokens, traffic.output_tokens, seed)
+        if traffic.length_shape == "sharegpt"
+        else None
+    )
     out: list[TraceRequest] = []
     t = 0.0
-    for _ in range(count):
+    for i in range(count):
         t += rng.expovariate(traffic.rate)
-        out.append(TraceRequest(t, *_lengths(traffic, rng)))
+        out.append(TraceRequest(t, *(shaped[i] if shaped else _lengths(traffic, rng))))
     return out, None
+
+
+def _all_lengths(traffic: Traffic, count: int, rng: random.Random, seed: int) -> list[tuple[int, int]]:
+    if traffic.length_shape == "sharegpt":
+        return sharegpt_lengths(count, traffic.prompt_tokens, traffic.output_tokens, seed)
+    return [_lengths(traffic, rng) for _ in range(count)]
 
 
 def _lengths(traffic: Traffic, rng: random.Random) -> tuple[int, int]:
