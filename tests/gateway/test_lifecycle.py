@@ -114,11 +114,14 @@ def test_print_config_from_quick_start_flags() -> None:
             "power-of-two",
             "--port",
             "9000",
+            "--upstream-client",
+            "aiohttp",
             "--print-config",
         ],
     )
     assert result.exit_code == 0, result.output
     config = yaml.safe_load(result.output)
+    assert config["upstream_client"] == "aiohttp"
     assert config["kind"] == "GatewayConfig"
     assert {k: config["listen"][k] for k in ("host", "port", "tls_cert", "tls_key")} == {
         "host": "127.0.0.1",
@@ -139,6 +142,7 @@ def test_cli_errors_say_what_to_do(tmp_path: Path) -> None:
         ["gateway", "--model", "m", "--backend", "10.0.0.1:8000"],
         ["gateway", "--model", "m", "--routing", "random"],
         ["gateway", "--tls-cert", "x"],
+        ["gateway", "--model", "m", "--backend", "http://10.0.0.1:8000", "--upstream-client", "curl"],
     ):
         result = runner.invoke(app, args)
         assert isinstance(result.exception, UsageError), args
