@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import threading
 import time
@@ -10,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the API double lives in tests/cluster
@@ -31,7 +33,7 @@ def api() -> Iterator[FakeApiServer]:
 
 
 class RunningOperator:
-    """One operator process (its own event loop in a thread) against the double."""
+    """One operator process (``asyncio.run`` in a thread, as `kubellm operator` runs it) against the double."""
 
     def __init__(self, api: FakeApiServer, identity: str, resync_s: float = 1.0) -> None:
         self.credentials = Credentials(server=api.url, token=api.token, context="fake", namespace="ops")
@@ -42,36 +44,58 @@ class RunningOperator:
             health_port=None,
             lease_times=LeaseTimes(duration_s=3, renew_s=0.5, retry_s=0.2),
         )
-        self.loop = asyncio.new_event_loop()
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.stop_event: asyncio.Event | None = None
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-
         async def main() -> None:
+            self.loop = asyncio.get_running_loop()
             self.stop_event = asyncio.Event()
             await serve(self.credentials, self.options, self.stop_event)
 
         try:
-            self.loop.run_until_complete(main())
+            asyncio.run(main())
         except BaseException as exc:  # reported by the test that stops it
             self.error = exc
 
-    def stop(self, timeout_s: float = 20.0) -> None:
+    def stop(self, timeout_s: float = 40.0) -> None:
         while self.stop_event is None and self.thread.is_alive():
             time.sleep(0.01)
-        if self.stop_event is not None:
-            self.loop.call_soon_threadsafe(self.stop_event.set)
+        if self.stop_event is not None and self.loop is not None and not self.loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing left to stop
+                self.loop.call_soon_threadsafe(self.stop_event.set)
         self.thread.join(timeout_s)
         assert not self.thread.is_alive(), "the operator did not stop"
 
 
+class SessionLedger:
+    """Every aiohttp session opened while a test runs (kopf's API sessions): each must be closed at the end."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sessions: list[aiohttp.ClientSession] = []
+        original = aiohttp.ClientSession.__init__
+        ledger = self.sessions
+
+        def recording_init(session: aiohttp.ClientSession, *args: Any, **kwargs: Any) -> None:
+            original(session, *args, **kwargs)
+            ledger.append(session)  # held until the test ends: checked, not left to the garbage collector
+
+        monkeypatch.setattr(aiohttp.ClientSession, "__init__", recording_init)
+
+    def unclosed(self) -> list[aiohttp.ClientSession]:
+        return [s for s in self.sessions if not s.closed]
+
+
 @pytest.fixture
-def start_operator(api: FakeApiServer) -> Iterator[Callable[..., RunningOperator]]:
+def start_operator(
+    api: FakeApiServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., RunningOperator]]:
+    """Start operators; when the test ends, stop them and require that they closed every session they opened."""
     started: list[RunningOperator] = []
+    ledger = SessionLedger(monkeypatch)
 
     def start(identity: str = "replica-a", **kwargs: Any) -> RunningOperator:
         running = RunningOperator(api, identity, **kwargs)
@@ -82,6 +106,8 @@ def start_operator(api: FakeApiServer) -> Iterator[Callable[..., RunningOperator
     for running in started:
         if running.thread.is_alive():
             running.stop()
+    assert ledger.sessions, "the operator opened no API session: the ledger sees nothing"
+    assert ledger.unclosed() == [], "the operator left aiohttp sessions open (kopf's API sessions)"
 
 
 def eventually(check: Callable[[], Any], timeout_s: float = 20.0, what: str = "") -> Any:

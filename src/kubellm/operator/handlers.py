@@ -32,6 +32,7 @@ Logger = logging.Logger | logging.LoggerAdapter[Any]
 FIELD_MANAGER = "kubellm-operator"
 FINALIZER = "kubellm.dev/finalizer"
 ANNOTATION_PREFIX = "kubellm.dev"
+RESYNC_EXIT_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -75,6 +76,11 @@ def settings() -> kopf.OperatorSettings:
     chosen.watching.server_timeout = 300
     # a deleted resource waits for its running resync to finish: check every 2 s, not kopf's 60 s
     chosen.background.cancellation_polling = 2
+    # A resync stopped mid-run (the operator exits, the resource is deleted) is waited for, not abandoned:
+    # kopf abandons a running timer after a few event-loop cycles, and the abandoned timer's status patch
+    # then comes after kopf closed its API sessions — it opens a new one that nobody closes, and writes
+    # after this replica gave up the Lease. A reconcile takes seconds; past this, kopf abandons it as before.
+    chosen.background.instant_exit_timeout = RESYNC_EXIT_TIMEOUT_S
     chosen.networking.request_timeout = 60
     return chosen
 
