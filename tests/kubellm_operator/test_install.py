@@ -15,6 +15,7 @@ from kubellm.cli.app import app
 from kubellm.operator.chart import chart_files
 from kubellm.operator.install import CHILD_RESOURCES, NAME, InstallOptions, cluster_rules, install_objects
 from kubellm.operator.reconcile import desired
+from kubellm.operator.resource import service_of
 from kubellm.render.validation import OLDEST_VERSION, newest_version, validate_objects
 from kubellm.spec import load_spec
 
@@ -23,6 +24,7 @@ from .objects import resource
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "kubellm"
 EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.yaml") if "cluster" not in p.name)
+PROVIDER_EXAMPLES = sorted((ROOT / "examples" / "providers").glob("*.yaml"))
 
 
 def _lint(objects: list[dict[str, Any]]) -> list[str]:
@@ -59,16 +61,52 @@ def _allowed(group: str, resource_name: str, verb: str) -> bool:
     )
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_the_cluster_role_covers_every_child_the_examples_render(example: Path) -> None:
-    spec = load_spec(example).model_dump(mode="json", exclude_defaults=True)
-    body = resource(
+def _spec_body(path: Path, **override: Any) -> dict[str, Any]:
+    spec = load_spec(path).model_dump(mode="json", exclude_defaults=True)
+    spec.update(override)
+    return resource(
         spec["metadata"]["name"],
         **{k: v for k, v in spec.items() if k not in ("apiVersion", "kind", "metadata")},
     )
+
+
+def _inference_extension(path: Path) -> dict[str, Any]:
+    spec = load_spec(path).model_dump(mode="json", exclude_defaults=True)
+    gateway = {**spec.get("gateway", {}), "kind": "inference-extension",
+               "gateway_ref": "gateway-system/inference-gateway"}  # fmt: skip
+    return _spec_body(path, gateway=gateway)
+
+
+# Every example (the provider variants too) and a gateway.kind: inference-extension service, as LLMServices.
+SPECS = {
+    **{p.stem: (lambda p=p: _spec_body(p)) for p in EXAMPLES + PROVIDER_EXAMPLES},
+    "inference-extension": lambda: _inference_extension(ROOT / "examples" / "llama-3.1-8b-l4.yaml"),
+}
+
+
+def _everything_rendered(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """All that render emits for the resource's spec, cluster-scoped objects included."""
+    from kubellm.render import RenderOptions, plan_service, render
+
+    plan = plan_service(service_of(body))
+    assert plan.fits
+    return render(plan, options=RenderOptions(namespace_object=False))
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_the_cluster_role_covers_every_child_the_examples_render(name: str) -> None:
+    """Each child is the operator's to write, or the spec is refused with a fix (never dropped silently)."""
+    body = SPECS[name]()
     want = desired(body)
-    if not want.ok:
-        pytest.skip(f"{example.name} is not planned by the operator: {want.planned.message}")
+    cluster_scoped = [o for o in _everything_rendered(body) if not o["metadata"].get("namespace")]
+    if cluster_scoped:
+        assert not want.ok and want.planned.reason == "NeedsClusterScope" and want.objects == []
+        for obj in cluster_scoped:
+            assert f"{obj['kind']}/{obj['metadata']['name']}" in want.planned.message
+            assert not _allowed("", obj["kind"].lower() + "s", "create")
+        assert want.planned.fix and "kubellm apply" in want.planned.fix
+        return
+    assert want.ok, want.planned.message
     for obj in want.objects:
         group = obj["apiVersion"].rpartition("/")[0]
         assert obj["kind"] in CHILD_RESOURCES, f"no RBAC for {obj['kind']}"
@@ -77,11 +115,38 @@ def test_the_cluster_role_covers_every_child_the_examples_render(example: Path) 
             assert _allowed(group, CHILD_RESOURCES[obj["kind"]][1], verb)
 
 
+def test_the_children_cover_the_kinds_the_operator_is_asked_for() -> None:
+    """The spec set above does reach the kinds this RBAC was extended for (else the test proves nothing)."""
+    kinds = {o["kind"] for make in SPECS.values() for o in desired(make()).objects}
+    assert {"Role", "RoleBinding", "InferencePool", "TriggerAuthentication"} <= kinds
+    refused = [n for n, make in SPECS.items() if desired(make()).planned.reason == "NeedsClusterScope"]
+    assert refused == ["eks-qwen-7b-tgi-s3"]  # Mountpoint for S3: a static PersistentVolume
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_the_operator_holds_every_permission_of_the_roles_it_writes(name: str) -> None:
+    """RBAC's escalation check: creating a Role (and binding it) needs every permission in it."""
+    for role in (o for o in desired(SPECS[name]()).objects if o["kind"] == "Role"):
+        for rule in role["rules"]:
+            for group in rule["apiGroups"]:
+                for resource_name in rule["resources"]:
+                    for verb in rule["verbs"]:
+                        assert _allowed(group, resource_name, verb), (role["metadata"]["name"], rule)
+
+
 def test_the_cluster_role_grants_nothing_wild_or_escalating() -> None:
     for rule in cluster_rules():
         assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule["apiGroups"]
         assert not {"escalate", "bind", "impersonate"} & set(rule["verbs"])
-        assert not {"roles", "rolebindings", "clusterroles", "clusterrolebindings"} & set(rule["resources"])
+        assert not {"clusterroles", "clusterrolebindings"} & set(rule["resources"])
+        assert not {"persistentvolumes", "namespaces", "nodes"} & set(rule["resources"]) or set(
+            rule["verbs"]
+        ) <= {"get", "list", "watch"}
+    # Roles and RoleBindings, namespaced, only for the endpoint picker's Role; both only ever with the
+    # permissions the operator holds itself (no escalate, no bind)
+    assert _allowed("rbac.authorization.k8s.io", "roles", "create")
+    assert not _allowed("rbac.authorization.k8s.io", "roles", "escalate")
+    assert not _allowed("rbac.authorization.k8s.io", "rolebindings", "bind")
     assert not _allowed("", "resourcequotas", "patch")  # the namespace admin's, never the operator's
     assert not _allowed("coordination.k8s.io", "leases", "update")  # only in its own namespace (a Role)
 

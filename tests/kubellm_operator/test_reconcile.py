@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+
 from kubellm.cluster.snapshot import ClusterSnapshot
 from kubellm.operator.reconcile import desired, merge_conditions, reconcile
 
@@ -72,6 +74,77 @@ def test_a_spec_that_does_not_fit_renders_nothing_and_says_the_cheapest_change()
     assert "does not fit" in planned["message"] and planned["fix"]
     assert outcome.status["phase"] == "Unplannable" and outcome.status["plan"]["fits"] is False
     assert [e.reason for e in outcome.events] == ["DoesNotFit", "DoesNotFit"]  # Planned and Ready
+
+
+DOES_NOT_FIT = {
+    "weights-fill-the-gpu": (
+        {"model": {"source": "hf://Qwen/Qwen2.5-72B-Instruct"}, "gpu": {"type": "l4", "count": 1}},
+        "Qwen2.5-72B-Instruct on 1x L4 (TP 1) does not fit: weights 135.4 GiB + activations ",
+        "target concurrency",
+    ),
+    "kv-cache-under-one-request": (
+        {
+            "model": {"source": "hf://Qwen/Qwen2.5-7B-Instruct"},
+            "gpu": {"type": "l4", "count": 1},
+            "serving": {"max_model_len": 131072},
+        },
+        "Qwen2.5-7B-Instruct on 1x L4 (TP 1) does not fit: the KV cache holds ",
+        "rope scaling",
+    ),
+    "no-automatic-context": (
+        {"model": {"source": "hf://Qwen/Qwen2.5-14B-Instruct"}, "gpu": {"type": "v100", "count": 1}},
+        "Qwen2.5-14B-Instruct on 1x V100 (TP 1) does not fit: the 0.44 GiB KV cache per GPU (149 blocks of 16 "
+        "tokens) holds fewer than 4 requests of the shortest automatic max_model_len, 2,048 tokens",
+        "",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DOES_NOT_FIT))
+def test_a_spec_that_does_not_fit_says_why_and_the_cheapest_change_not_warnings_about_running(
+    case: str,
+) -> None:
+    """The message is the reason it does not fit and the fix; the planner's warnings (about a running replica's
+    concurrency, its SLO, its rope scaling) are `kubellm plan`'s to print, not the reason."""
+    fields, reason, a_warning = DOES_NOT_FIT[case]
+    big = resource(**fields)
+    want = desired(big)
+    assert want.plan is not None and want.plan.suggestion is not None and not want.plan.fits
+    if a_warning:
+        assert any(a_warning in w for w in want.plan.warnings)  # what `kubellm plan` still prints
+    outcome = reconcile(big, ClusterSnapshot(), NOW)
+    planned = conditions(outcome.status)["Planned"]
+    suggestion = want.plan.suggestion
+    assert (planned["status"], planned["reason"]) == ("False", "DoesNotFit")
+    assert planned["message"].startswith(reason)
+    assert planned["message"].endswith(f"; the cheapest change that fits: {suggestion.what}")
+    assert " 0 tokens" not in planned["message"] and "max_model_len 0" not in planned["message"]
+    for warning in want.plan.warnings:
+        assert warning not in planned["message"] and warning.split(":")[0] not in planned["message"]
+    assert planned["fix"] == f"{suggestion.what} ({suggestion.why})"
+    assert outcome.status["plan"]["reason"] == planned["message"]  # why, and the cheapest change that fits
+    assert conditions(outcome.status)["Ready"]["message"] == f"Planned: {planned['message']}"
+
+
+def test_a_spec_that_fits_has_no_reason_in_its_plan_summary() -> None:
+    outcome = reconcile(resource(), ClusterSnapshot(), NOW)
+    assert outcome.status["plan"]["fits"] is True and outcome.status["plan"]["reason"] == ""
+
+
+def test_a_spec_that_needs_a_cluster_scoped_object_is_refused_with_what_to_do_instead() -> None:
+    """Mountpoint for S3 (TGI from s3:// on EKS) needs a static PersistentVolume: never the operator's to write."""
+    spec = {"model": {"source": "s3://my-models/qwen2.5-7b-instruct", "name": "Qwen2.5-7B-Instruct"},
+            "engine": {"name": "tgi"}, "gpu": {"type": "A10G", "count": 1}, "serving": {"max_model_len": 8192},
+            "placement": {"provider": "eks"}, "security": {"cloud_identity": "arn:aws:iam::111122223333:role/r"}}  # fmt: skip
+    outcome = reconcile(resource("qwen-s3", **spec), ClusterSnapshot(), NOW)
+    planned = conditions(outcome.status)["Planned"]
+    assert (planned["status"], planned["reason"]) == ("False", "NeedsClusterScope")
+    assert "PersistentVolume/" in planned["message"] and "cluster-scoped" in planned["message"]
+    assert "engine.name vllm or sglang" in planned["fix"] and "pvc://" in planned["fix"]
+    assert outcome.desired.objects == [] and outcome.status["phase"] == "Unplannable"
+    # the same service streamed by vLLM renders no volume: the operator deploys it
+    streamed = {**spec, "engine": {"name": "vllm"}}
+    assert desired(resource("qwen-s3", **streamed)).ok
 
 
 def test_an_invalid_spec_names_the_field_and_renders_nothing() -> None:

@@ -1,9 +1,11 @@
 """`kubellm render operator`: everything that installs the operator (the Helm chart renders the same objects).
 
 The CRD; a ServiceAccount; a ClusterRole with exactly what the reconcile uses — server-side apply and
-prune of the kinds render emits, the reads of the doctor, Events, the LLMService status — and a Role
-for the Lease in the operator's namespace; a Deployment of the kubellm image (two replicas, one
-leading), a default-deny NetworkPolicy that lets it reach only DNS and the API server, and a PDB.
+prune of the namespaced kinds render emits, the reads of the doctor, Events, the LLMService status, and
+the permissions of the Roles render emits (RBAC lets a subject write a Role only when it holds every
+permission in it; no ``escalate`` or ``bind``) — and a Role for the Lease in the operator's namespace; a
+Deployment of the kubellm image (two replicas, one leading), a default-deny NetworkPolicy that lets it reach
+only DNS and the API server, and a PDB.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from kubellm import RELEASE_IMAGE, __version__
 from kubellm.operator.crd import GROUP, PLURAL, crd
+from kubellm.render.inference_pool import PICKER_RULES
 from kubellm.render.security import container_security, pod_security
 
 NAME = "kubellm-operator"
@@ -26,9 +29,14 @@ WRITE = [
 ]  # server-side apply creates and patches; prune lists and deletes
 READ = ["get", "list", "watch"]
 # Namespaced kinds render emits → (API group, resource). Cluster-scoped ones (Namespace, PersistentVolume,
-# PriorityClass, RuntimeClass) and the namespace admin's ResourceQuota are never the operator's to write.
+# PriorityClass, RuntimeClass) and the namespace admin's ResourceQuota are never the operator's to write:
+# a spec that needs a cluster-scoped object is refused (reconcile.CLUSTER_SCOPED_FIXES says what to do).
 CHILD_RESOURCES: dict[str, tuple[str, str]] = {
     "ServiceAccount": ("", "serviceaccounts"),
+    # the endpoint picker's Role and RoleBinding (gateway.kind: inference-extension); the ClusterRole holds
+    # the Role's permissions (PICKER_RULES), which is what lets the operator write it and bind it
+    "Role": ("rbac.authorization.k8s.io", "roles"),
+    "RoleBinding": ("rbac.authorization.k8s.io", "rolebindings"),
     "ConfigMap": ("", "configmaps"),
     "Secret": ("", "secrets"),  # the ApplySet parent (kubectl's default parent kind) is a Secret
     "PersistentVolumeClaim": ("", "persistentvolumeclaims"),
@@ -43,6 +51,7 @@ CHILD_RESOURCES: dict[str, tuple[str, str]] = {
     "InferencePool": ("inference.networking.k8s.io", "inferencepools"),
     "PodDisruptionBudget": ("policy", "poddisruptionbudgets"),
     "HorizontalPodAutoscaler": ("autoscaling", "horizontalpodautoscalers"),
+    "TriggerAuthentication": ("keda.sh", "triggerauthentications"),  # KEDA's login to managed Prometheus
     "ScaledObject": ("keda.sh", "scaledobjects"),
     "ServiceMonitor": ("monitoring.coreos.com", "servicemonitors"),
     "PodMonitor": ("monitoring.coreos.com", "podmonitors"),
@@ -114,6 +123,16 @@ def cluster_rules() -> list[dict[str, Any]]:
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]},
         # kopf posts the Events of each condition change
         {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+        # held only to be granted: the endpoint picker's Role (RBAC's escalation check)
+        *delegated_rules(),
+    ]
+
+
+def delegated_rules() -> list[dict[str, Any]]:
+    """The permissions of every Role render emits, which the operator must hold to write them."""
+    return [
+        {"apiGroups": list(r["apiGroups"]), "resources": list(r["resources"]), "verbs": list(r["verbs"])}
+        for r in PICKER_RULES
     ]
 
 

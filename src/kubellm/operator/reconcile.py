@@ -15,14 +15,32 @@ from typing import Any
 
 from kubellm.cluster.doctor import diagnose
 from kubellm.cluster.manifests import ServiceManifests, hints_for
+from kubellm.cluster.objects import name_of, namespace_of
 from kubellm.cluster.selection import NAMESPACE_ADMIN_KINDS
 from kubellm.cluster.snapshot import ENGINE_WORKLOAD_KINDS, ClusterSnapshot
 from kubellm.errors import KubellmError
 from kubellm.operator import conditions as cond
-from kubellm.operator.resource import generation_of, name_of, owned, service_of
+from kubellm.operator.resource import generation_of, owned, service_of
 from kubellm.operator.status import CONDITION_TYPES, Condition, Download, LLMServiceStatus, PlanSummary
+from kubellm.planning.layout import MIN_AUTO_CONTEXT, ROUTINE_CONCURRENCY
 from kubellm.planning.result import Plan
 from kubellm.spec import LLMService
+
+# Cluster-scoped objects a spec may render and the operator never writes. Left to the cluster: the
+# Namespace (the resource lives in it). Any other refuses the spec (Planned=False, NeedsClusterScope)
+# with the fix for its kind: the operator is namespace-scoped by design, and `create` on a
+# cluster-scoped kind cannot be narrowed to some names (a PersistentVolume it could create is a
+# hostPath any namespace could claim).
+LEFT_TO_THE_CLUSTER = frozenset({"Namespace"})
+DEPLOY_AS_ADMIN = "deploy this spec with `kubellm apply SPEC` as a cluster admin instead of the operator"
+CLUSTER_SCOPED_FIXES = {
+    "PersistentVolume": (
+        "stream the weights instead: engine.name vllm or sglang (storage.object_store_access: streamer reads "
+        "the bucket without a volume); or let a cluster admin create the bucket's PersistentVolume once "
+        "(`kubellm render SPEC` prints it with its claim), apply the claim, and set model.source: "
+        "pvc://<claim>; or " + DEPLOY_AS_ADMIN
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,36 +86,66 @@ def desired(resource: dict[str, Any]) -> Desired:
     except KubellmError as exc:
         return Desired(service, planned=cond.planned(exc.what, "PlanFailed", exc.fix))
     if not plan.fits:
-        fix = f"{plan.suggestion.what} ({plan.suggestion.why})" if plan.suggestion else None
-        return Desired(service, plan, planned=cond.planned(cond.clip(why_not_fits(plan)), "DoesNotFit", fix))
+        return Desired(service, plan, planned=does_not_fit(plan))
     try:
         objects = render(plan, options=RenderOptions(namespace_object=False))
     except KubellmError as exc:
         return Desired(service, plan, planned=cond.planned(exc.what, "RenderFailed", exc.fix))
-    # nothing cluster-scoped, and no quota: those are the cluster's and the namespace admin's to set
-    objects = [
-        o
-        for o in objects
-        if (o.get("metadata") or {}).get("namespace") and o.get("kind") not in NAMESPACE_ADMIN_KINDS
-    ]
+    needs_admin = [o for o in objects if not namespace_of(o) and o.get("kind") not in LEFT_TO_THE_CLUSTER]
+    if needs_admin:
+        return Desired(service, plan, planned=needs_cluster_scope(needs_admin))
+    # no Namespace, no quota: the namespace exists (the resource is in it); quotas are its admin's to set
+    objects = [o for o in objects if namespace_of(o) and o.get("kind") not in NAMESPACE_ADMIN_KINDS]
     return Desired(service, plan, owned(objects, resource), cond.planned(None))
 
 
+def needs_cluster_scope(objects: list[dict[str, Any]]) -> cond.Verdict:
+    """Planned=False for a spec that renders cluster-scoped objects: the operator writes only namespaced ones."""
+    refs = ", ".join(f"{o.get('kind')}/{name_of(o)}" for o in objects)
+    kinds = sorted({str(o.get("kind")) for o in objects})
+    message = (
+        f"the spec renders {refs}, cluster-scoped; the operator writes only namespaced objects "
+        "(its ClusterRole grants nothing cluster-scoped to write)"
+    )
+    fix = "; ".join(dict.fromkeys(CLUSTER_SCOPED_FIXES.get(kind, DEPLOY_AS_ADMIN) for kind in kinds))
+    return cond.planned(message, "NeedsClusterScope", fix)
+
+
+def does_not_fit(plan: Plan) -> cond.Verdict:
+    """Planned=False with why the model does not fit and the planner's cheapest change that does."""
+    reason = why_not_fits(plan)
+    if plan.suggestion is None:
+        return cond.planned(cond.clip(reason), "DoesNotFit", "`kubellm plan SPEC` shows the whole plan")
+    fix = f"{plan.suggestion.what} ({plan.suggestion.why})"
+    message = f"{reason}; the cheapest change that fits: {plan.suggestion.what}"
+    return cond.planned(cond.clip(message), "DoesNotFit", fix)
+
+
 def why_not_fits(plan: Plan) -> str:
-    """The plan's figures that make it not fit, in one sentence (with the planner's warnings)."""
+    """The plan's figures that make it not fit, in one sentence.
+
+    The planner's warnings stay out: they describe a replica that runs (its concurrency, its headroom),
+    which a plan that does not fit has not got; `kubellm plan` prints them."""
     m, kv, par = plan.memory, plan.kv_cache, plan.parallelism
     where = f"{plan.model} on {par.gpus_per_replica}x {plan.gpu} (TP {par.tensor_parallel})"
     if m.kv_cache_gib <= 0:
-        text = (
+        return (
             f"{where} does not fit: weights {m.weights_gib:.1f} GiB + activations {m.activation_gib:.1f} GiB per GPU "
             f"leave no KV cache in the engine's budget of {m.budget_gib:.1f} GiB"
         )
-    else:
-        text = (
-            f"{where} does not fit: the KV cache holds {kv.tokens:,} tokens "
-            f"({kv.max_concurrency:.2f} requests of max_model_len {kv.max_model_len:,})"
+    serving = plan.spec.serving
+    if not serving.max_model_len and kv.max_model_len == 0:  # no automatic context holds a few requests
+        shortest = min(MIN_AUTO_CONTEXT, plan.model_arch.max_position_embeddings)
+        wanted = min(serving.target_concurrency, ROUTINE_CONCURRENCY)
+        return (
+            f"{where} does not fit: the {m.kv_cache_gib:.2f} GiB KV cache per GPU ({kv.blocks:,} blocks of "
+            f"{kv.block_size} tokens) holds fewer than {wanted} requests of the shortest automatic "
+            f"max_model_len, {shortest:,} tokens"
         )
-    return "; ".join([text, *plan.warnings])
+    return (
+        f"{where} does not fit: the KV cache holds {kv.tokens:,} tokens "
+        f"({kv.max_concurrency:.2f} requests of max_model_len {kv.max_model_len:,})"
+    )
 
 
 def plan_summary(plan: Plan) -> PlanSummary:
@@ -110,7 +158,7 @@ def plan_summary(plan: Plan) -> PlanSummary:
         kvCacheTokens=plan.kv_cache.tokens,
         maxConcurrency=round(plan.kv_cache.max_concurrency, 2),
         costPerHour=plan.cost.usd_per_hour,
-        reason="" if plan.fits else (plan.suggestion.what if plan.suggestion else ""),
+        reason="" if plan.fits else does_not_fit(plan).message,
     )
 
 

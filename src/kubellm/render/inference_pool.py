@@ -12,6 +12,7 @@ HTTPRoute from ``gateway.gateway_ref`` to the pool. Hardened as every kubellm po
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from kubellm.render.context import RenderContext
@@ -89,21 +90,26 @@ def inference_pool(ctx: RenderContext) -> Obj:
     }
 
 
+# What the picker reads through the API (the upstream chart's Role). Whoever creates this Role must hold
+# every one of these permissions itself (RBAC's escalation check): the operator's ClusterRole includes them.
+PICKER_RULES: tuple[Obj, ...] = (
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "watch", "list"]},
+    {"apiGroups": [POOL_GROUP], "resources": ["inferencepools"], "verbs": ["get", "watch", "list"]},
+    {
+        "apiGroups": ["inference.networking.x-k8s.io"],
+        "resources": ["inferenceobjectives", "inferencemodelrewrites"],
+        "verbs": ["get", "watch", "list"],
+    },
+)
+
+
 def _rbac(ctx: RenderContext) -> list[Obj]:
     name = picker_name(ctx)
     role = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
         "metadata": ctx.meta(name, COMPONENT),
-        "rules": [
-            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "watch", "list"]},
-            {"apiGroups": [POOL_GROUP], "resources": ["inferencepools"], "verbs": ["get", "watch", "list"]},
-            {
-                "apiGroups": ["inference.networking.x-k8s.io"],
-                "resources": ["inferenceobjectives", "inferencemodelrewrites"],
-                "verbs": ["get", "watch", "list"],
-            },
-        ],
+        "rules": copy.deepcopy(list(PICKER_RULES)),
     }
     binding = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
