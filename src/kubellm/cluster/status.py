@@ -51,10 +51,10 @@ def _workload_row(obj: dict[str, Any]) -> dict[str, Any]:
     return {
         "kind": obj.get("kind"),
         "name": name_of(obj),
-        "desired": dig(obj, "spec", "replicas") if dig(obj, "spec", "replicas") is not None else 1,
-        "ready": dig(obj, "status", "readyReplicas") or 0,
-        "updated": dig(obj, "status", "updatedReplicas") or 0,
-        "available": dig(obj, "status", "availableReplicas") or 0,
+        "desired": as_int(dig(obj, "spec", "replicas")) if dig(obj, "spec", "replicas") is not None else 1,
+        "ready": as_int(dig(obj, "status", "readyReplicas")),
+        "updated": as_int(dig(obj, "status", "updatedReplicas")),
+        "available": as_int(dig(obj, "status", "availableReplicas")),
     }
 
 
