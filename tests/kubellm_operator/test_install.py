@@ -11,9 +11,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from cluster.fake_apiserver import FakeApiServer
 from kubellm.cli.app import app
+from kubellm.cluster.client import KubeClient
+from kubellm.cluster.kubeconfig import Credentials
 from kubellm.operator.chart import chart_files
 from kubellm.operator.install import CHILD_RESOURCES, NAME, InstallOptions, cluster_rules, install_objects
+from kubellm.operator.observe import observe
 from kubellm.operator.reconcile import desired
 from kubellm.operator.resource import service_of
 from kubellm.render.validation import OLDEST_VERSION, newest_version, validate_objects
@@ -218,3 +222,31 @@ def test_the_values_schema_refuses_an_unknown_value() -> None:
     helm = pytest.importorskip("helm_python", reason="helm-python-sdk (Helm's library) is not installed")
     with pytest.raises(helm.HelmError):
         _helm_render({"replica": 3})
+
+
+def test_the_cluster_role_allows_every_read_the_status_makes(api: FakeApiServer) -> None:
+    """observe() (the doctor's live gathering) against the API double: each request it sends is granted."""
+    api.put({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "qwen-0", "namespace": "llm",
+             "labels": {"app.kubernetes.io/instance": "qwen", "app.kubernetes.io/component": "engine"}},
+             "status": {"containerStatuses": [{"name": "engine", "ready": False, "restartCount": 2}]}})  # fmt: skip
+    api.served["storage.k8s.io/v1"] = [("StorageClass", "storageclasses", False)]  # as every real server
+    api.served["leaderworkerset.x-k8s.io/v1"] = [("LeaderWorkerSet", "leaderworkersets", True)]
+    api.requests.clear()
+    with KubeClient(Credentials(server=api.url, token=api.token, context="fake"), timeout_s=5) as client:
+        observe(client, "llm", "qwen")
+    asked = set()
+    for request in api.requests:
+        parts = request.path.strip("/").split("/")
+        if len(parts) <= (2 if parts[0] == "api" else 3):
+            continue  # discovery: every authenticated user may read it
+        group = "" if parts[0] == "api" else parts[1]
+        rest = parts[2:] if parts[0] == "api" else parts[3:]
+        if rest[:1] == ["namespaces"] and len(rest) > 2:
+            rest = rest[2:]
+        plural, named = rest[0], len(rest) > 1
+        resource_name = f"{plural}/{rest[2]}" if len(rest) > 2 else plural
+        verb = "watch" if request.query.get("watch") == "true" else ("get" if named else "list")
+        asked.add((group, resource_name, verb))
+    assert {("storage.k8s.io", "storageclasses", "list"), ("", "persistentvolumeclaims", "list"),
+            ("", "pods/log", "get"), ("", "nodes", "list")} <= asked  # fmt: skip
+    assert [a for a in asked if not _allowed(*a)] == []

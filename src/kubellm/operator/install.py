@@ -110,10 +110,12 @@ def cluster_rules() -> list[dict[str, Any]]:
         # blockOwnerDeletion on the children's owner references needs update on the owner's finalizers
         {"apiGroups": [GROUP], "resources": [f"{PLURAL}/finalizers"], "verbs": ["update"]},
         *_grouped(list(CHILD_RESOURCES.values()), WRITE),
-        # the doctor's reads: pods and their logs, nodes and the GPU stack, events, RuntimeClasses
+        # the doctor's reads: pods and their logs, nodes and the GPU stack, events, RuntimeClasses, and the
+        # StorageClasses that say why a cache claim does not bind (PVCs are children, listed above)
         {"apiGroups": [""], "resources": ["pods", "nodes", "events"], "verbs": ["get", "list"]},
         {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
         {"apiGroups": ["node.k8s.io"], "resources": ["runtimeclasses"], "verbs": ["get", "list"]},
+        {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": ["get", "list"]},
         # kopf follows the CRDs (resources appearing, changing) and, with --namespace, the namespaces
         {
             "apiGroups": ["apiextensions.k8s.io"],
