@@ -17,7 +17,7 @@ ENGINE_SPECS: dict[str, dict[str, Any]] = {
         "model": {"source": "hf://meta-llama/Llama-3.1-8B-Instruct", "dtype": "float16", "quantization": "fp8"},
         "gpu": {"type": "H100", "count": 2, "memory_utilization": 0.85},
         "serving": {"max_model_len": 4096, "max_num_seqs": 64, "max_num_batched_tokens": 4096,
-                    "kv_cache_dtype": "fp8", "prefix_caching": False},
+                    "kv_cache_dtype": "fp8", "prefix_caching": False, "enforce_eager": True},
     },
     "sglang": {
         "model": {"source": "hf://meta-llama/Llama-3.1-8B-Instruct", "dtype": "float16", "quantization": "fp8"},

@@ -108,7 +108,10 @@ def test_the_guard_names_the_spec_field_or_kubellm() -> None:
     with pytest.raises(UsageError) as err:
         check_extra_args(VLLM, ["--port=9000"])
     assert KUBELLM in err.value.fix and "gpu" not in err.value.fix
-    check_extra_args(VLLM, ["--trust-remote-code", "--enforce-eager", "--max-loras", "2"])
+    check_extra_args(VLLM, ["--trust-remote-code", "--disable-log-stats", "--max-loras", "2"])
+    with pytest.raises(UsageError) as err:  # the planner's memory accounting reads it: a spec field owns it
+        check_extra_args(VLLM, ["--enforce-eager"])
+    assert "serving.enforce_eager" in err.value.fix
 
 
 def test_the_guard_refuses_environment_twins_of_planned_flags() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import yaml
 
@@ -162,3 +164,28 @@ def test_an_engine_exposed_several_ways_is_one_finding_naming_them_all() -> None
     exposed = [f for f in found if f.rule == "NET002"]
     assert len(exposed) == 1
     assert "NodePort Service" in exposed[0].message and "Ingress 'i'" in exposed[0].message
+
+
+def _fit_plan(args: list[str]) -> Any:
+    from kubellm.lint.context import LintContext
+    from kubellm.lint.loader import parse_text
+    from kubellm.lint.rules.fit import planned
+
+    objs = expert()
+    objs[1]["spec"]["template"]["spec"]["containers"][0]["args"] = args
+    loaded = parse_text(yaml.safe_dump_all(objs, sort_keys=False), "case.yaml")
+    ctx = LintContext(loaded.objects)
+    pod = next(p for p in ctx.pods if p.engines)
+    found = planned(pod, pod.engines[0], ctx)
+    assert found is not None
+    return found[0]
+
+
+def test_fit_rules_plan_an_enforce_eager_engine_without_cuda_graphs() -> None:
+    base = ["serve", "meta-llama/Llama-3.1-8B-Instruct", "--max-model-len=8192"]
+    eager = _fit_plan([*base, "--enforce-eager"])
+    assert eager.settings.enforce_eager and eager.memory.cuda_graph_gib == 0
+    graphs = _fit_plan(base)
+    assert not graphs.settings.enforce_eager and graphs.memory.cuda_graph_gib > 0
+    # the engines' parsers take the last spelling: a later --no-enforce-eager captures graphs again
+    assert _fit_plan([*base, "--enforce_eager", "--no-enforce-eager"]).memory.cuda_graph_gib > 0

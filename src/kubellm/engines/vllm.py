@@ -76,6 +76,14 @@ FLAGS = (
         boolean=True,
         kind="bool",
     ),
+    Flag(
+        "--enforce-eager",
+        setting="enforce_eager",
+        owner="serving.enforce_eager",
+        negation="--no-enforce-eager",  # bool fields take BooleanOptionalAction (arg_utils.py:208@v0.11.0)
+        boolean=True,
+        kind="bool",
+    ),
     Flag("--block-size", setting="block_size", owner=KUBELLM, kind="int"),
     Flag("--revision", owner="model.revision"),
     Flag("--download-dir", setting="download_dir", owner="storage.model_cache"),
@@ -83,7 +91,6 @@ FLAGS = (
 )
 
 SWITCHES = (
-    "--enforce-eager",
     "--trust-remote-code",
     "--enable-chunked-prefill",
     "--no-enable-chunked-prefill",

@@ -55,6 +55,8 @@ def _vllm(s: EngineSettings, p: Parallelism, prefix_caching: bool) -> list[str]:
         args += _arg(t, "quantization", s.quantization)
     if s.kv_cache_dtype != "auto":
         args += _arg(t, "kv_cache_dtype", s.kv_cache_dtype)
+    if s.enforce_eager:  # written only when set: the default needs no flag on any release
+        args += _switch(t, "enforce_eager", True)
     return [*args, *_switch(t, "prefix_caching", prefix_caching)]
 
 

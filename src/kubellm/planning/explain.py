@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from kubellm.catalog import ModelArch
+from kubellm.engines import table_for
 from kubellm.planning.kv_layout import KvLayout
+
+GIB = 2**30
 
 
 def layout_text(lay: KvLayout) -> str:
@@ -24,3 +27,25 @@ def kv_heads_text(model: ModelArch, tp: int) -> str:
     per_rank = max(1, model.num_kv_heads // tp)
     replicated = " (replicated: TP > KV heads)" if tp > model.num_kv_heads else ""
     return f"2 × {per_rank} KV heads{replicated} × {model.head_dim} head_dim × bytes "
+
+
+def graphs_text(graphs_bytes: float, in_budget: bool, enforce_eager: bool) -> str:
+    """Where the CUDA graphs' memory is in the KV arithmetic."""
+    if enforce_eager:
+        return " (enforce_eager: no CUDA graphs captured, none estimated)"
+    if in_budget:
+        return f" − CUDA-graph estimate {graphs_bytes / GIB:.2f} GiB (taken from the budget since vLLM 0.20)"
+    return (
+        f" (CUDA graphs, ~{graphs_bytes / GIB:.2f} GiB, are captured after the KV cache, outside the budget)"
+    )
+
+
+def eager_warning(engine: str, enforce_eager: bool) -> str | None:
+    """serving.enforce_eager on an engine whose table has no flag for it: the plan assumes no graphs, the engine
+    captures them."""
+    if not enforce_eager or any(f.setting == "enforce_eager" for f in table_for(engine).flags):
+        return None
+    return (
+        f"serving.enforce_eager has no {engine} flag: the memory above assumes no CUDA graphs, the engine may still "
+        "capture them — unset it"
+    )

@@ -73,8 +73,9 @@ def memory_fit(
     max_len = layout.max_model_len or model.max_position_embeddings
     act_bytes = 4.0 if layout.dtype == "float32" else 2.0
     activation = mem.activation_peak_bytes(model, layout.tp, seqs, mnbt, max_len, acct, act_bytes)
-    non_torch = mem.non_torch_bytes(layout.tp, layout.pp, gpu, acct)
-    graphs = mem.cuda_graph_bytes(model, seqs, mnbt)
+    eager = spec.serving.enforce_eager
+    non_torch = mem.non_torch_bytes(layout.tp, layout.pp, gpu, acct, graphs_captured=not eager)
+    graphs = mem.cuda_graph_bytes(model, seqs, mnbt, enforce_eager=eager)
     budget = spec.gpu.memory_utilization * gpu.memory_gib * GIB
     kv = budget - weights - activation - non_torch - (graphs if acct.graphs_in_budget else 0.0)
     cache = kv_layout(model, layout.tp, layout.pp, kv_dtype_bytes(layout.kv_dtype, layout.dtype), acct)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kubellm.catalog import GpuSpec, ModelArch
-from kubellm.planning.vllm_versions import VllmAccounting
+from kubellm.planning.vllm_versions import SYMM_MEM_WORLD_SIZES, VllmAccounting
 
 GIB = 2**30
 # Live intermediates of the forward pass per token, as a multiple of the largest layer's tensors.
@@ -31,7 +31,8 @@ SAMPLER_BYTES_PER_LOGIT = {"sort": 38.0, "flashinfer": 14.8, "triton": 14.8}
 NON_TORCH_TP1 = 0.05 * GIB
 NON_TORCH_GRAPH_PROFILE = 0.2 * GIB
 NON_TORCH_PP = 0.07 * GIB
-NON_TORCH_TP_NVLINK_SYMM = 2.07 * GIB  # NCCL + symmetric-memory all-reduce buffers (vLLM ≥ 0.11, NVLink)
+# NCCL + symmetric-memory all-reduce (vLLM ≥ 0.11, NVLink, a capability symm_mem_allreduce lists)
+NON_TORCH_TP_NVLINK_SYMM = 2.07 * GIB
 NON_TORCH_TP_NVLINK_STEP = 0.04 * GIB
 NON_TORCH_TP_NVLINK_OLD = (0.3 * GIB, 0.25 * GIB)  # base, per extra rank (custom all-reduce only)
 NON_TORCH_TP_PCIE = 0.25 * GIB
@@ -131,19 +132,35 @@ def moe_workspace_bytes(model: ModelArch, tp: int, tokens: int, act_bytes: float
     return tokens * model.experts_per_token * (2 * inter / tp + model.hidden_size) * act_bytes
 
 
-def non_torch_bytes(tp: int, pp: int, gpu: GpuSpec, acct: VllmAccounting) -> float:
-    """CUDA context, cuBLAS workspaces, NCCL and all-reduce buffers outside torch's allocator."""
+def symm_mem_allreduce(tp: int, gpu: GpuSpec, acct: VllmAccounting) -> bool:
+    """Whether vLLM's torch symmetric-memory all-reduce runs: on by default from 0.11 (VLLM_ALLREDUCE_USE_SYMM_MEM,
+    envs.py:1410@v0.11.0, :1559@v0.21.0) for the TP group (cuda_communicator.py:40,67-71@v0.11.0), but only on the
+    compute capabilities and world sizes of SYMM_MEM_ALL_REDUCE_MAX_SIZES — elsewhere the communicator is disabled
+    (symm_mem.py:57-71@v0.11.0, :65-78@v0.21.0)."""
+    return (
+        acct.symm_mem_allreduce
+        and gpu.compute_capability in acct.symm_mem_capabilities
+        and tp in SYMM_MEM_WORLD_SIZES
+    )
+
+
+def non_torch_bytes(
+    tp: int, pp: int, gpu: GpuSpec, acct: VllmAccounting, graphs_captured: bool = True
+) -> float:
+    """CUDA context, cuBLAS workspaces, NCCL and all-reduce buffers outside torch's allocator.
+
+    ``graphs_captured`` False (--enforce-eager): vLLM skips profile_cudagraph_memory inside the profiling window
+    (gpu_worker.py:380@v0.19.0; cudagraph_mode NONE at :401-407@v0.21.0, set by enforce_eager at
+    vllm/config/vllm.py:941-947@v0.21.0), so the graph-profiling share of non-torch memory is not taken.
+    """
     if acct.generation == "v0":
         return (0.15 + 1.0 * (tp - 1)) * GIB if tp > 1 else 0.15 * GIB
     if tp == 1:
-        base = (
-            NON_TORCH_PP
-            if pp > 1
-            else NON_TORCH_TP1 + (NON_TORCH_GRAPH_PROFILE if acct.graphs_profiled else 0.0)
-        )
+        profiled = acct.graphs_profiled and graphs_captured
+        base = NON_TORCH_PP if pp > 1 else NON_TORCH_TP1 + (NON_TORCH_GRAPH_PROFILE if profiled else 0.0)
     elif not gpu.has_nvlink:
         base = NON_TORCH_TP_PCIE
-    elif acct.symm_mem_allreduce:
+    elif symm_mem_allreduce(tp, gpu, acct):
         base = NON_TORCH_TP_NVLINK_SYMM + NON_TORCH_TP_NVLINK_STEP * (tp - 2)
     else:
         first, step = NON_TORCH_TP_NVLINK_OLD
@@ -175,12 +192,23 @@ FULL_CAPTURE_SUM = sum(
 )  # the list the estimate was fitted on (512 largest)
 
 
-def cuda_graph_bytes(model: ModelArch, max_num_seqs: int = 1024, max_num_batched_tokens: int = 8192) -> float:
+def cuda_graph_bytes(
+    model: ModelArch,
+    max_num_seqs: int = 1024,
+    max_num_batched_tokens: int = 8192,
+    enforce_eager: bool = False,
+) -> float:
     """vLLM's CUDA-graph memory estimate, growing with depth and with the batch sizes it captures.
+
+    0 with --enforce-eager: vLLM then captures nothing (cudagraph_mode NONE and an empty capture list,
+    vllm/config/vllm.py:1133-1139@v0.21.0; capture_model is skipped, gpu_worker.py:611@v0.21.0) and estimates
+    nothing (gpu_worker.py:380@v0.19.0, :401-407@v0.21.0).
 
     0.05 + 0.019 × layers GiB with the full capture list (0.4-1.9 GiB in llm-d's 0.19 logs, 1,024 sequences); a
     graph's private buffers grow with its batch size, so fewer sequences capture a smaller sum of sizes
     (the tune half's 0.22 log at 64 sequences estimates 0.14 GiB for 48 layers).
     """
+    if enforce_eager:
+        return 0.0
     share = sum(cudagraph_capture_sizes(max_num_seqs, max_num_batched_tokens)) / FULL_CAPTURE_SUM
     return (GRAPH_BASE_BYTES + GRAPH_PER_LAYER_BYTES * model.num_layers) * share

@@ -8,7 +8,7 @@ from kubellm.errors import PlanError
 from kubellm.planning import memory as mem
 from kubellm.planning.cpu import CPU_DEVICE, check_cpu_engine, is_cpu, on_cpu_node
 from kubellm.planning.engine_args import engine_args
-from kubellm.planning.explain import kv_heads_text, layout_text
+from kubellm.planning.explain import eager_warning, graphs_text, kv_heads_text, layout_text
 from kubellm.planning.instance import mig_resource, plan_instance
 from kubellm.planning.kv_layout import max_concurrency, reported_tokens
 from kubellm.planning.layout import (
@@ -216,11 +216,7 @@ class _Planner:
                 f"tensor_parallel={tp}",
                 why + f"; valid sizes divide the {self.model.num_attention_heads} heads",
             )
-        graphs = (
-            f" − CUDA-graph estimate {gib(m.graphs)} (taken from the budget since vLLM 0.20)"
-            if m.graphs_in_budget
-            else f" (CUDA graphs, ~{gib(m.graphs)}, are captured after the KV cache, outside the budget)"
-        )
+        graphs = graphs_text(m.graphs, m.graphs_in_budget, self.spec.serving.enforce_eager)
         self.decide(
             f"kv_cache={gib(m.kv)} per GPU",
             f"budget {per_gpu} − weights {gib(m.weights)} − activation peak {gib(m.activation)} − non-torch "
@@ -262,9 +258,12 @@ class _Planner:
                 f"utilization × total against the host's available memory at start, which stays near "
                 f"{UMA_MAX_UTILIZATION:.2f} × total on a headless system: set memory_utilization ≤ {UMA_MAX_UTILIZATION}"
             )
-        shared = shared_gpu_problem(self.spec.gpu.sharing.value, self.spec.gpu.memory_utilization)
-        if shared:
-            self.warnings.append(shared)
+        for problem in (
+            shared_gpu_problem(self.spec.gpu.sharing.value, self.spec.gpu.memory_utilization),
+            eager_warning(self.spec.engine.name.value, self.spec.serving.enforce_eager),
+        ):
+            if problem:
+                self.warnings.append(problem)
 
     # ---- assembly ----------------------------------------------------------------------------------
     def _assemble(
@@ -285,6 +284,7 @@ class _Planner:
             quantization=quant,
             kv_cache_dtype=kv_dtype,
             block_size=m.layout.block_size,
+            enforce_eager=spec.serving.enforce_eager,
         )
         parallelism = Parallelism(
             tensor_parallel=tp, pipeline_parallel=pp, gpus_per_replica=gpus, nodes_per_replica=pp

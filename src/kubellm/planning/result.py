@@ -70,6 +70,7 @@ class EngineSettings(_Out):
     quantization: str | None = Field(description="Weight quantization, if any.")
     kv_cache_dtype: str = Field(description="KV-cache dtype.")
     block_size: int = Field(description="KV block size in tokens.")
+    enforce_eager: bool = Field(default=False, description="No CUDA graphs (vLLM --enforce-eager).")
 
 
 class PodResources(_Out):

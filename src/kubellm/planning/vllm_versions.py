@@ -40,6 +40,7 @@ class VllmAccounting:
     graphs_profiled: bool  # CUDA graphs are captured inside the profiling window (0.18+): non-torch grows
     batch_defaults: str  # how max_num_seqs / max_num_batched_tokens defaults follow the GPU ("name" | "memory" | "memory-not-a100")
     symm_mem_allreduce: bool  # torch symmetric-memory all-reduce by default (NCCL buffers at TP > 1)
+    symm_mem_capabilities: tuple[str, ...]  # compute capabilities its communicator supports (else disabled)
     uma_host_available: bool  # unified-memory GPUs measured through psutil's available host memory
 
     @property
@@ -111,9 +112,25 @@ def accounting_for(
         batch_defaults="name" if v < (0, 8, 5) else ("memory" if v < (0, 9, 0) else "memory-not-a100"),
         # vllm/envs.py VLLM_ALLREDUCE_USE_SYMM_MEM: absent in 0.10.1.1, default "1" from 0.11.0.
         symm_mem_allreduce=v >= (0, 11, 0),
+        symm_mem_capabilities=symm_mem_capabilities(v),
         # vllm/utils/mem_utils.py MemorySnapshot.measure: psutil.virtual_memory().available on UMA from 0.11.2.
         uma_host_available=v >= (0, 11, 2),
     )
+
+
+# World sizes SYMM_MEM_ALL_REDUCE_MAX_SIZES holds for every capability it names (all_reduce_utils.py:45-58@v0.11.0,
+# :52-71@v0.21.0): another TP size leaves the communicator disabled.
+SYMM_MEM_WORLD_SIZES = (2, 4, 6, 8)
+
+
+def symm_mem_capabilities(v: Version) -> tuple[str, ...]:
+    """The compute capabilities vLLM's symmetric-memory all-reduce runs on: the keys of SYMM_MEM_ALL_REDUCE_MAX_SIZES.
+
+    SymmMemCommunicator disables itself on any other device ("Device capability 8.0 not supported, communicator is
+    not available", symm_mem.py:55-63@v0.11.0, :64-71@v0.21.0): Hopper 9.0 and Blackwell 10.0 from 0.11.0, B300/GB300
+    10.3 added in 0.19.0 (all_reduce_utils.py:65-70@v0.19.0). Ampere, Ada, Turing and consumer Blackwell (12.x) never.
+    """
+    return ("9.0", "10.0", "10.3") if v >= (0, 19, 0) else ("9.0", "10.0")
 
 
 def _sampler(v: Version, flashinfer: bool | None) -> str:

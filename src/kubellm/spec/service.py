@@ -261,6 +261,11 @@ class ServingSection(StrictModel):
         default="auto", description="KV cache dtype; fp8 halves KV memory (Ada/Hopper or newer)."
     )
     prefix_caching: bool = Field(default=True, description="Reuse KV blocks of shared prompt prefixes.")
+    enforce_eager: bool = Field(
+        default=False,
+        description="Run vLLM without CUDA graphs (--enforce-eager): the memory the graphs would take goes to the "
+        "KV cache, decode steps are slower.",
+    )
     slo: Slo = Field(default_factory=Slo, description="Latency objectives.")
 
 

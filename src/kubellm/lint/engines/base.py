@@ -49,6 +49,7 @@ class EngineConfig:
     dtype: str | None = None
     kv_cache_dtype: str | None = None
     prefix_caching: bool | None = None
+    enforce_eager: bool | None = None
     download_dir: str | None = None
     device: str | None = None
     api_key: bool = False

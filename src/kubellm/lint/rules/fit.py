@@ -88,6 +88,8 @@ def _spec(
         serving["max_model_len"] = context
     if engine.max_num_seqs:
         serving["max_num_seqs"] = engine.max_num_seqs
+    if engine.enforce_eager and engine.vllm_like:  # no CUDA graphs: their memory stays with the KV cache
+        serving["enforce_eager"] = True
     serving["kv_cache_dtype"] = _spec_value(
         engine,
         "kv_cache_dtype",
