@@ -37,6 +37,11 @@ EXPLAINED: dict[str, str] = {
     "memory (0.9 × 178.36 − 51.45 − 88.51); the PyTorch-sort sampler over 1,024 × 262,208 logits and the 16,384-token "
     "forward pass explain ~9.7 GiB. The rest is not modelled: the same model through the API server on 0.19 is "
     "predicted within 1 % (llm-d sweep)",
+    "fresh-8gb-qwen25-3b-awq-eager-v0300": "fresh part, -100 % untouched (no eager setting then), -18.9 % with the "
+    "eager rule, which was written after this point was seen. vLLM 0.30 is planned with 0.21's rules. The rest is two "
+    "terms the log shows: the activation peak (0.56 GiB planned: the sampler over 256 × 151,936 logits; 0.15 logged by "
+    "0.30's V2 model runner, whose profiling was not read) and non-torch memory (0.05 GiB planned, since 0.18-0.21 "
+    "skip the CUDA-graph profiling under enforce_eager; 0.25 logged). Not modelled",
     # The two below were explained after the holdout had been predicted with the frozen logic (the commit "…logic frozen before the holdout is predicted").
     "field-gb10-gpt-oss-20b-v0130nv": "holdout, -46.6 % with the frozen logic. vLLM reads the device memory through "
     "NVML, which reports none on the unified-memory GB10, so its batch defaults fell to 256 sequences / 2,048 tokens "
@@ -85,6 +90,7 @@ def _spec(p: dict[str, Any], model_name: str, gpu: GpuSpec, util: float) -> LLMS
                 "max_num_seqs": p.get("max_num_seqs"),
                 "max_num_batched_tokens": p.get("max_num_batched_tokens"),
                 "kv_cache_dtype": p.get("kv_cache_dtype") or "auto",
+                "enforce_eager": bool(p.get("enforce_eager")),  # the log's non-default args say enforce_eager
             },
         }
     )
