@@ -2,14 +2,14 @@
 listed as equivalent (with its reason) in benchmarks/data/mutation_equivalents.yaml or shown here.
 
 Each target runs mutmut 3 in its own scratch folder (build/mutation/<target>/: a copy of src/, tests/ and
-pyproject.toml with a [tool.mutmut] section naming the one module to mutate and the tests that exercise
-it). mutmut records which of those tests call each function and runs only those for each mutant, one
+pyproject.toml with a [tool.mutmut] section naming the module, or the package, to mutate and the tests
+that exercise it). mutmut records which of those tests call each function and runs only those for each mutant, one
 worker at a time, with hypothesis seeded so two runs give the same figures.
 
     pip install -e '.[dev,mutation]'
     python benchmarks/mutation.py                          # every target (~1 h on 2 busy cores)
     python benchmarks/mutation.py --only knee,sse,admission  # some of them
-    python benchmarks/mutation.py --only planning/memory.py --json
+    python benchmarks/mutation.py --only planning-memory --json  # a group: a row per module
 
 Columns: mutants generated; killed (a test failed or timed out); survived, and of those how many the
 list calls equivalent (no test can tell: equivalent code or code no input reaches), accepted (a detail
@@ -22,6 +22,7 @@ Exit status 1 when a survivor is unexplained or a target ran out of time.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import re
@@ -46,6 +47,7 @@ SSE_TESTS = ("tests/bench/test_sse*.py",)
 ADMISSION_TESTS = ("tests/gateway/test_admission*.py",)
 UPSTREAM_TESTS = ("tests/gateway/test_upstream*.py",)
 PLAN_TESTS = ("tests/plan", "tests/catalog", "tests/engines", "tests/cli/test_plan_cli.py")
+PLAN_SOURCE_TESTS = ("tests/engines/test_drift.py::test_the_tp_search_is_written_once",)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,15 @@ class Target:
     path: str  # under src/
     tests: tuple[str, ...]
     functions: tuple[str, ...] = ()  # "func" or "Class.method" globs; empty = the whole module
+    # A group: these modules (under path, a folder) mutated in one run, so their tests are traced
+    # once; the table gets a row per module.
+    modules: tuple[str, ...] = ()
+    # Tests that read the source itself (inspect.getsource), which the mutated copy does not keep.
+    deselect: tuple[str, ...] = ()
+
+    @property
+    def paths(self) -> list[str]:
+        return [f"{self.path}/{m}.py" for m in self.modules] if self.modules else [self.path]
 
     @property
     def module(self) -> str:
@@ -83,25 +94,21 @@ TARGETS = [
     Target("gateway/upstream.py", "src/kubellm/gateway/upstream.py", UPSTREAM_TESTS),
     Target("gateway/upstream_httptools.py", "src/kubellm/gateway/upstream_httptools.py", UPSTREAM_TESTS),
     Target("gateway/upstream_aiohttp.py", "src/kubellm/gateway/upstream_aiohttp.py", UPSTREAM_TESTS),
+    # The planner's modules in four groups, each mutated in one run (its tests traced once), cheapest
+    # first: most mutants of memory.py and kv_layout.py run a hundred planner tests each.
     *(
-        Target(f"planning/{module}.py", f"src/kubellm/planning/{module}.py", PLAN_TESTS)
-        for module in (
-            "access",
-            "calibration",
-            "cpu",
-            "engine_args",
-            "explain",
-            "instance",
-            "kv_layout",
-            "layout",
-            "memory",
-            "performance",
-            "planner",
-            "recommend",
-            "resources",
-            "result",
-            "suggest",
-            "vllm_versions",
+        Target(
+            f"planning-{group}",
+            "src/kubellm/planning",
+            PLAN_TESTS,
+            modules=modules,
+            deselect=PLAN_SOURCE_TESTS,
+        )
+        for group, modules in (
+            ("shapes", ("access", "calibration", "cpu", "instance")),
+            ("memory", ("kv_layout", "memory")),
+            ("layout", ("explain", "layout", "performance", "resources")),
+            ("decisions", ("engine_args", "planner", "recommend", "result", "suggest", "vllm_versions")),
         )
     ),
 ]
@@ -169,11 +176,17 @@ def _mutmut_section(target: Target) -> str:
     return (
         "\n[tool.mutmut]\n"
         'source_paths = ["src"]\n'
-        f"only_mutate = [{json.dumps(target.path)}]\n"
+        f"only_mutate = [{', '.join(json.dumps(p) for p in target.paths)}]\n"
         f"pytest_add_cli_args_test_selection = [{tests}]\n"
         # A mutant that makes a test hang fails it after 10 s (the slowest test takes about one).
-        'pytest_add_cli_args = ["-p", "no:cacheprovider", "--hypothesis-seed=0", "--timeout=10"]\n'
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "--hypothesis-seed=0", "--timeout=10"'
+        + "".join(f', "--deselect", {json.dumps(t)}' for t in target.deselect)
+        + "]\n"
         "use_git_change_detection = false\n"
+        # Each mutant's worker forks from a process that has only collected the tests, not from the one
+        # that ran them all once: a cache filled during that run (the calibration, the catalog) would
+        # hand every mutant the unmutated function's result.
+        'process_isolation = "forkserver"\n'
     )
 
 
@@ -289,33 +302,15 @@ def _results(workdir: Path) -> dict[str, str]:
     return statuses
 
 
-def run_target(target: Target, timeout_s: float, entries: list[dict[str, Any]]) -> Row:
-    slug = re.sub(r"[^A-Za-z0-9]+", "_", target.name).strip("_")
-    workdir = SCRATCH / slug
-    _prepare(target, workdir)
-    row = Row(target.name)
-    started = time.monotonic()
-    try:
-        _mutmut(
-            workdir,
-            "run",
-            "--max-children",
-            "1",
-            *target.mutant_globs(),
-            timeout_s=timeout_s,
-            log=workdir / "mutmut.log",
-        )
-    except subprocess.TimeoutExpired:
-        row.timed_out = True
-    row.seconds = time.monotonic() - started
-    globs = target.mutant_globs()
-    statuses = {
-        name: status
-        for name, status in _results(workdir).items()
-        if name.startswith(target.module + ".") and (not globs or any(fnmatch(name, g) for g in globs))
-    }
-    row.mutants = len(statuses)
-    used = [0] * len(entries)
+def _module_of(mutant: str) -> str:
+    """The dotted module a mutant's name starts with (kubellm.planning.memory.x_f__mutmut_1 → …memory)."""
+    return re.split(r"\.x(?:_|ǁ)", mutant, maxsplit=1)[0]
+
+
+def _row(
+    target: Target, statuses: dict[str, str], workdir: Path, entries: list[dict[str, Any]], used: list[int]
+) -> Row:
+    row = Row(target.name, mutants=len(statuses))
     for name, status in sorted(statuses.items()):
         if status in KILLED:
             row.killed += 1
@@ -329,6 +324,90 @@ def run_target(target: Target, timeout_s: float, entries: list[dict[str, Any]]) 
         else:
             row.not_run += 1
     return row
+
+
+RUNS: list[dict[str, Any]] = []  # when and at which commit each target was mutated
+
+
+def _utc_now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+
+
+def _commit() -> str:
+    """The commit the mutated copy was taken from (+ 'with uncommitted changes' when the tree differs)."""
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout
+    dirty = subprocess.run([*git, "status", "--porcelain", "src", "tests"], capture_output=True, text=True)
+    return head.strip() + (" with uncommitted changes" if dirty.stdout.strip() else "")
+
+
+class _NotRun(Exception):
+    """--tabulate: the results of the last run are read as they are."""
+
+
+def run_target(
+    target: Target, timeout_s: float, entries: list[dict[str, Any]], *, rerun: bool = True
+) -> list[Row]:
+    """Mutate the target and tell its rows: one, or one per module of a group (the run's time then sits
+    on the group's first row). Without ``rerun``, tell the rows of the last run's results again."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", target.name).strip("_")
+    workdir = SCRATCH / slug
+    if not rerun and not (workdir / "mutants").is_dir():
+        raise SystemExit(f"error: {target.name} has no earlier run in {workdir} — run it without --tabulate")
+    if rerun:
+        _prepare(target, workdir)
+    started = time.monotonic()
+    timed_out = False
+    try:
+        if not rerun:
+            raise _NotRun
+        _mutmut(
+            workdir,
+            "run",
+            "--max-children",
+            "1",
+            *target.mutant_globs(),
+            timeout_s=timeout_s,
+            log=workdir / "mutmut.log",
+        )
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    except _NotRun:
+        pass
+    seconds = time.monotonic() - started
+    record = workdir / "run.json"
+    if rerun:
+        run = {"target": target.name, "started": _utc_now(), "commit": _commit(), "seconds": seconds}
+        run["timed_out"] = timed_out
+        record.write_text(json.dumps(run))
+    else:
+        run = json.loads(record.read_text()) if record.exists() else {"target": target.name}
+        seconds, timed_out = float(run.get("seconds", 0.0)), bool(run.get("timed_out", False))
+    RUNS.append(run)
+    globs = target.mutant_globs()
+    statuses = {
+        name: status
+        for name, status in _results(workdir).items()
+        if (not globs or any(fnmatch(name, g) for g in globs)) and name.startswith(target.module + ".")
+    }
+    used = [0] * len(entries)
+    if not target.modules:
+        row = _row(target, statuses, workdir, entries, used)
+        row.seconds, row.timed_out = seconds, timed_out
+        return [row]
+    by_module: dict[str, dict[str, str]] = {}
+    for name, status in statuses.items():
+        by_module.setdefault(_module_of(name), {})[name] = status
+    rows = []
+    for module in sorted(by_module):
+        path = "src/" + module.replace(".", "/") + ".py"
+        label = module.removeprefix("kubellm.").replace(".", "/") + ".py"
+        rows.append(_row(Target(label, path, target.tests), by_module[module], workdir, entries, used))
+    if rows:
+        rows[0].seconds = seconds
+        for row in rows:
+            row.timed_out = timed_out and row.not_run > 0
+    return rows
 
 
 def _table(rows: list[Row]) -> str:
@@ -369,21 +448,37 @@ def _pick(only: str | None) -> list[Target]:
     return picked
 
 
+def _unexplained(rows: list[Row]) -> str:
+    out = []
+    for r in rows:
+        for s in r.unexplained:
+            out.append(f"\nunexplained survivor {s.name} ({s.status}) in {s.function}:")
+            out += [f"  - {line}" for line in s.was.splitlines()]
+            out += [f"  + {line}" for line in s.now.splitlines()]
+    return "".join(line + "\n" for line in out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", help="comma-separated parts of target names, e.g. knee,planning/memory.py")
+    parser.add_argument("--only", help="comma-separated parts of target names, e.g. knee,planning")
     parser.add_argument("--timeout-min", type=float, default=30.0, help="time box per target (minutes)")
     parser.add_argument("--json", action="store_true", help="print the rows and survivors as JSON")
+    parser.add_argument("--write", metavar="FILE", help="also write the table, with when and how, to FILE")
+    parser.add_argument(
+        "--tabulate",
+        action="store_true",
+        help="do not mutate: tell the last run's results again (after editing the equivalents list)",
+    )
     args = parser.parse_args(argv)
     if not Path(sys.executable).with_name("mutmut").exists():
         raise SystemExit("error: mutmut is not installed — pip install -e '.[mutation]'")
     entries = load_equivalents()
     rows = []
     for target in _pick(args.only):
-        print(f"mutating {target.name} ...", file=sys.stderr, flush=True)
-        rows.append(run_target(target, args.timeout_min * 60, entries))
+        print(f"{'reading' if args.tabulate else 'mutating'} {target.name} ...", file=sys.stderr, flush=True)
+        rows += run_target(target, args.timeout_min * 60, entries, rerun=not args.tabulate)
     if args.json:
         out = [
             {
@@ -397,11 +492,21 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out, indent=2, ensure_ascii=False))
     else:
         print(_table(rows))
-        for r in rows:
-            for s in r.unexplained:
-                print(f"\nunexplained survivor {s.name} ({s.status}) in {s.function}:")
-                print("\n".join(f"  - {line}" for line in s.was.splitlines()))
-                print("\n".join(f"  + {line}" for line in s.now.splitlines()))
+        print(_unexplained(rows), end="")
+    if args.write:
+        command = "python benchmarks/mutation.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        runs = "\n".join(
+            f"#   {run['target']}: mutated {run.get('started', '?')} at {run.get('commit', '?')}"
+            for run in RUNS
+        )
+        Path(args.write).write_text(
+            f"# Mutation testing, kill rate per module (benchmarks/mutation.py, mutmut "
+            f"{importlib.metadata.version('mutmut')}; survivors explained in "
+            f"benchmarks/data/mutation_equivalents.yaml)\n# written {_utc_now()} by: {command}\n{runs}\n\n"
+            + _table(rows)
+            + "\n"
+            + _unexplained(rows)
+        )
     bad = any(r.unexplained or r.timed_out or r.not_run for r in rows)
     return 1 if bad else 0
 
