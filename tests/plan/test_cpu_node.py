@@ -1,0 +1,33 @@
+"""A CPU node plan (gpu.type: cpu): the pod asks for no GPU and no /dev/shm, and for host memory that holds
+the weights, the KV cache and 4 GiB besides; only llama.cpp serves there."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from kubellm.errors import PlanError
+from kubellm.planning import plan
+from kubellm.spec import LLMService
+from kubellm.spec.loader import load_spec
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "phi-3-mini-llamacpp-cpu.yaml"
+
+
+def test_the_pod_asks_for_host_memory_and_no_gpu() -> None:
+    p = plan(load_spec(EXAMPLE))
+    r = p.resources
+    assert p.gpu == "CPU" and r.gpu_count == 0 and r.gpu_resource == "" and r.shm_gib == 0.0
+    # the KV cache takes the host memory's budget, so weights + cache + 4 GiB is above the model's own need
+    assert r.memory_gib == math.ceil(p.memory.weights_gib + p.memory.kv_cache_gib + 4)
+
+
+def test_another_engine_on_a_cpu_node_is_refused_with_the_fix() -> None:
+    data = load_spec(EXAMPLE).model_dump(mode="json", exclude_none=True)
+    data["engine"]["name"] = "vllm"
+    with pytest.raises(PlanError) as err:
+        plan(LLMService.model_validate(data))
+    assert "only llama.cpp serves on CPU nodes" in err.value.what
+    assert err.value.fix == "set engine.name: llamacpp (with a GGUF file), or pick a GPU type"
