@@ -31,9 +31,10 @@ FLAT_600M = Reservation(
 
 
 def _shape(name: str, *, gpus: int = 1, vcpu: int = 8, memory_gib: float = 64, usd: float | None = 1.0,
-           note: str = "") -> Instance:  # fmt: skip
+           note: str = "", max_pods: int | None = None) -> Instance:  # fmt: skip
     return Instance(name=name, gpu="L4", gpus=gpus, vcpu=vcpu, memory_gib=memory_gib, usd_per_hour=usd,
-                    source="https://example.com/shape", price_source="https://example.com/price", note=note)  # fmt: skip
+                    source="https://example.com/shape", price_source="https://example.com/price", note=note,
+                    max_pods=max_pods)  # fmt: skip
 
 
 def _cloud(*shapes: Instance, reservation: Reservation | None = None) -> Provider:
@@ -149,10 +150,11 @@ def test_aks_cpu_table_below_on_between_and_past_its_points() -> None:
     assert reserved(_shape("x", vcpu=3), aks).cpu_millicores == 120  # halfway between 100 and 140
     assert reserved(_shape("x", vcpu=12), aks).cpu_millicores == 220
     # a table given unsorted, whose last slope differs from the ones before: past the end the last one holds
-    steep = dataclasses.replace(aks, cpu_millicores_by_cores=((8, 300), (2, 100), (1, 90), (4, 140)))
-    assert reserved(_shape("x", vcpu=1), steep).cpu_millicores == 90
-    assert reserved(_shape("x", vcpu=2), steep).cpu_millicores == 100
-    assert reserved(_shape("x", vcpu=16), steep).cpu_millicores == 300 + 8 * 40
+    table = ((8, 300), (2, 100), (16, 400), (1, 90), (4, 140))
+    bent = dataclasses.replace(aks, cpu_millicores_by_cores=table)
+    assert reserved(_shape("x", vcpu=1), bent).cpu_millicores == 90
+    assert reserved(_shape("x", vcpu=2), bent).cpu_millicores == 100
+    assert reserved(_shape("x", vcpu=32), bent).cpu_millicores == 400 + 16 * 12.5  # (400 − 300) / (16 − 8)
 
 
 def test_pod_count_defaults_when_a_shape_lists_none() -> None:
@@ -163,6 +165,8 @@ def test_pod_count_defaults_when_a_shape_lists_none() -> None:
     assert reserved(_shape("x", memory_gib=256), aks).memory_mib == math.ceil(
         (20 * 250 + 50) * 1e6 / 2**20 + 100
     )
+    # the formula is in decimal MB: 222 pods reserve 4490 MB = 4281.99 MiB, so 4282 MiB + 100 MiB eviction
+    assert reserved(_shape("x", memory_gib=256, max_pods=222), aks).memory_mib == 4382
     unset = dataclasses.replace(aks, max_pods=None)
     assert reserved(_shape("x", memory_gib=256), unset).memory_mib == math.ceil(
         (20 * 110 + 50) * 1e6 / 2**20 + 100
