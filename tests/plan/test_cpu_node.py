@@ -4,20 +4,29 @@ the weights, the KV cache and 4 GiB besides; only llama.cpp serves there."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 
 from kubellm.errors import PlanError
 from kubellm.planning import plan
 from kubellm.spec import LLMService
-from kubellm.spec.loader import load_spec
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "phi-3-mini-llamacpp-cpu.yaml"
+# examples/phi-3-mini-llamacpp-cpu.yaml
+PHI3_CPU = {
+    "metadata": {"name": "phi3-cpu", "namespace": "llm"},
+    "model": {
+        "source": "hf://microsoft/Phi-3-mini-4k-instruct-gguf/Phi-3-mini-4k-instruct-q4.gguf",
+        "name": "Phi-3-mini-4k",
+        "quantization": "gguf",
+    },
+    "engine": {"name": "llamacpp"},
+    "gpu": {"type": "cpu"},
+    "serving": {"max_model_len": 4096, "max_num_seqs": 4, "target_concurrency": 4},
+}
 
 
 def test_the_pod_asks_for_host_memory_and_no_gpu() -> None:
-    p = plan(load_spec(EXAMPLE))
+    p = plan(LLMService.model_validate(PHI3_CPU))
     r = p.resources
     assert p.gpu == "CPU" and r.gpu_count == 0 and r.gpu_resource == "" and r.shm_gib == 0.0
     # the KV cache takes the host memory's budget, so weights + cache + 4 GiB is above the model's own need
@@ -25,8 +34,7 @@ def test_the_pod_asks_for_host_memory_and_no_gpu() -> None:
 
 
 def test_another_engine_on_a_cpu_node_is_refused_with_the_fix() -> None:
-    data = load_spec(EXAMPLE).model_dump(mode="json", exclude_none=True)
-    data["engine"]["name"] = "vllm"
+    data = {**PHI3_CPU, "engine": {"name": "vllm"}}
     with pytest.raises(PlanError) as err:
         plan(LLMService.model_validate(data))
     assert "only llama.cpp serves on CPU nodes" in err.value.what
