@@ -40,6 +40,7 @@ def test_two_gpus_pay_the_tp2_latency_and_the_ring_share_of_the_message() -> Non
     assert NVLINK.cost_ms(2, 0.0, None) == pytest.approx(2.0 / 1e3)
     moved = 2 * 1 / 2 * 1e8
     assert NVLINK.cost_ms(2, 1e8, None) == pytest.approx(2.0 / 1e3 + moved / (400e9 * 0.5) * 1e3)
+    assert NVLINK.cost_ms(2, 1e8, None) == pytest.approx(0.502, rel=1e-12)  # 2 µs + 0.1 GB at 200 GB/s
 
 
 def test_latency_grows_per_doubling_and_the_moved_share_with_tp() -> None:
@@ -97,6 +98,32 @@ def test_every_field_is_read_from_its_key() -> None:
     assert calibration.nvlink.latency_us_tp2 == nvlink["latency_us_tp2"]
     assert calibration.pcie.latency_us_tp2 == pcie["latency_us_tp2"] != nvlink["latency_us_tp2"]
     assert calibration.request_overhead_ms == data["request_overhead_ms"]
+    assert calibration.request_overhead_ms_per_extra_gpu == data["request_overhead_ms_per_extra_gpu"] == 0.0
+    for name, row in data["classes"].items():
+        read = calibration.classes[name]
+        assert (read.bandwidth_efficiency, read.step_overhead_ms, read.compute_efficiency) == (
+            row["bandwidth_efficiency"],
+            row["step_overhead_ms"],
+            row["compute_efficiency"],
+        )
+    for link, read_link in (("nvlink", calibration.nvlink), ("pcie", calibration.pcie)):
+        row = data["allreduce"][link]
+        assert read_link == AllReduceCalibration(
+            latency_us_tp2=row["latency_us_tp2"],
+            latency_us_per_doubling=row["latency_us_per_doubling"],
+            bus_efficiency=row["bus_efficiency"],
+            link_gbs=row["link_gbs"],
+        )
+        assert all(isinstance(value, float) for value in dataclasses.astuple(read_link))
+
+
+def test_a_class_may_be_found_by_gpu_names_alone() -> None:
+    data = _data()
+    data["classes"]["ada"].pop("compute_capabilities")
+    data["classes"]["ada"]["gpus"] = ["L4"]
+    calibration = calibration_from_data(data)
+    assert "8.9" not in calibration.by_compute_capability
+    assert calibration.for_gpu(default_catalog().gpu("L4")).name == "ada"
 
 
 def test_numeric_capabilities_in_the_yaml_are_matched_as_strings() -> None:

@@ -73,6 +73,21 @@ def test_pods_per_node_are_whole_pods_and_share_the_node_evenly() -> None:
     assert eight.pod_share_memory_gib == 32.0  # (132096 − 1024) // 4 MiB
 
 
+def test_shares_are_whole_millicores_and_never_below_zero() -> None:
+    three = choose_instance(_cloud(_shape("g3", gpus=3, vcpu=33, memory_gib=129)), "L4", _pod())
+    assert three is not None and three.pods_per_node == 3
+    assert three.pod_share_cpu == 10.866  # (33000 − 400) // 3 millicores
+    tiny = choose_instance(_cloud(_shape("tiny", vcpu=0, memory_gib=0.5)), "L4", _pod())
+    assert tiny is not None and not tiny.fits and tiny.pod_share_cpu == 0 and tiny.pod_share_memory_gib == 0
+
+
+def test_the_reservations_source_is_named_when_there_is_one() -> None:
+    plain = choose_instance(_cloud(_shape("x")), "L4", _pod())
+    reserved_ = choose_instance(_cloud(_shape("x", vcpu=9), reservation=FLAT_600M), "L4", _pod())
+    assert plain is not None and plain.reservation_source == ""
+    assert reserved_ is not None and reserved_.reservation_source == "https://example.com"
+
+
 def test_a_replica_over_several_nodes_pays_for_its_gpus_on_each() -> None:
     cloud = _cloud(_shape("p8", gpus=8, vcpu=192, memory_gib=2048, usd=80.0))
     one = choose_instance(cloud, "L4", _pod(gpus=4))
@@ -85,6 +100,8 @@ def test_a_replica_over_several_nodes_pays_for_its_gpus_on_each() -> None:
     single = choose_instance(_cloud(_shape("p1", usd=0.5, note="spot only")), "L4", _pod())
     assert single is not None and single.price_basis == "EKS p1 on-demand r1 $0.5/h (1 of its 1 GPU)"
     assert single.note == "spot only" and single.source == "https://example.com/shape"
+    pair = choose_instance(_cloud(_shape("p2", gpus=2, usd=2.0)), "L4", _pod())
+    assert pair is not None and pair.price_basis == "EKS p2 on-demand r1 $2/h (1 of its 2 GPUs)"
 
 
 def test_a_shape_without_a_price_is_planned_but_not_priced() -> None:
@@ -96,7 +113,7 @@ def test_a_shape_without_a_price_is_planned_but_not_priced() -> None:
 
 def test_the_cheapest_fitting_shape_wins_priced_before_unpriced_then_fewer_vcpus_then_the_name() -> None:
     pod = _pod()
-    cheapest = choose_instance(_cloud(_shape("dear", usd=2.0), _shape("cheap", usd=1.0)), "L4", pod)
+    cheapest = choose_instance(_cloud(_shape("dear", usd=2.0), _shape("cheap", usd=1.0, vcpu=16)), "L4", pod)
     assert cheapest is not None and cheapest.name == "cheap"
     # an unpriced shape is not taken for free while a priced one fits
     priced = choose_instance(_cloud(_shape("unpriced", usd=None), _shape("priced", usd=9.0)), "L4", pod)
@@ -213,7 +230,8 @@ def test_a_pinned_shape_the_catalog_lacks_is_named_in_the_warning() -> None:
     assert warning is None
     _, _, warning = plan_instance(_spec(), "B200", _pod(), 1)
     assert warning is not None and "lists no instance shape with B200 GPUs" in warning
-    assert "(it has: " in warning and ", " in warning.split("(it has: ")[1]
+    listed = ", ".join(sorted({shape.gpu for shape in provider("eks").instances}))
+    assert f"(it has: {listed}); the plan names no instance" in warning and ", " in listed
 
 
 def test_a_pod_too_big_for_the_pinned_shape_says_how_to_fix_it() -> None:
