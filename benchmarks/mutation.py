@@ -356,6 +356,8 @@ def run_target(
         raise SystemExit(f"error: {target.name} has no earlier run in {workdir} — run it without --tabulate")
     if rerun:
         _prepare(target, workdir)
+    # the copy the mutants come from is taken now: record its commit and time, not the ones at the end
+    run: dict[str, Any] = {"target": target.name, "started": _utc_now(), "commit": _commit()}
     started = time.monotonic()
     timed_out = False
     try:
@@ -377,8 +379,7 @@ def run_target(
     seconds = time.monotonic() - started
     record = workdir / "run.json"
     if rerun:
-        run = {"target": target.name, "started": _utc_now(), "commit": _commit(), "seconds": seconds}
-        run["timed_out"] = timed_out
+        run |= {"seconds": seconds, "timed_out": timed_out}
         record.write_text(json.dumps(run))
     else:
         run = json.loads(record.read_text()) if record.exists() else {"target": target.name}

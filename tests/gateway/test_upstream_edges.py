@@ -58,7 +58,7 @@ def test_headers_are_found_by_lower_case_name_first_value_first(make_client: Cli
 
 def test_read_all_joins_a_body_sent_in_pieces(make_client: ClientFactory) -> None:
     body = b'{"choices": [{"text": "' + b"x" * 5000 + b'"}]}'
-    answer = Answer(body=body, framing="chunked", splits=(1, 100, 4000))
+    answer = Answer(body=body, framing="chunked", splits=(1, 100, 4000), pause_between_s=0.05)
 
     async def scenario() -> bytes:
         upstream = RawUpstream(answer=answer)
