@@ -26,6 +26,7 @@ import importlib.metadata
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -418,7 +419,8 @@ def _table(rows: list[Row]) -> str:
     )
     lines = [head, "-" * len(head)]
     for r in rows:
-        flag = " (timed out)" if r.timed_out else (f" ({r.not_run} not run)" if r.not_run else "")
+        flag = ", ".join(["timed out"] * r.timed_out + [f"{r.not_run} not run"] * bool(r.not_run))
+        flag = f" ({flag})" if flag else ""
         lines.append(
             f"{r.target:34} {r.mutants:7d} {r.killed:6d} {len(r.survivors):8d} {r.equivalent:6d} "
             f"{r.accepted:8d} {len(r.unexplained):7d} {r.kill_rate():6.1f} {r.killable_rate():11.1f} {r.seconds:5.0f}s{flag}"
@@ -468,6 +470,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the rows and survivors as JSON")
     parser.add_argument("--write", metavar="FILE", help="also write the table, with when and how, to FILE")
     parser.add_argument(
+        "--note", action="append", default=[], help="a line for --write's header (repeatable)"
+    )
+    parser.add_argument(
         "--tabulate",
         action="store_true",
         help="do not mutate: tell the last run's results again (after editing the equivalents list)",
@@ -495,7 +500,9 @@ def main(argv: list[str] | None = None) -> int:
         print(_table(rows))
         print(_unexplained(rows), end="")
     if args.write:
-        command = "python benchmarks/mutation.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        command = shlex.join(
+            ["python", "benchmarks/mutation.py", *(argv if argv is not None else sys.argv[1:])]
+        )
         runs = "\n".join(
             f"#   {run['target']}: mutated {run.get('started', '?')} at {run.get('commit', '?')}"
             for run in RUNS
@@ -503,7 +510,9 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.write).write_text(
             f"# Mutation testing, kill rate per module (benchmarks/mutation.py, mutmut "
             f"{importlib.metadata.version('mutmut')}; survivors explained in "
-            f"benchmarks/data/mutation_equivalents.yaml)\n# written {_utc_now()} by: {command}\n{runs}\n\n"
+            f"benchmarks/data/mutation_equivalents.yaml)\n# written {_utc_now()} by: {command}\n{runs}\n"
+            + "".join(f"# {line}\n" for line in args.note)
+            + "\n"
             + _table(rows)
             + "\n"
             + _unexplained(rows)
