@@ -77,9 +77,11 @@ def test_pending_on_gpu_product_selector_names_the_products_the_cluster_has() ->
     p, ev = pending(msg, node_selector={"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"})
     snap = ClusterSnapshot(nodes=[node(f"n{i}") for i in range(3)], pods=[p], events=[ev])
     finding = only(diagnose(snap), "DOC004")
+    assert "nvidia.com/gpu.product=NVIDIA-H100-80GB-HBM3 (nodes have: NVIDIA-A100-SXM4-80GB)" in finding.cause
     assert (
-        "nvidia.com/gpu.product=NVIDIA-H100-80GB-HBM3 (nodes have: NVIDIA-A100-SXM4-80GB)" in finding.evidence
-    )
+        finding.evidence.startswith("FailedScheduling") and "nodes have" not in finding.evidence
+    )  # said once
+    assert finding.cause.startswith("No node matches")
     assert finding.spec_field == "gpu.type"
 
 
@@ -497,7 +499,7 @@ def test_pending_on_a_placement_label_no_node_has() -> None:
         },
     )
     finding = only(diagnose(ClusterSnapshot(nodes=[node("n1"), node("n2")], pods=[p], events=[ev])), "DOC004")
-    assert "cloud.google.com/gke-spot=true (nodes have: no such label)" in finding.evidence
+    assert "cloud.google.com/gke-spot=true (nodes have: no such label)" in finding.cause
     assert "NVIDIA-A100" not in finding.cause  # the GPU product term is satisfied
 
 
@@ -658,7 +660,7 @@ def test_pending_on_the_rendered_gpu_affinity_names_the_products_nodes_have() ->
     finding = only(
         diagnose(ClusterSnapshot(nodes=[node(f"n{i}") for i in range(3)], pods=[p], events=[ev])), "DOC004"
     )
-    assert "nvidia.com/gpu.product In [NVIDIA-L4] (nodes have: NVIDIA-A100-SXM4-80GB)" in finding.evidence
+    assert "nvidia.com/gpu.product In [NVIDIA-L4] (nodes have: NVIDIA-A100-SXM4-80GB)" in finding.cause
     assert "gke-spot" not in finding.cause  # NotIn is met by every node
     assert finding.spec_field == "gpu.type"
     p["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][

@@ -32,6 +32,10 @@ def api() -> Iterator[FakeApiServer]:
     server.stop()
 
 
+OPERATOR_THREAD = "kubellm-operator-under-test-"
+STARTUP_S = 3.0
+
+
 class RunningOperator:
     """One operator process (``asyncio.run`` in a thread, as `kubellm operator` runs it) against the double."""
 
@@ -47,7 +51,8 @@ class RunningOperator:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stop_event: asyncio.Event | None = None
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread = threading.Thread(target=self._run, name=f"{OPERATOR_THREAD}{identity}", daemon=True)
+        self.started_at = time.monotonic()
         self.thread.start()
 
     def _run(self) -> None:
@@ -62,6 +67,9 @@ class RunningOperator:
             self.error = exc
 
     def stop(self, timeout_s: float = 40.0) -> None:
+        # Not inside kopf's start-up: a stop there can abandon a session kopf is still opening (seen when a
+        # test's checks pass within a second on a busy machine); a stop during work is what these tests check.
+        time.sleep(max(0.0, self.started_at + STARTUP_S - time.monotonic()))
         while self.stop_event is None and self.thread.is_alive():
             time.sleep(0.01)
         if self.stop_event is not None and self.loop is not None and not self.loop.is_closed():
@@ -72,7 +80,8 @@ class RunningOperator:
 
 
 class SessionLedger:
-    """Every aiohttp session opened while a test runs (kopf's API sessions): each must be closed at the end."""
+    """Every aiohttp session an operator under test opens (kopf's API sessions): each must be closed at the end.
+    Sessions opened by other threads (a server or client some earlier test left running) are not the operator's."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.sessions: list[aiohttp.ClientSession] = []
@@ -81,7 +90,11 @@ class SessionLedger:
 
         def recording_init(session: aiohttp.ClientSession, *args: Any, **kwargs: Any) -> None:
             original(session, *args, **kwargs)
-            ledger.append(session)  # held until the test ends: checked, not left to the garbage collector
+            if threading.current_thread().name.startswith(OPERATOR_THREAD):
+                import traceback
+
+                session._kubellm_stack = "".join(traceback.format_stack(limit=25))  # type: ignore[attr-defined]
+                ledger.append(session)  # held until the test ends: checked, not left to the garbage collector
 
         monkeypatch.setattr(aiohttp.ClientSession, "__init__", recording_init)
 
@@ -107,7 +120,10 @@ def start_operator(
         if running.thread.is_alive():
             running.stop()
     assert ledger.sessions, "the operator opened no API session: the ledger sees nothing"
-    assert ledger.unclosed() == [], "the operator left aiohttp sessions open (kopf's API sessions)"
+    assert ledger.unclosed() == [], (
+        "the operator left aiohttp sessions open (kopf's API sessions)"
+        + "\n".join(getattr(x, "_kubellm_stack", "") for x in ledger.unclosed())
+    )
 
 
 def eventually(check: Callable[[], Any], timeout_s: float = 20.0, what: str = "") -> Any:

@@ -165,7 +165,7 @@ def _selector(snap: ClusterSnapshot, pod: dict[str, Any], obj: str, evidence: st
         "scheduling",
         "error",
         obj,
-        evidence + (f" — no node matches {detail}" if unmatched else ""),
+        evidence,
         f"No node matches {detail}.",
         "Set gpu.type to a GPU the cluster has (the product label is derived from it)"
         if gpu_key
