@@ -136,30 +136,15 @@ def unbound_claims_finding(snap: ClusterSnapshot, pod: dict[str, Any], obj: str,
     by_name = {dig(c, "metadata", "name"): c for c in snap.claims if namespace_of(c) == namespace}
     known = [claim_view(by_name[n]) for n in pod_claim_names(pod) if n in by_name]
     unbound = [c for c in known if c.phase != "Bound"]
-    if not unbound:
-        names = ", ".join(pod_claim_names(pod)) or "its claims"
-        return Finding(
-            "DOC006",
-            "disk",
-            "error",
-            obj,
-            evidence,
-            f"The pod's PersistentVolumeClaim ({names}) is not bound yet.",
+    if unbound:
+        reasons = [_why(c, snap.storage_classes, namespace) for c in unbound]
+        cause = "The model cache is not bound: " + "; ".join(r[0] for r in reasons) + "."
+        fix = "; ".join(dict.fromkeys(r[1] for r in reasons)) + "."
+    else:  # the claims were not read, or were bound since the scheduler wrote its message
+        cause = f"The pod's PersistentVolumeClaim ({', '.join(pod_claim_names(pod)) or 'its claims'}) is not bound yet."
+        fix = (
             f"kubectl describe pvc -n {namespace}; kubectl get storageclass — set storage.storage_class to a class "
             "that provisions the claim's size and access mode (ReadWriteMany, a shared cache, needs file storage "
-            "such as NFS, Filestore or EFS).",
-            "storage.storage_class",
+            "such as NFS, Filestore or EFS)."
         )
-    reasons = [_why(c, snap.storage_classes, namespace) for c in unbound]
-    cause = "; ".join(r[0] for r in reasons)
-    fix = "; ".join(dict.fromkeys(r[1] for r in reasons))
-    return Finding(
-        "DOC006",
-        "disk",
-        "error",
-        obj,
-        evidence,
-        f"The model cache is not bound: {cause}.",
-        f"{fix}.",
-        "storage.storage_class",
-    )
+    return Finding("DOC006", "disk", "error", obj, evidence, cause, fix, "storage.storage_class")
