@@ -1,7 +1,7 @@
 """Mutation testing of the arithmetic cores: the kill rate per module, with every surviving mutant either
 listed as equivalent (with its reason) in benchmarks/data/mutation_equivalents.yaml or shown here.
 
-Each target runs mutmut 3 in its own scratch folder (build/mutation/<target>/: a copy of src/, tests/ and
+Each target runs mutmut 3 in its own scratch folder (build/mutation/<target>/: a copy of src/, tests/, benchmarks/data/ and
 pyproject.toml with a [tool.mutmut] section naming the module, or the package, to mutate and the tests
 that exercise it). mutmut records which of those tests call each function and runs only those for each mutant, one
 worker at a time, with hypothesis seeded so two runs give the same figures.
@@ -183,6 +183,7 @@ def _mutmut_section(target: Target) -> str:
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "--hypothesis-seed=0", "--timeout=10"'
         + "".join(f', "--deselect", {json.dumps(t)}' for t in target.deselect)
         + "]\n"
+        'also_copy = ["benchmarks/data"]\n'
         "use_git_change_detection = false\n"
         # Each mutant's worker forks from a process that has only collected the tests, not from the one
         # that ran them all once: a cache filled during that run (the calibration, the catalog) would
@@ -198,6 +199,8 @@ def _prepare(target: Target, workdir: Path) -> None:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", "*.egg-info")
     shutil.copytree(ROOT / "src", workdir / "src", ignore=ignore)
     shutil.copytree(ROOT / "tests", workdir / "tests", ignore=ignore)
+    # Some tests read published figures from benchmarks/data by path (startup logs, field logs).
+    shutil.copytree(ROOT / "benchmarks" / "data", workdir / "benchmarks" / "data", ignore=ignore)
     pyproject = (ROOT / "pyproject.toml").read_text()
     if "[tool.mutmut]" in pyproject:
         raise SystemExit(
