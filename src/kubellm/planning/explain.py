@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from kubellm.catalog import ModelArch
+from kubellm.catalog import GpuSpec, ModelArch
 from kubellm.engines import table_for
 from kubellm.planning.kv_layout import KvLayout
+from kubellm.planning.layout import MemoryFit, gib
+from kubellm.planning.resources import shared_gpu_problem
+from kubellm.spec import LLMService
 
 GIB = 2**30
+# Unified-memory GPUs (GB10): free memory at start caps near 102 of 121.69 GiB on a headless DGX OS
+# (MiaAI-Lab/GLM-5.3-Flash-EXL3-2x-DGX-Sparks#47); vLLM's GB10 recipe needs 0.85 (vllm-project/recipes#632).
+UMA_MAX_UTILIZATION = 0.84
 
 
 def layout_text(lay: KvLayout) -> str:
@@ -49,3 +55,29 @@ def eager_warning(engine: str, enforce_eager: bool) -> str | None:
         f"serving.enforce_eager has no {engine} flag: the memory above assumes no CUDA graphs, the engine may still "
         "capture them — unset it"
     )
+
+
+def memory_warnings(spec: LLMService, gpu: GpuSpec, gpu_name: str, m: MemoryFit) -> list[str]:
+    """What the memory fit says will go wrong at start: graphs outside the budget, a unified-memory GPU asked for
+    more than the host leaves, a shared GPU's fraction, eager on an engine without the switch."""
+    warnings = []
+    utilization = spec.gpu.memory_utilization
+    headroom = (1 - utilization) * gpu.memory_gib * GIB - m.graphs
+    if headroom < 0 and not m.graphs_in_budget:
+        warnings.append(
+            f"gpu_memory_utilization {utilization} leaves {gib(headroom + m.graphs)} outside the "
+            f"budget but CUDA graphs need ~{gib(m.graphs)}: expect CUDA OOM after 'KV cache allocated'; lower it"
+        )
+    if gpu.unified_memory and utilization > UMA_MAX_UTILIZATION:
+        warnings.append(
+            f"{gpu_name} shares its {gpu.memory_gib:.2f} GiB with the OS; vLLM checks "
+            f"utilization × total against the host's available memory at start, which stays near "
+            f"{UMA_MAX_UTILIZATION:.2f} × total on a headless system: set memory_utilization ≤ {UMA_MAX_UTILIZATION}"
+        )
+    for problem in (
+        shared_gpu_problem(spec.gpu.sharing.value, utilization),
+        eager_warning(spec.engine.name.value, spec.serving.enforce_eager),
+    ):
+        if problem:
+            warnings.append(problem)
+    return warnings

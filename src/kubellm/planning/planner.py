@@ -8,7 +8,7 @@ from kubellm.errors import PlanError
 from kubellm.planning import memory as mem
 from kubellm.planning.cpu import CPU_DEVICE, check_cpu_engine, is_cpu, on_cpu_node
 from kubellm.planning.engine_args import engine_args
-from kubellm.planning.explain import eager_warning, graphs_text, kv_heads_text, layout_text
+from kubellm.planning.explain import graphs_text, kv_heads_text, layout_text, memory_warnings
 from kubellm.planning.instance import mig_resource, plan_instance
 from kubellm.planning.kv_layout import max_concurrency, reported_tokens
 from kubellm.planning.layout import (
@@ -25,7 +25,7 @@ from kubellm.planning.layout import (
     weights_total,
 )
 from kubellm.planning.performance import PerformanceModel
-from kubellm.planning.resources import pod_resources, probes, shared_gpu_problem
+from kubellm.planning.resources import pod_resources, probes
 from kubellm.planning.result import (
     Cost,
     Decision,
@@ -44,9 +44,6 @@ from kubellm.spec import LLMService
 from kubellm.spec.service import GpuSharing
 
 GIB = mem.GIB
-# Unified-memory GPUs (GB10): free memory at start caps near 102 of 121.69 GiB on a headless DGX OS
-# (MiaAI-Lab/GLM-5.3-Flash-EXL3-2x-DGX-Sparks#47); vLLM's GB10 recipe needs 0.85 (vllm-project/recipes#632).
-UMA_MAX_UTILIZATION = 0.84
 _NO_COST = Cost(
     usd_per_hour=None,
     usd_per_million_output_tokens=None,
@@ -246,24 +243,7 @@ class _Planner:
                 f"{defaults.max_num_batched_tokens} tokens); the sampler's dummy batch of {seqs} sequences sets most "
                 f"of the {gib(m.activation)} activation peak",
             )
-        headroom = (1 - self.spec.gpu.memory_utilization) * self.gpu.memory_gib * GIB - m.graphs
-        if headroom < 0 and not m.graphs_in_budget:
-            self.warnings.append(
-                f"gpu_memory_utilization {self.spec.gpu.memory_utilization} leaves {gib(headroom + m.graphs)} outside the "
-                f"budget but CUDA graphs need ~{gib(m.graphs)}: expect CUDA OOM after 'KV cache allocated'; lower it"
-            )
-        if self.gpu.unified_memory and self.spec.gpu.memory_utilization > UMA_MAX_UTILIZATION:
-            self.warnings.append(
-                f"{self.physical_gpu.name} shares its {self.gpu.memory_gib:.2f} GiB with the OS; vLLM checks "
-                f"utilization × total against the host's available memory at start, which stays near "
-                f"{UMA_MAX_UTILIZATION:.2f} × total on a headless system: set memory_utilization ≤ {UMA_MAX_UTILIZATION}"
-            )
-        for problem in (
-            shared_gpu_problem(self.spec.gpu.sharing.value, self.spec.gpu.memory_utilization),
-            eager_warning(self.spec.engine.name.value, self.spec.serving.enforce_eager),
-        ):
-            if problem:
-                self.warnings.append(problem)
+        self.warnings += memory_warnings(self.spec, self.gpu, self.physical_gpu.name, m)
 
     # ---- assembly ----------------------------------------------------------------------------------
     def _assemble(
