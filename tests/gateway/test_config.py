@@ -9,7 +9,8 @@ import yaml
 
 from kubellm.errors import SpecError, UsageError
 from kubellm.gateway.config import is_loopback, quick_config
-from kubellm.spec.gateway import GatewayConfig, StaticBackends, load_gateway_config
+from kubellm.spec.gateway import GatewayConfig, StaticBackends
+from kubellm.spec.loader import load_gateway_config
 
 
 def write(tmp_path: Path, data: object) -> Path:

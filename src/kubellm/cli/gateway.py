@@ -62,7 +62,8 @@ def gateway(
 ) -> None:
     """Run the gateway until SIGTERM/Ctrl-C, then drain in-flight requests."""
     from kubellm.gateway.config import quick_config
-    from kubellm.spec.gateway import GatewayConfig, load_gateway_config
+    from kubellm.spec.gateway import GatewayConfig
+    from kubellm.spec.loader import load_gateway_config
 
     if (tls_cert is None) != (tls_key is None):
         raise UsageError("--tls-cert and --tls-key go together", "give both to serve HTTPS, or neither")

@@ -174,7 +174,7 @@ def render_cmd(
 
     version = _supported(k8s_version)
     if gateway_image is not None:
-        from kubellm.spec.service import pinned_image
+        from kubellm.spec.base import pinned_image
 
         try:
             pinned_image(gateway_image, "registry.example.com/kubellm/kubellm:0.1.0")

@@ -18,3 +18,13 @@ class StrictModel(BaseModel):
         populate_by_name=True,
         use_attribute_docstrings=False,
     )
+
+
+def pinned_image(value: str | None, example: str) -> str | None:
+    """An image reference pinned by tag (not 'latest') or digest; unpinned ones are refused with an example."""
+    if value is None or "@sha256:" in value:
+        return value
+    last = value.rsplit("/", 1)[-1]
+    if ":" not in last or last.endswith(":latest"):
+        raise ValueError(f"image {value!r} is not pinned: add a tag (e.g. '{example}') or a digest")
+    return value

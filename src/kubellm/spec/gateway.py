@@ -8,7 +8,6 @@ careful operator would choose; ``model_dump(mode="json")`` gives the plain shape
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -488,17 +487,3 @@ class GatewayConfig(StrictModel):
                     f"pool {pool.name!r}: long_context.pool {pool.long_context.pool!r} is not a pool name"
                 )
         return self
-
-
-def load_gateway_config(path: str | Path) -> GatewayConfig:
-    """Read and validate a gateway config YAML file; errors name the bad field and the fix."""
-    from kubellm.errors import SpecError
-    from kubellm.spec.loader import read_yaml, validate_as
-
-    data = read_yaml(path)
-    if isinstance(data, dict) and data.get("kind") not in (None, GATEWAY_KIND):
-        raise SpecError(
-            f"{path}: kind {data.get('kind')!r} is not a GatewayConfig",
-            "give a gateway config (kind: GatewayConfig); `kubellm render` writes one",
-        )
-    return validate_as(GatewayConfig, data, str(path))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from kubellm.errors import SpecError
 from kubellm.spec.service import LLMService
+
+if TYPE_CHECKING:
+    from kubellm.spec.gateway import GatewayConfig
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -136,3 +139,16 @@ def dump_spec(spec: BaseModel) -> str:
     data = spec.model_dump(mode="json", exclude_defaults=True)
     data = {"apiVersion": "kubellm.dev/v1alpha1", "kind": type(spec).__name__, **data}
     return yaml.safe_dump(data, sort_keys=False)
+
+
+def load_gateway_config(path: str | Path) -> GatewayConfig:
+    """Read and validate a gateway config YAML file; errors name the bad field and the fix."""
+    from kubellm.spec.gateway import GATEWAY_KIND, GatewayConfig
+
+    data = read_yaml(path)
+    if isinstance(data, dict) and data.get("kind") not in (None, GATEWAY_KIND):
+        raise SpecError(
+            f"{path}: kind {data.get('kind')!r} is not a GatewayConfig",
+            "give a gateway config (kind: GatewayConfig); `kubellm render` writes one",
+        )
+    return validate_as(GatewayConfig, data, str(path))
