@@ -20,7 +20,14 @@ from kubellm.sim.core import SimCore
 from kubellm.sim.scheduler import SimRequest, Step
 from kubellm.sim.timing import StepTimer
 from kubellm.sim.trace import TraceRequest
-from kubellm.sim.virtual import Sample, VirtualReport, record_gaps, steps_starting_before
+from kubellm.sim.virtual import (
+    Sample,
+    VirtualReport,
+    record_gaps,
+    replayed_request,
+    room_for,
+    steps_starting_before,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,22 +151,11 @@ def replay_cluster(
         if pending and pending.next_s <= busy.busy_until:
             now = pending.next_s
             arrival, tr = pending.pop()
-            index = len(requests)
             node = nodes[route([n.load() for n in nodes]) if replicas > 1 else 0]
-            core = node.core
-            hashes = core.synthetic_block_hashes(tr.prompt_tokens, tr.prefix, tr.prefix_tokens, index)
-            max_tokens = min(tr.output_tokens, config.max_model_len - tr.prompt_tokens)
-            req = core.new_request(
-                f"r{index}",
-                tr.prompt_tokens,
-                max(max_tokens, 1),
-                arrival,
-                block_hashes=hashes,
-                ignore_eos=True,
-            )
+            req = replayed_request(node.core, config, tr, arrival, len(requests))
             requests.append(req)
-            if max_tokens >= 1:
-                core.scheduler.add(req)
+            if room_for(config, tr) >= 1:
+                node.core.scheduler.add(req)
                 node.outstanding += 1
                 if (
                     node.busy_until == math.inf

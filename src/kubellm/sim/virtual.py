@@ -134,19 +134,9 @@ def replay(
     while (pending or sched.has_work) and now < max_sim_s:
         while pending and pending.next_s <= now:
             arrival, tr = pending.pop()
-            index = len(requests)
-            hashes = core.synthetic_block_hashes(tr.prompt_tokens, tr.prefix, tr.prefix_tokens, index)
-            max_tokens = min(tr.output_tokens, config.max_model_len - tr.prompt_tokens)
-            req = core.new_request(
-                f"r{index}",
-                tr.prompt_tokens,
-                max(max_tokens, 1),
-                arrival,
-                block_hashes=hashes,
-                ignore_eos=True,
-            )
+            req = replayed_request(core, config, tr, arrival, len(requests))
             requests.append(req)
-            if max_tokens >= 1:
+            if room_for(config, tr) >= 1:
                 sched.add(req)
         if not sched.has_work:
             if pending:
@@ -192,6 +182,27 @@ def replay(
         time.process_time() - cpu0,
         samples,
     )
+
+
+def replayed_request(
+    core: SimCore, config: SimConfig, tr: TraceRequest, arrival: float, index: int
+) -> SimRequest:
+    """The simulated request for one trace entry: its prefix's block hashes, and at least one output token (a
+    prompt that leaves no room under max_model_len is created, for the record, but never scheduled)."""
+    hashes = core.synthetic_block_hashes(tr.prompt_tokens, tr.prefix, tr.prefix_tokens, index)
+    return core.new_request(
+        f"r{index}",
+        tr.prompt_tokens,
+        max(room_for(config, tr), 1),
+        arrival,
+        block_hashes=hashes,
+        ignore_eos=True,
+    )
+
+
+def room_for(config: SimConfig, tr: TraceRequest) -> int:
+    """Output tokens the request may produce: what it asks for, within max_model_len (< 1: not scheduled)."""
+    return min(tr.output_tokens, config.max_model_len - tr.prompt_tokens)
 
 
 def record_gaps(result: StepResult, values: list[float], weights: list[float]) -> None:
