@@ -13,15 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from planner_log_points import Outcome
+from planner_log_points import Outcome, kv_outcome
 
 from kubellm.catalog import Catalog, GpuSpec, default_catalog
 from kubellm.cli.plan import custom_gpu
 from kubellm.errors import KubellmError
 from kubellm.planning import plan
-from kubellm.planning.kv_layout import kv_blocks, kv_layout, reported_tokens
-from kubellm.planning.layout import kv_dtype_bytes
-from kubellm.planning.memory import GIB
 from kubellm.planning.result import Plan
 from kubellm.planning.vllm_versions import accounting_for
 from kubellm.spec import LLMService
@@ -141,29 +138,4 @@ def predict_field(p: dict[str, Any]) -> Outcome | str:
     if isinstance(result, str):
         return result
     model, acct = result.model_arch, accounting_for(result.vllm_version)
-    logged = p["logged"]
-    if logged.get("kv_tokens"):
-        target, predicted = int(logged["kv_tokens"]), result.kv_cache.tokens
-    else:  # only the memory is logged: count the tokens that memory holds, the way that release would
-        dtype = model.dtype if p.get("dtype") in (None, "auto") else p["dtype"]
-        lay = kv_layout(
-            model, p["tp"], p["pp"], kv_dtype_bytes(p.get("kv_cache_dtype") or "auto", dtype), acct
-        )
-        mnbt = result.settings.max_num_batched_tokens
-        target = reported_tokens(
-            lay, kv_blocks(logged["kv_cache_gib"] * GIB, lay), p["max_model_len"], mnbt, acct
-        )
-        if result.memory.kv_cache_gib <= 0 or target <= 0:
-            return "does not start (KV ≤ 0): checked as a fit below, not as a token count"
-        predicted = reported_tokens(
-            lay, kv_blocks(result.memory.kv_cache_gib * GIB, lay), p["max_model_len"], mnbt, acct
-        )
-    return Outcome(
-        point=p,
-        predicted=predicted,
-        logged=target,
-        kv_predicted_gib=result.memory.kv_cache_gib,
-        activation_gib=result.memory.activation_gib,
-        non_torch_gib=result.memory.non_torch_gib,
-        graphs_gib=result.memory.cuda_graph_gib,
-    )
+    return kv_outcome(p, result, model, acct, result.settings.max_num_batched_tokens)

@@ -15,12 +15,14 @@ from typing import Any
 
 import yaml
 
-from kubellm.catalog import default_catalog
+from kubellm.catalog import ModelArch, default_catalog
 from kubellm.errors import KubellmError
 from kubellm.planning import plan
-from kubellm.planning.kv_layout import kv_blocks, reported_tokens
+from kubellm.planning.kv_layout import kv_blocks, kv_layout, reported_tokens
+from kubellm.planning.layout import kv_dtype_bytes
 from kubellm.planning.memory import GIB
-from kubellm.planning.vllm_versions import accounting_for
+from kubellm.planning.result import Plan
+from kubellm.planning.vllm_versions import VllmAccounting, accounting_for
 from kubellm.spec import LLMService
 
 DATA = Path(__file__).parent / "data" / "vllm_startup_logs.yaml"
@@ -101,22 +103,25 @@ def predict(p: dict[str, Any]) -> Outcome | str:
         result = plan(_spec(p, model.name), catalog, gpu=gpu, vllm_version=p["vllm_version"])
     except KubellmError as exc:
         return f"not planned: {exc.what}"
-    logged = p["logged"]
-    predicted = result.kv_cache.tokens
-    if logged.get("kv_tokens"):
-        target = int(logged["kv_tokens"])
-    else:  # only the memory is logged: count the tokens that memory holds, the same way vLLM would
-        from kubellm.planning.kv_layout import kv_layout
-        from kubellm.planning.layout import kv_dtype_bytes
+    return kv_outcome(p, result, model, accounting_for(p["vllm_version"]), p["max_num_batched_tokens"])
 
-        acct = accounting_for(p["vllm_version"])
+
+def kv_outcome(
+    p: dict[str, Any], result: Plan, model: ModelArch, acct: VllmAccounting, mnbt: int
+) -> Outcome | str:
+    """Predicted vs logged KV tokens for one point. A log that gives only the KV memory is turned into tokens
+    the way that release counts them, and so is the prediction, so both sides are counted alike."""
+    logged = p["logged"]
+    if logged.get("kv_tokens"):
+        target, predicted = int(logged["kv_tokens"]), result.kv_cache.tokens
+    else:
         dtype = model.dtype if p.get("dtype") in (None, "auto") else p["dtype"]
         lay = kv_layout(
             model, p["tp"], p["pp"], kv_dtype_bytes(p.get("kv_cache_dtype") or "auto", dtype), acct
         )
-        blocks = kv_blocks(logged["kv_cache_gib"] * GIB, lay)
-        mnbt = p["max_num_batched_tokens"]
-        target = reported_tokens(lay, blocks, p["max_model_len"], mnbt, acct)
+        target = reported_tokens(
+            lay, kv_blocks(logged["kv_cache_gib"] * GIB, lay), p["max_model_len"], mnbt, acct
+        )
         if result.memory.kv_cache_gib <= 0 or target <= 0:
             return "does not start (KV ≤ 0): checked as a fit below, not as a token count"
         predicted = reported_tokens(
