@@ -348,6 +348,18 @@ def provider_cloud_labels() -> dict[str, tuple[tuple[str, str], ...]]:
     return {gpu: tuple(sorted(pairs)) for gpu, pairs in out.items()}
 
 
+# The annotations that mark a cluster's default StorageClass (the beta one is still honoured by the API server).
+DEFAULT_CLASS_ANNOTATIONS = (
+    "storageclass.kubernetes.io/is-default-class",
+    "storageclass.beta.kubernetes.io/is-default-class",
+)
+
+
+def is_default_storage_class(annotations: dict[str, object]) -> bool:
+    """Whether a StorageClass's annotations mark it as the cluster's default."""
+    return any(str(annotations.get(a, "")).lower() == "true" for a in DEFAULT_CLASS_ANNOTATIONS)
+
+
 def block_provisioners() -> frozenset[str]:
     """Every CSI driver (and in-tree plugin) known to provision block storage, which offers only ReadWriteOnce."""
     return frozenset(d for p in all_providers().values() for d in p.storage.block_provisioners)

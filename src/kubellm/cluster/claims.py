@@ -11,14 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kubellm.catalog.providers import is_default_storage_class
 from kubellm.cluster.findings import Finding
 from kubellm.cluster.objects import as_dict, as_list, dig, namespace_of, pod_spec
 from kubellm.cluster.snapshot import ClusterSnapshot
-
-_DEFAULT_CLASS_ANNOTATIONS = (
-    "storageclass.kubernetes.io/is-default-class",
-    "storageclass.beta.kubernetes.io/is-default-class",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +57,7 @@ def default_classes(classes: list[dict[str, Any]]) -> list[str]:
     return [
         str(dig(sc, "metadata", "name"))
         for sc in classes
-        if any(dig(sc, "metadata", "annotations", a) == "true" for a in _DEFAULT_CLASS_ANNOTATIONS)
+        if is_default_storage_class(as_dict(dig(sc, "metadata", "annotations")))
     ]
 
 

@@ -22,11 +22,6 @@ from kubellm.lint.workload import as_dict, as_list
 if TYPE_CHECKING:  # the provider data is imported when a ReadWriteMany claim is seen, not on every run
     from kubellm.catalog.providers import Provider
 
-DEFAULT_CLASS_ANNOTATIONS = (
-    "storageclass.kubernetes.io/is-default-class",
-    "storageclass.beta.kubernetes.io/is-default-class",
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Claim:
@@ -72,7 +67,9 @@ def _node_label_keys(ctx: LintContext) -> list[str]:
 
 
 def _is_default(sc: K8sObject) -> bool:
-    return any(str(sc.annotations.get(a, "")).lower() == "true" for a in DEFAULT_CLASS_ANNOTATIONS)
+    from kubellm.catalog.providers import is_default_storage_class
+
+    return is_default_storage_class(sc.annotations)
 
 
 def _shared_hint(p: Provider | None) -> str:
